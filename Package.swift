@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module map: see docs/architecture.md. Each C library is wrapped by exactly one Swift module.
+let package = Package(
+    name: "cdcctl",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "cdcctl", targets: ["cdcctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+    ],
+    targets: [
+        // C libraries, through pkg-config (Debian's -dev packages).
+        .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        .target(name: "Diagnostics"),
+        .target(name: "Checksum", dependencies: ["CCrypto"]),
+        .target(name: "Manifest", dependencies: ["Diagnostics", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Render", dependencies: [
+            "Manifest", "Diagnostics", "Checksum",
+            .product(name: "Mustache", package: "swift-mustache"),
+        ]),
+        .target(name: "State", dependencies: ["CSQLite3", "Diagnostics"]),
+        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Diagnostics", "Checksum"]),
+        .executableTarget(name: "cdcctl", dependencies: [
+            "Operations", "Manifest", "Diagnostics",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "ManifestTests", dependencies: ["Manifest"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render", "Manifest"]),
+        .testTarget(name: "StateTests", dependencies: ["State"]),
+        .testTarget(name: "OperationsTests", dependencies: ["Operations", "State", "Manifest"]),
+    ]
+)

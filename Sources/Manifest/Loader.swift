@@ -1,0 +1,286 @@
+import Diagnostics
+import Foundation
+import Yams
+
+/// A manifest together with where each field was written, for error messages.
+public struct LoadedManifest: Sendable {
+    public var manifest: Manifest
+    public var file: String
+    public var text: String
+    public var locations: [String: SourceLocation]
+
+    /// The location of a field, or of its nearest written parent when it was defaulted.
+    public func location(of path: String) -> SourceLocation? {
+        var p = path
+        while true {
+            if let loc = locations[p] { return loc }
+            guard let cut = p.lastIndex(where: { $0 == "." || $0 == "[" }) else { return nil }
+            p = String(p[..<cut])
+        }
+    }
+}
+
+public enum ManifestLoader {
+    /// Reads and checks a manifest file. Throws `CdcErrors` with every problem found.
+    public static func load(path: String) throws -> LoadedManifest {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let exists = FileManager.default.fileExists(atPath: path)
+            throw CdcErrors([.invalid(exists ? "cannot read the file" : "no such file", subject: path,
+                                      fix: exists ? "check its permissions" : "pass --manifest PATH, or run `cdcctl init` to write a default cdcctl.yaml")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CdcErrors([.invalid("is not UTF-8 text", subject: path, fix: "save the manifest as UTF-8")])
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses manifest text; `file` names it in messages.
+    public static func parse(_ text: String, file: String) throws -> LoadedManifest {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw CdcErrors([yamlSyntaxError(error, file: file)])
+        }
+        let reader = YAMLReader(file: file)
+        let root = reader.fields(node, "")
+        let version = root.string("apiVersion", default: Manifest.apiVersion)
+        if version != Manifest.apiVersion, let n = root.value("apiVersion") {
+            reader.fail(n, "apiVersion", "expected '\(Manifest.apiVersion)', found '\(version)'",
+                        fix: "this cdcctl reads \(Manifest.apiVersion) manifests")
+        }
+        let manifest = readManifest(root)
+        root.finish()
+        var loaded = LoadedManifest(manifest: manifest, file: file, text: text, locations: reader.locations)
+        if !reader.errors.isEmpty { throw CdcErrors(reader.errors) }
+        let problems = Validator.check(loaded)
+        if !problems.isEmpty { throw CdcErrors(problems) }
+        loaded.locations = reader.locations
+        return loaded
+    }
+
+    static func yamlSyntaxError(_ error: YamlError, file: String) -> CdcError {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
+            let where_ = SourceLocation(file: file, line: mark.line, column: mark.column)
+            return .invalid("YAML syntax error: \(problem)\(context.map { " (\($0.text))" } ?? "")", at: where_,
+                            fix: "check indentation (spaces, not tabs) and quoting on that line")
+        default:
+            return .invalid("YAML error: \(error)", subject: file, fix: "check the file is a YAML mapping")
+        }
+    }
+
+    // MARK: - Sections, with the 16 GB profile's defaults
+
+    static func readManifest(_ f: Fields) -> Manifest {
+        let cluster = f.object("cluster") { c in
+            Cluster(name: c.string("name", default: "cdc"),
+                    bindAddress: c.string("bindAddress", default: "127.0.0.1"),
+                    host: c.object("host") { h in
+                        Host(memoryMiB: h.memoryMiB("memory", default: 16384),
+                             reserveMiB: h.memoryMiB("reserve", default: 2048))
+                    })
+        }
+        let secrets = f.object("secrets") { s in
+            Secrets(mysqlRootPassword: s.string("mysqlRootPassword", default: "generate"),
+                    mysqlCdcPassword: s.string("mysqlCdcPassword", default: "generate"),
+                    clickhousePassword: s.string("clickhousePassword", default: "generate"),
+                    grafanaAdminPassword: s.string("grafanaAdminPassword", default: "generate"),
+                    cloudflareTunnelToken: s.string("cloudflareTunnelToken", default: "env:CLOUDFLARE_TUNNEL_TOKEN"))
+        }
+        let source = f.object("source") { s -> Source in
+            let engine = s.choice("engine", ["mysql", "mariadb"], default: "mysql")
+            return Source(engine: engine,
+                          image: s.string("image", default: engine == "mysql" ? "mysql:8.0.40" : "mariadb:10.11"),
+                          memoryMiB: s.memoryMiB("memory", default: 1024),
+                          port: s.int("port", default: 3306),
+                          database: s.string("database", default: "shop"),
+                          serverId: s.int("serverId", default: 1),
+                          gtid: s.bool("gtid", default: true),
+                          binlogExpireSeconds: s.int("binlogExpireSeconds", default: 259_200),
+                          innodbBufferPoolMiB: s.memoryMiB("innodbBufferPool", default: 256),
+                          cdcUser: s.string("cdcUser", default: "debezium"))
+        }
+        let kafka = f.object("kafka") { k -> Kafka in
+            let defaults = k.object("defaults") { d in
+                TopicDefaults(partitions: d.int("partitions", default: 3),
+                              replicationFactor: d.int("replicationFactor", default: 3),
+                              minInsyncReplicas: d.int("minInsyncReplicas", default: 2),
+                              retentionHours: d.int("retentionHours", default: 72),
+                              retentionBytes: d.int("retentionBytes", default: 1_073_741_824),
+                              uncleanLeaderElection: d.bool("uncleanLeaderElection", default: false))
+            }
+            return Kafka(image: k.string("image", default: "apache/kafka:3.9.1"),
+                         clusterId: k.string("clusterId", default: "Y2RjY3RsLWNsdXN0ZXItMQ"),
+                         brokers: k.int("brokers", default: 3),
+                         heapMiB: k.memoryMiB("heap", default: 512),
+                         memoryMiB: k.memoryMiB("memory", default: 768),
+                         externalPortBase: k.int("externalPortBase", default: 9092),
+                         defaults: defaults,
+                         topics: k.objects("topics", default: defaultTopics(defaults)) { t in readTopic(t, defaults) })
+        }
+        let connect = f.object("connect") { c in
+            Connect(image: c.string("image", default: "quay.io/debezium/connect:3.0.7.Final"),
+                    heapMiB: c.memoryMiB("heap", default: 512),
+                    memoryMiB: c.memoryMiB("memory", default: 1024),
+                    port: c.int("port", default: 8083),
+                    groupId: c.string("groupId", default: "cdcctl-connect"),
+                    secretsFile: c.string("secretsFile", default: "/kafka/secrets/cdcctl.properties"),
+                    connectors: c.objects("connectors", default: [defaultConnector(kafka)]) { readConnector($0, kafka) })
+        }
+        let clickhouse = f.object("clickhouse") { c in
+            ClickHouse(image: c.string("image", default: "clickhouse/clickhouse-server:24.8"),
+                       memoryMiB: c.memoryMiB("memory", default: 2048),
+                       httpPort: c.int("httpPort", default: 8123),
+                       database: c.string("database", default: "analytics"),
+                       user: c.string("user", default: "cdcctl"),
+                       maxServerMemoryRatio: c.double("maxServerMemoryRatio", default: 0.75),
+                       markCacheMiB: c.memoryMiB("markCache", default: 256),
+                       maxThreads: c.int("maxThreads", default: 2),
+                       maxConcurrentQueries: c.int("maxConcurrentQueries", default: 20),
+                       ttl: c.object("ttl") { t in
+                           TTL(rawDays: t.int("rawDays", default: 7),
+                               tradesDays: t.int("tradesDays", default: 30),
+                               aggregatesDays: t.int("aggregatesDays", default: 365),
+                               alertsDays: t.int("alertsDays", default: 90))
+                       })
+        }
+        let prometheus = f.object("prometheus") { p in
+            Prometheus(image: p.string("image", default: "prom/prometheus:v2.54.1"),
+                       memoryMiB: p.memoryMiB("memory", default: 512),
+                       port: p.int("port", default: 9090),
+                       retentionDays: p.int("retentionDays", default: 15),
+                       scrapeIntervalSeconds: p.int("scrapeIntervalSeconds", default: 15))
+        }
+        let grafana = f.object("grafana") { g in
+            Grafana(image: g.string("image", default: "grafana/grafana:11.2.0"),
+                    memoryMiB: g.memoryMiB("memory", default: 256),
+                    port: g.int("port", default: 3000),
+                    adminUser: g.string("adminUser", default: "admin"))
+        }
+        let kafkaUI = f.object("kafkaUI") { u in
+            KafkaUI(enabled: u.bool("enabled", default: true),
+                    image: u.string("image", default: "provectuslabs/kafka-ui:v0.7.2"),
+                    memoryMiB: u.memoryMiB("memory", default: 384),
+                    heapMiB: u.memoryMiB("heap", default: 256),
+                    port: u.int("port", default: 8080))
+        }
+        let cloudflared = f.object("cloudflared") { c in
+            Cloudflared(enabled: c.bool("enabled", default: false),
+                        image: c.string("image", default: "cloudflare/cloudflared:2024.8.3"),
+                        memoryMiB: c.memoryMiB("memory", default: 128),
+                        metricsPort: c.int("metricsPort", default: 20241))
+        }
+        let processor = f.object("processor") { p in
+            Processor(memoryMiB: p.memoryMiB("memory", default: 256),
+                      consumerGroup: p.string("consumerGroup", default: "cdcctl-processor"),
+                      tradesTopic: p.string("tradesTopic", default: "trades.raw"),
+                      ordersTopic: p.string("ordersTopic", default: "cdc.shop.orders"),
+                      windowMinutes: p.int("windowMinutes", default: 5),
+                      watermarkDelaySeconds: p.int("watermarkDelaySeconds", default: 5),
+                      allowedLatenessSeconds: p.int("allowedLatenessSeconds", default: 60),
+                      flushIntervalMs: p.int("flushIntervalMs", default: 200),
+                      batchMaxRows: p.int("batchMaxRows", default: 5000),
+                      maxBufferedEvents: p.int("maxBufferedEvents", default: 50_000),
+                      metricsPort: p.int("metricsPort", default: 9400),
+                      anomalies: p.object("anomalies") { a in
+                          Anomalies(priceZScore: a.double("priceZScore", default: 4.0),
+                                    priceWindow: a.int("priceWindow", default: 100),
+                                    volumeSpikeFactor: a.double("volumeSpikeFactor", default: 5.0),
+                                    volumeWindows: a.int("volumeWindows", default: 12),
+                                    oversizedOrderNotional: a.double("oversizedOrderNotional", default: 100_000_000))
+                      })
+        }
+        let producers = f.object("producers") { p in
+            Producers(orders: p.object("orders") { o in
+                          OrderGenerator(memoryMiB: o.memoryMiB("memory", default: 128),
+                                         ratePerSecond: o.double("ratePerSecond", default: 20),
+                                         pattern: o.choice("pattern", ["flat", "time-of-day"], default: "time-of-day"),
+                                         symbols: o.strings("symbols", default: ["005930", "000660", "035420"]))
+                      },
+                      trades: p.object("trades") { t in
+                          TradeFeed(memoryMiB: t.memoryMiB("memory", default: 128),
+                                    source: t.choice("source", ["upbit", "kis", "replay", "synthetic"], default: "upbit"),
+                                    topic: t.string("topic", default: "trades.raw"),
+                                    symbols: t.strings("symbols", default: ["KRW-BTC", "KRW-ETH", "KRW-XRP"]),
+                                    replayFile: t.optionalString("replayFile"))
+                      })
+        }
+        let bind = cluster.bindAddress
+        let access = f.object("access") { a in
+            Access(kafkaBootstrap: a.string("kafkaBootstrap", default: kafka.externalPorts.map { "\(bind):\($0)" }.joined(separator: ",")),
+                   connectURL: a.string("connectURL", default: "http://\(bind):\(connect.port)"),
+                   clickhouseURL: a.string("clickhouseURL", default: "http://\(bind):\(clickhouse.httpPort)"),
+                   mysqlHost: a.string("mysqlHost", default: bind),
+                   mysqlPort: a.int("mysqlPort", default: source.port),
+                   prometheusURL: a.string("prometheusURL", default: "http://\(bind):\(prometheus.port)"))
+        }
+        return Manifest(cluster: cluster, secrets: secrets, source: source, kafka: kafka, connect: connect,
+                        clickhouse: clickhouse, prometheus: prometheus, grafana: grafana, kafkaUI: kafkaUI,
+                        cloudflared: cloudflared, processor: processor, producers: producers, access: access)
+    }
+
+    static func readTopic(_ t: Fields, _ d: TopicDefaults) -> Topic {
+        Topic(name: t.string("name", default: ""),
+              partitions: t.int("partitions", default: d.partitions),
+              replicationFactor: t.int("replicationFactor", default: d.replicationFactor),
+              minInsyncReplicas: t.int("minInsyncReplicas", default: d.minInsyncReplicas),
+              durable: t.bool("durable", default: true),
+              retentionHours: t.int("retentionHours", default: d.retentionHours),
+              retentionBytes: t.int("retentionBytes", default: d.retentionBytes),
+              cleanupPolicy: t.choice("cleanupPolicy", ["delete", "compact", "compact,delete"], default: "delete"),
+              key: t.optionalString("key"),
+              config: t.stringMap("config"))
+    }
+
+    static func readConnector(_ c: Fields, _ kafka: Kafka) -> Connector {
+        let d = defaultConnector(kafka)
+        return Connector(name: c.string("name", default: ""),
+                         databaseHost: c.string("databaseHost", default: d.databaseHost),
+                         databasePort: c.int("databasePort", default: d.databasePort),
+                         kafkaBootstrap: c.string("kafkaBootstrap", default: d.kafkaBootstrap),
+                         topicPrefix: c.string("topicPrefix", default: d.topicPrefix),
+                         tables: c.strings("tables", default: d.tables),
+                         serverId: c.int("serverId", default: d.serverId),
+                         snapshotMode: c.choice("snapshotMode", Connector.snapshotModes, default: d.snapshotMode),
+                         heartbeatIntervalMs: c.int("heartbeatIntervalMs", default: d.heartbeatIntervalMs),
+                         maxQueueSize: c.int("maxQueueSize", default: d.maxQueueSize),
+                         maxQueueSizeBytes: c.int("maxQueueSizeBytes", default: d.maxQueueSizeBytes),
+                         maxBatchSize: c.int("maxBatchSize", default: d.maxBatchSize),
+                         schemaHistoryTopic: c.string("schemaHistoryTopic", default: d.schemaHistoryTopic),
+                         config: c.stringMap("config"))
+    }
+
+    static func defaultConnector(_ kafka: Kafka) -> Connector { Connector(
+        name: "shop-mysql", databaseHost: "mysql", databasePort: 3306,
+        kafkaBootstrap: KafkaListeners.internalBootstrap(kafka),
+        topicPrefix: "cdc", tables: ["shop.orders", "shop.order_executions"],
+        serverId: 5401, snapshotMode: "initial", heartbeatIntervalMs: 10_000, maxQueueSize: 8192,
+        maxQueueSizeBytes: 67_108_864, maxBatchSize: 2048, schemaHistoryTopic: "schemahistory.shop", config: []) }
+
+    /// CDC topics keyed by order_id (one order's events stay in order), trades keyed by symbol,
+    /// the schema history topic as Debezium requires it (one partition, kept forever).
+    static func defaultTopics(_ d: TopicDefaults) -> [Topic] {
+        func topic(_ name: String, partitions: Int, key: String?, retentionHours: Int? = nil,
+                   retentionBytes: Int? = nil) -> Topic {
+            Topic(name: name, partitions: partitions, replicationFactor: d.replicationFactor,
+                  minInsyncReplicas: d.minInsyncReplicas, durable: true,
+                  retentionHours: retentionHours ?? d.retentionHours, retentionBytes: retentionBytes ?? d.retentionBytes,
+                  cleanupPolicy: "delete", key: key, config: [])
+        }
+        return [
+            topic("cdc.shop.orders", partitions: 6, key: "order_id"),
+            topic("cdc.shop.order_executions", partitions: 6, key: "order_id"),
+            topic("trades.raw", partitions: 6, key: "symbol"),
+            topic("alerts", partitions: 1, key: "symbol"),
+            topic("schemahistory.shop", partitions: 1, key: nil, retentionHours: -1, retentionBytes: -1),
+        ]
+    }
+}
+
+extension Connector {
+    /// Debezium 3.x MySQL snapshot.mode values (2.7's never/schema_only/schema_only_recovery were
+    /// removed in 3.0: use no_data and recovery).
+    public static let snapshotModes = ["initial", "initial_only", "when_needed", "no_data", "recovery", "always",
+                                       "configuration_based"]
+}

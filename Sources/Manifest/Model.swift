@@ -1,0 +1,264 @@
+/// The cluster manifest (`cdcctl.yaml`): the single source of truth for the stack.
+/// Defaults are those of the 16 GB single-box profile; `manifests/` shows them written out.
+public struct Manifest: Sendable, Codable, Equatable {
+    public static let apiVersion = "cdcctl/v1"
+
+    public var cluster: Cluster
+    public var secrets: Secrets
+    public var source: Source
+    public var kafka: Kafka
+    public var connect: Connect
+    public var clickhouse: ClickHouse
+    public var prometheus: Prometheus
+    public var grafana: Grafana
+    public var kafkaUI: KafkaUI
+    public var cloudflared: Cloudflared
+    public var processor: Processor
+    public var producers: Producers
+    public var access: Access
+}
+
+/// How cdcctl (on the host) reaches the stack. Derived from bindAddress and the host ports
+/// unless set, e.g. to point cdcctl at servers it did not start (the testbed).
+public struct Access: Sendable, Codable, Equatable {
+    public var kafkaBootstrap: String
+    public var connectURL: String
+    public var clickhouseURL: String
+    public var mysqlHost: String
+    public var mysqlPort: Int
+    public var prometheusURL: String
+}
+
+public struct Cluster: Sendable, Codable, Equatable {
+    /// Compose project name and container-name prefix.
+    public var name: String
+    /// Address host ports bind to; loopback by default (expose through the tunnel, not the LAN).
+    public var bindAddress: String
+    public var host: Host
+}
+
+public struct Host: Sendable, Codable, Equatable {
+    public var memoryMiB: Int
+    /// Left to the OS, page cache and cdcctl itself; limits must fit in memory - reserve.
+    public var reserveMiB: Int
+    public var budgetMiB: Int { memoryMiB - reserveMiB }
+}
+
+/// Where each secret comes from. Values are references, never the secret itself:
+/// `env:NAME` (read at render time), `file:PATH`, or `generate` (random, kept in the state dir).
+public struct Secrets: Sendable, Codable, Equatable {
+    public var mysqlRootPassword: String
+    public var mysqlCdcPassword: String
+    public var clickhousePassword: String
+    public var grafanaAdminPassword: String
+    public var cloudflareTunnelToken: String
+}
+
+public struct Source: Sendable, Codable, Equatable {
+    /// `mysql` (MySQL 8) or `mariadb` (the seed-002 variant).
+    public var engine: String
+    public var image: String
+    public var memoryMiB: Int
+    public var port: Int
+    public var database: String
+    public var serverId: Int
+    public var gtid: Bool
+    public var binlogExpireSeconds: Int
+    public var innodbBufferPoolMiB: Int
+    public var cdcUser: String
+}
+
+public struct Kafka: Sendable, Codable, Equatable {
+    public var image: String
+    public var clusterId: String
+    public var brokers: Int
+    public var heapMiB: Int
+    public var memoryMiB: Int
+    /// Broker i (1-based) publishes its EXTERNAL listener on externalPortBase + i - 1.
+    public var externalPortBase: Int
+    public var defaults: TopicDefaults
+    public var topics: [Topic]
+
+    public var externalPorts: [Int] { (0..<brokers).map { externalPortBase + $0 } }
+}
+
+public struct TopicDefaults: Sendable, Codable, Equatable {
+    public var partitions: Int
+    public var replicationFactor: Int
+    public var minInsyncReplicas: Int
+    public var retentionHours: Int
+    public var retentionBytes: Int
+    public var uncleanLeaderElection: Bool
+}
+
+public struct Topic: Sendable, Codable, Equatable {
+    public var name: String
+    public var partitions: Int
+    public var replicationFactor: Int
+    public var minInsyncReplicas: Int
+    /// Durable topics must survive one broker loss with acks=all: 1 ≤ min.insync < RF.
+    public var durable: Bool
+    public var retentionHours: Int
+    public var retentionBytes: Int
+    public var cleanupPolicy: String
+    /// The record key producers use (documents the partitioning contract: order_id, symbol).
+    public var key: String?
+    /// Extra topic configs, passed through as written.
+    public var config: [KeyValue]
+
+    /// The topic-level configs cdcctl manages, in a stable order.
+    public var configs: [KeyValue] {
+        var out = [
+            KeyValue(key: "cleanup.policy", value: cleanupPolicy),
+            KeyValue(key: "min.insync.replicas", value: String(minInsyncReplicas)),
+            KeyValue(key: "retention.bytes", value: String(retentionBytes)),
+            KeyValue(key: "retention.ms", value: retentionHours < 0 ? "-1" : String(retentionHours * 3_600_000)),
+            KeyValue(key: "unclean.leader.election.enable", value: "false"),
+        ]
+        for extra in config {
+            if let i = out.firstIndex(where: { $0.key == extra.key }) { out[i] = extra } else { out.append(extra) }
+        }
+        return out.sorted { $0.key < $1.key }
+    }
+}
+
+public struct Connect: Sendable, Codable, Equatable {
+    public var image: String
+    public var heapMiB: Int
+    public var memoryMiB: Int
+    public var port: Int
+    public var groupId: String
+    /// Where the worker reads the CDC password (Kafka's FileConfigProvider), so connector
+    /// configs carry `${file:PATH:mysql.password}` instead of the password.
+    public var secretsFile: String
+    public var connectors: [Connector]
+}
+
+public struct Connector: Sendable, Codable, Equatable {
+    public var name: String
+    /// How the Connect worker reaches the source database and Kafka (compose service names by default).
+    public var databaseHost: String
+    public var databasePort: Int
+    public var kafkaBootstrap: String
+    public var topicPrefix: String
+    /// `schema.table` names captured.
+    public var tables: [String]
+    public var serverId: Int
+    public var snapshotMode: String
+    public var heartbeatIntervalMs: Int
+    public var maxQueueSize: Int
+    /// Caps the connector's in-memory queue so the worker cannot OOM on a small box.
+    public var maxQueueSizeBytes: Int
+    public var maxBatchSize: Int
+    public var schemaHistoryTopic: String
+    public var config: [KeyValue]
+
+    public var databases: [String] {
+        var seen: [String] = []
+        for t in tables { let db = String(t.split(separator: ".").first ?? ""); if !seen.contains(db) { seen.append(db) } }
+        return seen
+    }
+
+    /// Debezium's topic for a captured table: `<prefix>.<db>.<table>`.
+    public func topic(for table: String) -> String { "\(topicPrefix).\(table)" }
+}
+
+public struct ClickHouse: Sendable, Codable, Equatable {
+    public var image: String
+    public var memoryMiB: Int
+    public var httpPort: Int
+    public var database: String
+    public var user: String
+    public var maxServerMemoryRatio: Double
+    public var markCacheMiB: Int
+    public var maxThreads: Int
+    public var maxConcurrentQueries: Int
+    public var ttl: TTL
+}
+
+public struct TTL: Sendable, Codable, Equatable {
+    public var rawDays: Int
+    public var tradesDays: Int
+    public var aggregatesDays: Int
+    public var alertsDays: Int
+}
+
+public struct Prometheus: Sendable, Codable, Equatable {
+    public var image: String
+    public var memoryMiB: Int
+    public var port: Int
+    public var retentionDays: Int
+    public var scrapeIntervalSeconds: Int
+}
+
+public struct Grafana: Sendable, Codable, Equatable {
+    public var image: String
+    public var memoryMiB: Int
+    public var port: Int
+    public var adminUser: String
+}
+
+public struct KafkaUI: Sendable, Codable, Equatable {
+    public var enabled: Bool
+    public var image: String
+    public var memoryMiB: Int
+    public var heapMiB: Int
+    public var port: Int
+}
+
+public struct Cloudflared: Sendable, Codable, Equatable {
+    public var enabled: Bool
+    public var image: String
+    public var memoryMiB: Int
+    /// Public hostname → local service (e.g. grafana) routes, when using a locally managed tunnel.
+    public var metricsPort: Int
+}
+
+public struct Processor: Sendable, Codable, Equatable {
+    public var memoryMiB: Int
+    public var consumerGroup: String
+    public var tradesTopic: String
+    public var ordersTopic: String
+    public var windowMinutes: Int
+    public var watermarkDelaySeconds: Int
+    public var allowedLatenessSeconds: Int
+    public var flushIntervalMs: Int
+    public var batchMaxRows: Int
+    /// Backpressure bound: consumption pauses above this many buffered events.
+    public var maxBufferedEvents: Int
+    public var metricsPort: Int
+    public var anomalies: Anomalies
+}
+
+public struct Anomalies: Sendable, Codable, Equatable {
+    /// Price move beyond N standard deviations of the last `priceWindow` trades.
+    public var priceZScore: Double
+    public var priceWindow: Int
+    /// Window volume above `volumeSpikeFactor` × the mean of the previous `volumeWindows` windows.
+    public var volumeSpikeFactor: Double
+    public var volumeWindows: Int
+    /// Orders whose quantity × price exceeds this notional value.
+    public var oversizedOrderNotional: Double
+}
+
+public struct Producers: Sendable, Codable, Equatable {
+    public var orders: OrderGenerator
+    public var trades: TradeFeed
+}
+
+public struct OrderGenerator: Sendable, Codable, Equatable {
+    public var memoryMiB: Int
+    public var ratePerSecond: Double
+    /// `flat` or `time-of-day` (busier during KRX/US trading hours).
+    public var pattern: String
+    public var symbols: [String]
+}
+
+public struct TradeFeed: Sendable, Codable, Equatable {
+    public var memoryMiB: Int
+    /// `upbit`, `kis`, `replay` or `synthetic`.
+    public var source: String
+    public var topic: String
+    public var symbols: [String]
+    public var replayFile: String?
+}

@@ -1,0 +1,322 @@
+import Diagnostics
+
+/// Semantic rules over a parsed manifest. Each rule reports the field it is about, where it
+/// was written, what was expected and how to fix it.
+enum Validator {
+    static func check(_ loaded: LoadedManifest) -> [CdcError] {
+        var v = Checks(loaded: loaded)
+        v.run()
+        return v.errors
+    }
+}
+
+private struct Checks {
+    let loaded: LoadedManifest
+    var errors: [CdcError] = []
+    var m: Manifest { loaded.manifest }
+
+    init(loaded: LoadedManifest) { self.loaded = loaded }
+
+    mutating func fail(_ path: String, _ message: String, fix: String) {
+        errors.append(.invalid(message, at: loaded.location(of: path), subject: path, fix: fix))
+    }
+
+    mutating func run() {
+        names()
+        secrets()
+        images()
+        kafka()
+        topics()
+        connectors()
+        heaps()
+        ports()
+        budget()
+        processorAndProducers()
+    }
+
+    mutating func names() {
+        if !Naming.isComposeProject(m.cluster.name) {
+            fail("cluster.name", "'\(m.cluster.name)' is not a valid Docker Compose project name",
+                 fix: "use lowercase letters, digits, '-' and '_', starting with a letter or digit")
+        }
+        if m.cluster.bindAddress == "0.0.0.0" || m.cluster.bindAddress == "::" {
+            fail("cluster.bindAddress", "Kafka brokers advertise this address to clients, and '\(m.cluster.bindAddress)' is not one a client can connect to",
+                 fix: "use 127.0.0.1 (reach the UIs through the tunnel) or the host's LAN address")
+        }
+        if m.source.database.isEmpty || !m.source.database.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+            fail("source.database", "'\(m.source.database)' is not a plain database name", fix: "use letters, digits and '_'")
+        }
+    }
+
+    mutating func secrets() {
+        let s = m.secrets
+        for (key, value) in [("mysqlRootPassword", s.mysqlRootPassword), ("mysqlCdcPassword", s.mysqlCdcPassword),
+                             ("clickhousePassword", s.clickhousePassword), ("grafanaAdminPassword", s.grafanaAdminPassword),
+                             ("cloudflareTunnelToken", s.cloudflareTunnelToken)] where SecretRef(value) == nil {
+            fail("secrets.\(key)", "expected a reference (env:NAME, file:PATH or generate), not a value",
+                 fix: "keep secrets out of the manifest: e.g. \(key): env:\(key.snakeUpper) and export \(key.snakeUpper)")
+        }
+    }
+
+    mutating func images() {
+        var images = [("source.image", m.source.image), ("kafka.image", m.kafka.image), ("connect.image", m.connect.image),
+                      ("clickhouse.image", m.clickhouse.image), ("prometheus.image", m.prometheus.image),
+                      ("grafana.image", m.grafana.image)]
+        if m.kafkaUI.enabled { images.append(("kafkaUI.image", m.kafkaUI.image)) }
+        if m.cloudflared.enabled { images.append(("cloudflared.image", m.cloudflared.image)) }
+        for (path, image) in images {
+            let name = image.split(separator: "/").last.map(String.init) ?? image
+            if image.isEmpty || !(name.contains(":") || image.contains("@sha256:")) || name.hasSuffix(":latest") {
+                fail(path, "'\(image)' is not pinned to a version",
+                     fix: "name a tag or digest, e.g. \(image.isEmpty ? "image" : image.replacing(":latest", with: "")):X.Y.Z, so every render and restart runs the same bits")
+            }
+        }
+    }
+
+    mutating func kafka() {
+        if m.kafka.brokers < 1 {
+            fail("kafka.brokers", "must be at least 1, found \(m.kafka.brokers)", fix: "the default profile runs 3 brokers")
+        }
+        if !Naming.isKRaftClusterId(m.kafka.clusterId) {
+            fail("kafka.clusterId", "'\(m.kafka.clusterId)' is not a KRaft cluster id (22 characters of base64url, a 16-byte UUID)",
+                 fix: "generate one with `kafka-storage.sh random-uuid`, e.g. MkU3OEVBNTcwNTJENDM2Qk")
+        }
+        let d = m.kafka.defaults
+        if d.replicationFactor > m.kafka.brokers {
+            fail("kafka.defaults.replicationFactor", "\(d.replicationFactor) exceeds the \(m.kafka.brokers) brokers",
+                 fix: "set it to \(m.kafka.brokers) or fewer, or add brokers")
+        }
+        if d.uncleanLeaderElection {
+            fail("kafka.defaults.uncleanLeaderElection", "must stay false: unclean election loses acknowledged writes",
+                 fix: "remove the line; restore availability by bringing a replica back instead")
+        }
+    }
+
+    mutating func topics() {
+        var seen: [String: Int] = [:]
+        var collisions: [String: String] = [:]
+        let historyTopics = Set(m.connect.connectors.map(\.schemaHistoryTopic))
+        for (i, t) in m.kafka.topics.enumerated() {
+            let p = "kafka.topics[\(i)]"
+            if !Naming.isKafkaTopic(t.name) {
+                fail("\(p).name", t.name.isEmpty ? "is missing" : "'\(t.name)' is not a valid Kafka topic name",
+                     fix: "use 1–249 of a-z A-Z 0-9 . _ -, and not '.' or '..'")
+            }
+            if let first = seen[t.name] {
+                fail("\(p).name", "'\(t.name)' is declared twice (also kafka.topics[\(first)])", fix: "keep one entry")
+            }
+            seen[t.name] = seen[t.name] ?? i
+            let folded = t.name.replacing(".", with: "_")
+            if let other = collisions[folded], other != t.name {
+                fail("\(p).name", "'\(t.name)' collides with '\(other)' in Kafka's metric names ('.' and '_' are the same there)",
+                     fix: "rename one of them")
+            }
+            collisions[folded] = t.name
+            if t.partitions < 1 {
+                fail("\(p).partitions", "must be at least 1, found \(t.partitions)", fix: "use 1 or more")
+            }
+            if t.replicationFactor < 1 {
+                fail("\(p).replicationFactor", "must be at least 1, found \(t.replicationFactor)", fix: "use \(min(3, m.kafka.brokers))")
+            } else if t.replicationFactor > m.kafka.brokers {
+                fail("\(p).replicationFactor", "\(t.replicationFactor) exceeds the \(m.kafka.brokers) brokers",
+                     fix: "set it to \(m.kafka.brokers) or fewer, or add brokers")
+            }
+            if t.durable {
+                if t.replicationFactor < 2 {
+                    fail("\(p).replicationFactor", "a durable topic needs at least 2 replicas, found \(t.replicationFactor)",
+                         fix: "use replicationFactor: 3 with minInsyncReplicas: 2, or mark the topic durable: false")
+                } else if t.minInsyncReplicas < 1 || t.minInsyncReplicas >= t.replicationFactor {
+                    fail("\(p).minInsyncReplicas", "must be at least 1 and below the replication factor \(t.replicationFactor) for a durable topic, found \(t.minInsyncReplicas)",
+                         fix: "use \(t.replicationFactor - 1): acks=all then survives one broker loss and still refuses writes below it")
+                }
+            } else if t.minInsyncReplicas < 1 || t.minInsyncReplicas > t.replicationFactor {
+                fail("\(p).minInsyncReplicas", "must be between 1 and the replication factor \(t.replicationFactor), found \(t.minInsyncReplicas)",
+                     fix: "use 1 for a non-durable topic")
+            }
+            if t.retentionHours == 0 || t.retentionHours < -1 {
+                fail("\(p).retentionHours", "must be positive or -1 (keep forever), found \(t.retentionHours)", fix: "e.g. 72")
+            }
+            if t.retentionBytes == 0 || t.retentionBytes < -1 {
+                fail("\(p).retentionBytes", "must be positive or -1 (no size limit), found \(t.retentionBytes)", fix: "e.g. 1073741824 (1 GiB per partition)")
+            }
+            if historyTopics.contains(t.name) && (t.partitions != 1 || t.retentionHours != -1 || t.retentionBytes != -1) {
+                fail(p, "'\(t.name)' is a Debezium schema history topic: it needs exactly 1 partition and infinite retention",
+                     fix: "set partitions: 1, retentionHours: -1, retentionBytes: -1 (Debezium cannot recover its schema otherwise)")
+            }
+        }
+    }
+
+    mutating func connectors() {
+        let topicNames = Set(m.kafka.topics.map(\.name))
+        var names: Set<String> = []
+        var serverIds: [Int: String] = [m.source.serverId: "source.serverId"]
+        for (i, c) in m.connect.connectors.enumerated() {
+            let p = "connect.connectors[\(i)]"
+            if c.name.isEmpty || !c.name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) {
+                fail("\(p).name", c.name.isEmpty ? "is missing" : "'\(c.name)' is not a usable connector name",
+                     fix: "use letters, digits, '-', '_' and '.' (it becomes part of a REST path)")
+            }
+            if !names.insert(c.name).inserted {
+                fail("\(p).name", "'\(c.name)' is declared twice", fix: "give each connector its own name")
+            }
+            if !Naming.isKafkaTopic(c.topicPrefix) {
+                fail("\(p).topicPrefix", "'\(c.topicPrefix)' cannot prefix Kafka topic names", fix: "use a-z A-Z 0-9 . _ -")
+            }
+            if c.serverId < 1 || c.serverId > 4_294_967_295 {
+                fail("\(p).serverId", "must be between 1 and 4294967295, found \(c.serverId)", fix: "pick a number no other MySQL client uses")
+            } else if let other = serverIds[c.serverId] {
+                fail("\(p).serverId", "\(c.serverId) is already used by \(other)",
+                     fix: "every replication client needs its own server id; e.g. \(c.serverId + 100)")
+            }
+            serverIds[c.serverId] = "\(p).serverId"
+            if c.tables.isEmpty {
+                fail("\(p).tables", "captures no tables", fix: "list schema.table names, e.g. - shop.orders")
+            }
+            for (j, table) in c.tables.enumerated() {
+                let parts = table.split(separator: ".", omittingEmptySubsequences: false)
+                if parts.count != 2 || parts.contains(where: \.isEmpty) {
+                    fail("\(p).tables[\(j)]", "'\(table)' is not schema.table", fix: "e.g. shop.orders")
+                } else if !topicNames.contains(c.topic(for: table)) {
+                    fail("\(p).tables[\(j)]", "captures \(table) into topic '\(c.topic(for: table))', which kafka.topics does not declare",
+                         fix: "add it to kafka.topics so it is created with RF \(m.kafka.defaults.replicationFactor) and min.insync.replicas \(m.kafka.defaults.minInsyncReplicas) (auto-created topics get broker defaults)")
+                }
+            }
+            if !topicNames.contains(c.schemaHistoryTopic) {
+                fail("\(p).schemaHistoryTopic", "'\(c.schemaHistoryTopic)' is not declared in kafka.topics",
+                     fix: "declare it with partitions: 1, retentionHours: -1, retentionBytes: -1")
+            }
+            if c.maxQueueSize <= c.maxBatchSize {
+                fail("\(p).maxQueueSize", "must be larger than maxBatchSize (\(c.maxBatchSize)), found \(c.maxQueueSize)",
+                     fix: "Debezium requires max.queue.size > max.batch.size; e.g. \(c.maxBatchSize * 4)")
+            }
+            let heapBytes = m.connect.heapMiB * 1_048_576
+            if c.maxQueueSizeBytes <= 0 || c.maxQueueSizeBytes > heapBytes / 4 {
+                fail("\(p).maxQueueSizeBytes", "must be positive and at most a quarter of the Connect heap (\(heapBytes / 4) bytes), found \(c.maxQueueSizeBytes)",
+                     fix: "an uncapped queue lets a snapshot fill the worker's heap; e.g. \(min(67_108_864, heapBytes / 4))")
+            }
+            if c.heartbeatIntervalMs < 0 {
+                fail("\(p).heartbeatIntervalMs", "must be 0 (off) or positive", fix: "e.g. 10000")
+            }
+        }
+    }
+
+    mutating func heaps() {
+        for (path, heap, limit) in [("kafka.heap", m.kafka.heapMiB, m.kafka.memoryMiB),
+                                    ("connect.heap", m.connect.heapMiB, m.connect.memoryMiB)]
+            + (m.kafkaUI.enabled ? [("kafkaUI.heap", m.kafkaUI.heapMiB, m.kafkaUI.memoryMiB)] : []) where heap >= limit {
+            fail(path, "JVM heap \(heap) MiB must be below the container limit \(limit) MiB",
+                 fix: "leave room for metaspace, threads and direct buffers: heap ≤ \(limit * 2 / 3) MiB, or raise \(path.replacing(".heap", with: ".memory"))")
+        }
+    }
+
+    mutating func ports() {
+        var ports: [(String, Int)] = [("source.port", m.source.port)]
+        for (i, port) in m.kafka.externalPorts.enumerated() { ports.append(("kafka.externalPortBase (broker \(i + 1))", port)) }
+        ports += [("connect.port", m.connect.port), ("clickhouse.httpPort", m.clickhouse.httpPort),
+                  ("prometheus.port", m.prometheus.port), ("grafana.port", m.grafana.port),
+                  ("processor.metricsPort", m.processor.metricsPort)]
+        if m.kafkaUI.enabled { ports.append(("kafkaUI.port", m.kafkaUI.port)) }
+        var owner: [Int: String] = [:]
+        for (path, port) in ports {
+            let fieldPath = path.components(separatedBy: " (").first ?? path
+            if port < 1 || port > 65535 {
+                fail(fieldPath, "port \(port) is outside 1–65535", fix: "pick a free port")
+            } else if let other = owner[port] {
+                fail(fieldPath, "host port \(port) is already taken by \(other)", fix: "give each service its own host port")
+            } else {
+                owner[port] = path
+            }
+        }
+    }
+
+    mutating func budget() {
+        let b = MemoryBudget(m)
+        if b.reserveMiB < 0 || b.reserveMiB >= b.hostMiB {
+            fail("cluster.host.reserve", "must be between 0 and the host memory", fix: "e.g. 2g")
+            return
+        }
+        if !b.fits {
+            fail("cluster.host", "memory limits add up to \(b.totalMiB) MiB, over the \(b.budgetMiB) MiB budget by \(-b.headroomMiB) MiB\n\(b.table)",
+                 fix: "lower the largest limits (see the table) or disable optional services")
+        }
+    }
+
+    mutating func processorAndProducers() {
+        let topicNames = Set(m.kafka.topics.map(\.name))
+        for (path, topic) in [("processor.tradesTopic", m.processor.tradesTopic), ("processor.ordersTopic", m.processor.ordersTopic),
+                              ("producers.trades.topic", m.producers.trades.topic)] where !topicNames.contains(topic) {
+            fail(path, "topic '\(topic)' is not declared in kafka.topics", fix: "declare it, or name one of: \(topicNames.sorted().joined(separator: ", "))")
+        }
+        let p = m.processor
+        for (path, value, range) in [("processor.windowMinutes", p.windowMinutes, 1...1440),
+                                     ("processor.flushIntervalMs", p.flushIntervalMs, 10...60_000),
+                                     ("processor.batchMaxRows", p.batchMaxRows, 1...1_000_000),
+                                     ("processor.maxBufferedEvents", p.maxBufferedEvents, 1_000...10_000_000),
+                                     ("processor.watermarkDelaySeconds", p.watermarkDelaySeconds, 0...3600),
+                                     ("processor.allowedLatenessSeconds", p.allowedLatenessSeconds, 0...86_400),
+                                     ("processor.anomalies.priceWindow", p.anomalies.priceWindow, 2...100_000),
+                                     ("processor.anomalies.volumeWindows", p.anomalies.volumeWindows, 1...10_000)]
+            where !range.contains(value) {
+            fail(path, "must be between \(range.lowerBound) and \(range.upperBound), found \(value)", fix: "see manifests/default.yaml for the usual value")
+        }
+        if m.producers.trades.source == "replay" && (m.producers.trades.replayFile ?? "").isEmpty {
+            fail("producers.trades.replayFile", "is required when source is replay", fix: "name a recorded trades file (JSON lines)")
+        }
+        if m.producers.orders.ratePerSecond <= 0 {
+            fail("producers.orders.ratePerSecond", "must be positive", fix: "e.g. 20")
+        }
+        let ttl = m.clickhouse.ttl
+        for (path, days) in [("clickhouse.ttl.rawDays", ttl.rawDays), ("clickhouse.ttl.tradesDays", ttl.tradesDays),
+                             ("clickhouse.ttl.aggregatesDays", ttl.aggregatesDays), ("clickhouse.ttl.alertsDays", ttl.alertsDays)] where days < 1 {
+            fail(path, "must be at least 1 day, found \(days)", fix: "e.g. 7")
+        }
+        if !(0.1...0.95).contains(m.clickhouse.maxServerMemoryRatio) {
+            fail("clickhouse.maxServerMemoryRatio", "must be between 0.1 and 0.95", fix: "0.75 leaves room under the container limit")
+        }
+    }
+}
+
+/// A secret reference from the manifest.
+public enum SecretRef: Equatable, Sendable {
+    case env(String)
+    case file(String)
+    case generate
+
+    public init?(_ text: String) {
+        if text == "generate" { self = .generate; return }
+        if text.hasPrefix("env:"), text.count > 4,
+           text.dropFirst(4).allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+            self = .env(String(text.dropFirst(4))); return
+        }
+        if text.hasPrefix("file:"), text.count > 5 { self = .file(String(text.dropFirst(5))); return }
+        return nil
+    }
+}
+
+public enum Naming {
+    public static func isComposeProject(_ s: String) -> Bool {
+        guard let first = s.first, first.isASCII, first.isLowercase || first.isNumber else { return false }
+        return s.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+
+    public static func isKafkaTopic(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 249 && s != "." && s != ".."
+            && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-") }
+    }
+
+    public static func isKRaftClusterId(_ s: String) -> Bool {
+        s.count == 22 && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+}
+
+extension String {
+    /// `mysqlRootPassword` → `MYSQL_ROOT_PASSWORD`.
+    var snakeUpper: String {
+        var out = ""
+        for ch in self {
+            if ch.isUppercase && !out.isEmpty { out.append("_") }
+            out += ch.uppercased()
+        }
+        return out
+    }
+}

@@ -1,0 +1,291 @@
+import Diagnostics
+import Yams
+
+/// Reads a YAML document into manifest types while keeping every field's file:line, reporting
+/// unknown keys (with a suggestion) and wrong types, and collecting all problems instead of
+/// stopping at the first. Yams' Codable decoder loses line numbers, hence this reader.
+final class YAMLReader {
+    let file: String
+    private(set) var errors: [CdcError] = []
+    /// Field path → where it was written; used by the semantic checks for their messages.
+    private(set) var locations: [String: SourceLocation] = [:]
+
+    init(file: String) { self.file = file }
+
+    func location(_ node: Node) -> SourceLocation? {
+        node.mark.map { SourceLocation(file: file, line: $0.line, column: $0.column) }
+    }
+
+    func fail(_ node: Node?, _ path: String, _ message: String, fix: String? = nil) {
+        errors.append(.invalid(message, at: node.flatMap(location), subject: path, fix: fix))
+    }
+
+    func record(_ path: String, _ node: Node) {
+        if let loc = location(node) { locations[path] = loc }
+    }
+
+    /// Opens a mapping node (or an empty one when the key was absent).
+    func fields(_ node: Node?, _ path: String) -> Fields {
+        guard let node else { return Fields(reader: self, path: path, node: nil, pairs: []) }
+        record(path, node)
+        switch node {
+        case .mapping(let mapping):
+            var pairs: [(String, Node, Node)] = []
+            for (key, value) in mapping {
+                pairs.append((key.string ?? "\(key)", key, value))
+            }
+            return Fields(reader: self, path: path, node: node, pairs: pairs)
+        case .scalar(let s) where s.string.isEmpty || s.string == "~" || s.string == "null":
+            return Fields(reader: self, path: path, node: node, pairs: [])
+        default:
+            fail(node, path, "expected a mapping (key: value lines), found \(describe(node))")
+            return Fields(reader: self, path: path, node: nil, pairs: [])
+        }
+    }
+
+    func describe(_ node: Node) -> String {
+        switch node {
+        case .scalar(let s): "the value '\(s.string)'"
+        case .sequence: "a list"
+        case .mapping: "a mapping"
+        case .alias: "an alias"
+        }
+    }
+}
+
+/// One mapping being read. Call `finish()` after reading every known key so the rest are
+/// reported as unknown.
+final class Fields {
+    let reader: YAMLReader
+    let path: String
+    let node: Node?
+    private let pairs: [(String, Node, Node)]
+    private var known: [String] = []
+
+    init(reader: YAMLReader, path: String, node: Node?, pairs: [(String, Node, Node)]) {
+        self.reader = reader
+        self.path = path
+        self.node = node
+        self.pairs = pairs
+        var seen: Set<String> = []
+        for (name, keyNode, _) in pairs where !seen.insert(name).inserted {
+            reader.fail(keyNode, sub(name), "is set twice in this mapping", fix: "keep one '\(name):' line")
+        }
+    }
+
+    var isPresent: Bool { node != nil }
+    var keys: [String] { pairs.map(\.0) }
+
+    func sub(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func value(_ key: String) -> Node? {
+        known.append(key)
+        guard let node = pairs.first(where: { $0.0 == key })?.2 else { return nil }
+        reader.record(sub(key), node)
+        return node
+    }
+
+    private func scalar(_ key: String, expected: String) -> (Node, String)? {
+        guard let node = value(key) else { return nil }
+        guard case .scalar(let s) = node else {
+            reader.fail(node, sub(key), "expected \(expected), found \(reader.describe(node))")
+            return nil
+        }
+        return (node, s.string)
+    }
+
+    func string(_ key: String, default def: String) -> String {
+        guard let (_, text) = scalar(key, expected: "a string") else { return def }
+        return text
+    }
+
+    func optionalString(_ key: String) -> String? {
+        scalar(key, expected: "a string")?.1
+    }
+
+    func int(_ key: String, default def: Int) -> Int {
+        guard let (node, text) = scalar(key, expected: "a whole number") else { return def }
+        let cleaned = text.replacing("_", with: "")
+        guard let value = Int(cleaned) else {
+            reader.fail(node, sub(key), "expected a whole number, found '\(text)'", fix: "write digits only, e.g. \(key): \(def)")
+            return def
+        }
+        return value
+    }
+
+    func double(_ key: String, default def: Double) -> Double {
+        guard let (node, text) = scalar(key, expected: "a number") else { return def }
+        guard let value = Double(text), value.isFinite else {
+            reader.fail(node, sub(key), "expected a number, found '\(text)'", fix: "e.g. \(key): \(def)")
+            return def
+        }
+        return value
+    }
+
+    func bool(_ key: String, default def: Bool) -> Bool {
+        guard let (node, text) = scalar(key, expected: "true or false") else { return def }
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            reader.fail(node, sub(key), "expected true or false, found '\(text)'")
+            return def
+        }
+    }
+
+    /// A memory size: a number of MiB, or a number with a unit (k, m, g; KiB, MiB, GiB; KB, MB, GB).
+    func memoryMiB(_ key: String, default def: Int) -> Int {
+        guard let (node, text) = scalar(key, expected: "a memory size") else { return def }
+        guard let mib = MemorySize.parseMiB(text) else {
+            reader.fail(node, sub(key), "expected a memory size such as 768m, 1g or 512MiB, found '\(text)'",
+                        fix: "use a whole number followed by m or g (MiB/GiB)")
+            return def
+        }
+        return mib
+    }
+
+    /// One of a fixed set of words.
+    func choice(_ key: String, _ allowed: [String], default def: String) -> String {
+        guard let (node, text) = scalar(key, expected: "one of \(allowed.joined(separator: ", "))") else { return def }
+        guard allowed.contains(text) else {
+            reader.fail(node, sub(key), "expected one of \(allowed.joined(separator: ", ")), found '\(text)'",
+                        fix: suggestion(text, allowed).map { "did you mean '\($0)'?" })
+            return def
+        }
+        return text
+    }
+
+    func object<T>(_ key: String, _ read: (Fields) -> T) -> T {
+        let f = reader.fields(value(key), sub(key))
+        let result = read(f)
+        f.finish()
+        return result
+    }
+
+    /// A list; each element is read by `read` with its own path (`kafka.topics[2]`).
+    func list<T>(_ key: String, default def: [T] = [], _ read: (Node, String) -> T?) -> [T] {
+        guard let node = value(key) else { return def }
+        guard case .sequence(let seq) = node else {
+            if case .scalar(let s) = node, s.string.isEmpty || s.string == "~" || s.string == "null" { return [] }
+            reader.fail(node, sub(key), "expected a list (lines starting with '- '), found \(reader.describe(node))")
+            return def
+        }
+        var out: [T] = []
+        for (i, element) in seq.enumerated() {
+            let p = "\(sub(key))[\(i)]"
+            reader.record(p, element)
+            if let v = read(element, p) { out.append(v) }
+        }
+        return out
+    }
+
+    func objects<T>(_ key: String, default def: [T] = [], _ read: (Fields) -> T) -> [T] {
+        list(key, default: def) { node, path in
+            let f = reader.fields(node, path)
+            let v = read(f)
+            f.finish()
+            return v
+        }
+    }
+
+    func strings(_ key: String, default def: [String]) -> [String] {
+        list(key, default: def) { node, path in
+            guard case .scalar(let s) = node else {
+                reader.fail(node, path, "expected a string, found \(reader.describe(node))")
+                return nil
+            }
+            return s.string
+        }
+    }
+
+    /// A free-form `key: value` map (e.g. extra Kafka topic configs), kept in file order.
+    func stringMap(_ key: String) -> [KeyValue] {
+        guard let node = value(key) else { return [] }
+        guard case .mapping(let mapping) = node else {
+            reader.fail(node, sub(key), "expected a mapping of settings, found \(reader.describe(node))")
+            return []
+        }
+        var out: [KeyValue] = []
+        for (k, v) in mapping {
+            let name = k.string ?? "\(k)"
+            guard case .scalar(let s) = v else {
+                reader.fail(v, "\(sub(key)).\(name)", "expected a plain value, found \(reader.describe(v))")
+                continue
+            }
+            reader.record("\(sub(key)).\(name)", v)
+            out.append(KeyValue(key: name, value: s.string))
+        }
+        return out
+    }
+
+    /// Reports keys nobody asked for, with the closest known key as a hint.
+    func finish() {
+        for (name, keyNode, _) in pairs where !known.contains(name) {
+            let hint = suggestion(name, known).map { "did you mean '\($0)'?" }
+                ?? "known keys here: \(known.joined(separator: ", "))"
+            reader.fail(keyNode, sub(name), "unknown key", fix: hint)
+        }
+    }
+}
+
+public struct KeyValue: Sendable, Equatable, Codable {
+    public var key: String
+    public var value: String
+    public init(key: String, value: String) { self.key = key; self.value = value }
+}
+
+/// Closest candidate by edit distance, if it is close enough to be a plausible typo.
+func suggestion(_ word: String, _ candidates: [String]) -> String? {
+    let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
+    guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, word.count / 3) else { return nil }
+    return best.0
+}
+
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[b.count]
+}
+
+public enum MemorySize {
+    /// Parses `768`, `768m`, `768MiB`, `1g`, `1.5g`, `1GiB`, `512MB` into MiB (decimal units are
+    /// treated as binary, as Docker does).
+    public static func parseMiB(_ text: String) -> Int? {
+        let t = text.trimmingSpaces().lowercased()
+        let digits = t.prefix { $0.isNumber || $0 == "." }
+        guard !digits.isEmpty, let number = Double(digits), number > 0 else { return nil }
+        let unit = t.dropFirst(digits.count).trimmingSpaces()
+        let factor: Double
+        switch unit {
+        case "", "m", "mb", "mib": factor = 1
+        case "g", "gb", "gib": factor = 1024
+        case "k", "kb", "kib": factor = 1.0 / 1024
+        default: return nil
+        }
+        let mib = number * factor
+        guard mib >= 1, mib == mib.rounded() else { return nil }
+        return Int(mib)
+    }
+
+    public static func format(_ mib: Int) -> String {
+        mib % 1024 == 0 ? "\(mib / 1024)g" : "\(mib)m"
+    }
+}
+
+extension StringProtocol {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s = s.dropFirst() }
+        while let l = s.last, l.isWhitespace { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,117 @@
+import Checksum
+import Diagnostics
+import Foundation
+import Manifest
+
+/// Secret values resolved from the manifest's references, for the files that must hold them
+/// (`.env`, the Connect secrets file; both mode 0600).
+public struct ResolvedSecrets: Sendable, Equatable {
+    public var mysqlRootPassword: String
+    public var mysqlCdcPassword: String
+    public var clickhousePassword: String
+    public var grafanaAdminPassword: String
+    public var cloudflareTunnelToken: String?
+
+    public init(mysqlRootPassword: String, mysqlCdcPassword: String, clickhousePassword: String,
+                grafanaAdminPassword: String, cloudflareTunnelToken: String?) {
+        self.mysqlRootPassword = mysqlRootPassword
+        self.mysqlCdcPassword = mysqlCdcPassword
+        self.clickhousePassword = clickhousePassword
+        self.grafanaAdminPassword = grafanaAdminPassword
+        self.cloudflareTunnelToken = cloudflareTunnelToken
+    }
+
+    /// Every value, for log redaction.
+    public var all: [String] {
+        [mysqlRootPassword, mysqlCdcPassword, clickhousePassword, grafanaAdminPassword] + (cloudflareTunnelToken.map { [$0] } ?? [])
+    }
+}
+
+/// Resolves `env:NAME`, `file:PATH` and `generate` references. Generated secrets are kept in
+/// `<state dir>/secrets.env` (mode 0600) so every render of a cluster writes the same values.
+public struct SecretResolver {
+    public var environment: [String: String]
+    public var storePath: String
+    public var random: () -> UInt64
+
+    public init(environment: [String: String], storePath: String,
+                random: @escaping () -> UInt64 = { UInt64.random(in: .min ... .max) }) {
+        self.environment = environment
+        self.storePath = storePath
+        self.random = random
+    }
+
+    public func resolve(_ manifest: Manifest) throws -> ResolvedSecrets {
+        var store = SecretStoreFile.read(storePath)
+        var changed = false
+        var errors: [CdcError] = []
+        func value(_ field: String, _ reference: String) -> String {
+            switch SecretRef(reference) {
+            case .env(let name):
+                if let v = environment[name], !v.isEmpty { return v }
+                errors.append(.invalid("references the environment variable \(name), which is not set", subject: "secrets.\(field)",
+                                       fix: "export \(name)=… before running cdcctl, or use `generate`"))
+                return ""
+            case .file(let path):
+                guard let data = FileManager.default.contents(atPath: path),
+                      let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else {
+                    errors.append(.invalid("references \(path), which cannot be read or is empty", subject: "secrets.\(field)",
+                                           fix: "write the secret to that file (mode 0600)"))
+                    return ""
+                }
+                return text
+            case .generate:
+                if let v = store[field] { return v }
+                let v = generatePassword()
+                store[field] = v
+                changed = true
+                return v
+            case nil:
+                errors.append(.invalid("is not a secret reference", subject: "secrets.\(field)", fix: "use env:NAME, file:PATH or generate"))
+                return ""
+            }
+        }
+        let s = manifest.secrets
+        let resolved = ResolvedSecrets(
+            mysqlRootPassword: value("mysqlRootPassword", s.mysqlRootPassword),
+            mysqlCdcPassword: value("mysqlCdcPassword", s.mysqlCdcPassword),
+            clickhousePassword: value("clickhousePassword", s.clickhousePassword),
+            grafanaAdminPassword: value("grafanaAdminPassword", s.grafanaAdminPassword),
+            cloudflareTunnelToken: manifest.cloudflared.enabled ? value("cloudflareTunnelToken", s.cloudflareTunnelToken) : nil)
+        for (field, v) in [("mysqlRootPassword", resolved.mysqlRootPassword), ("mysqlCdcPassword", resolved.mysqlCdcPassword),
+                           ("clickhousePassword", resolved.clickhousePassword), ("grafanaAdminPassword", resolved.grafanaAdminPassword),
+                           ("cloudflareTunnelToken", resolved.cloudflareTunnelToken ?? "")]
+            where v.contains(where: { $0 == "'" || $0 == "\\" || $0 == "\n" || $0 == "$" }) {
+            // They are written into .env, SQL and Java properties files unescaped.
+            errors.append(.invalid("the secret's value contains a quote, backslash, newline or $", subject: "secrets.\(field)",
+                                   fix: "use letters, digits and punctuation other than ' \\ $ (or `generate`)"))
+        }
+        if !errors.isEmpty { throw CdcErrors(errors) }
+        if changed { try SecretStoreFile.write(store, to: storePath) }
+        return resolved
+    }
+
+    /// 32 characters of [A-Za-z0-9]: safe in shell, SQL, YAML and URLs without quoting.
+    func generatePassword() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<32).map { _ in alphabet[Int(random() % UInt64(alphabet.count))] })
+    }
+}
+
+enum SecretStoreFile {
+    static func read(_ path: String) -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else { return [:] }
+        var out: [String: String] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            out[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        }
+        return out
+    }
+
+    static func write(_ values: [String: String], to path: String) throws {
+        let text = "# cdcctl generated secrets; keep private (mode 0600)\n"
+            + values.keys.sorted().map { "\($0)=\(values[$0]!)\n" }.joined()
+        try AtomicFile.write(text, to: path, mode: 0o600)
+    }
+}

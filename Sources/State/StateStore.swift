@@ -1,0 +1,207 @@
+import Diagnostics
+
+/// cdcctl's memory: clusters, renders, and the journal of every operation. SQLite in WAL mode
+/// so a reader (status, history) never blocks a writer.
+public final class StateStore {
+    let db: SQLiteDatabase
+
+    /// Ordered schema migrations; the index + 1 is the schema version. Append, never edit.
+    static let migrations: [String] = [
+        """
+        CREATE TABLE clusters (
+            name TEXT PRIMARY KEY,
+            manifest_path TEXT NOT NULL,
+            manifest_hash TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'defined',
+            created_at_ms INTEGER NOT NULL,
+            updated_at_ms INTEGER NOT NULL,
+            last_up_at_ms INTEGER,
+            last_down_at_ms INTEGER
+        );
+        CREATE TABLE renders (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            cluster TEXT NOT NULL,
+            manifest_hash TEXT NOT NULL,
+            output_dir TEXT NOT NULL,
+            rendered_at_ms INTEGER NOT NULL
+        );
+        CREATE TABLE render_files (
+            render_id INTEGER NOT NULL REFERENCES renders(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            mode INTEGER NOT NULL,
+            PRIMARY KEY (render_id, path)
+        );
+        CREATE TABLE operations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            cluster TEXT,
+            command TEXT NOT NULL,
+            arguments TEXT NOT NULL,
+            inputs_hash TEXT NOT NULL,
+            started_at_ms INTEGER NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            exit_code INTEGER NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX operations_by_time ON operations(started_at_ms);
+        """,
+    ]
+
+    public init(path: String) throws {
+        db = try SQLiteDatabase(path: path)
+        try db.execute("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
+        try migrate()
+    }
+
+    public var schemaVersion: Int {
+        (try? db.query("PRAGMA user_version").first?.first?.int).flatMap { $0.map(Int.init) } ?? 0
+    }
+
+    public var journalMode: String {
+        (try? db.query("PRAGMA journal_mode").first?.first?.string).flatMap { $0 } ?? ""
+    }
+
+    /// Applies the migrations this database has not seen, each in its own transaction.
+    func migrate() throws {
+        let current = schemaVersion
+        guard current <= Self.migrations.count else {
+            throw CdcError.failed("state database schema version \(current) is newer than this cdcctl knows (\(Self.migrations.count))",
+                                  subject: db.path, fix: "upgrade cdcctl, or point --state-dir at another directory")
+        }
+        for (index, sql) in Self.migrations.enumerated().dropFirst(current) {
+            try db.transaction {
+                try db.execute(sql)
+                try db.execute("PRAGMA user_version = \(index + 1)")
+            }
+        }
+    }
+
+    // MARK: - Operations journal
+
+    @discardableResult
+    public func record(_ op: JournalEntry) throws -> Int64 {
+        try db.query("""
+            INSERT INTO operations (cluster, command, arguments, inputs_hash, started_at_ms, duration_ms, outcome, exit_code, detail)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [op.cluster.map(SQLValue.text) ?? .null, .text(op.command), .text(Redact.secrets(in: op.arguments)),
+                  .text(op.inputsHash), .int(op.startedAtMs), .int(op.durationMs), .text(op.outcome.rawValue),
+                  .int(Int64(op.exitCode)), .text(Redact.secrets(in: op.detail))])
+        return db.lastInsertRowID
+    }
+
+    /// Newest first.
+    public func operations(limit: Int = 50, cluster: String? = nil) throws -> [JournalEntry] {
+        let rows = try db.query("""
+            SELECT id, cluster, command, arguments, inputs_hash, started_at_ms, duration_ms, outcome, exit_code, detail
+            FROM operations WHERE (?1 IS NULL OR cluster = ?1) ORDER BY id DESC LIMIT ?2
+            """, [cluster.map(SQLValue.text) ?? .null, .int(Int64(limit))])
+        return rows.map { r in
+            JournalEntry(id: r[0].int, cluster: r[1].string, command: r[2].string ?? "", arguments: r[3].string ?? "",
+                      inputsHash: r[4].string ?? "", startedAtMs: r[5].int ?? 0, durationMs: r[6].int ?? 0,
+                      outcome: JournalEntry.Outcome(rawValue: r[7].string ?? "") ?? .failed,
+                      exitCode: Int32(r[8].int ?? 1), detail: r[9].string ?? "")
+        }
+    }
+
+    // MARK: - Clusters and renders
+
+    public func upsertCluster(name: String, manifestPath: String, manifestHash: String, nowMs: Int64) throws {
+        try db.query("""
+            INSERT INTO clusters (name, manifest_path, manifest_hash, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)
+            ON CONFLICT(name) DO UPDATE SET manifest_path = ?2, manifest_hash = ?3, updated_at_ms = ?4
+            """, [.text(name), .text(manifestPath), .text(manifestHash), .int(nowMs)])
+    }
+
+    public func cluster(named name: String) throws -> ClusterRecord? {
+        try db.query("""
+            SELECT name, manifest_path, manifest_hash, status, created_at_ms, updated_at_ms, last_up_at_ms, last_down_at_ms
+            FROM clusters WHERE name = ?
+            """, [.text(name)]).first.map { r in
+            ClusterRecord(name: r[0].string ?? "", manifestPath: r[1].string ?? "", manifestHash: r[2].string ?? "",
+                          status: r[3].string ?? "", createdAtMs: r[4].int ?? 0, updatedAtMs: r[5].int ?? 0,
+                          lastUpAtMs: r[6].int, lastDownAtMs: r[7].int)
+        }
+    }
+
+    @discardableResult
+    public func recordRender(cluster: String, manifestHash: String, outputDir: String, files: [RenderedFileRecord],
+                             nowMs: Int64) throws -> Int64 {
+        try db.transaction {
+            try db.query("INSERT INTO renders (cluster, manifest_hash, output_dir, rendered_at_ms) VALUES (?, ?, ?, ?)",
+                         [.text(cluster), .text(manifestHash), .text(outputDir), .int(nowMs)])
+            let id = db.lastInsertRowID
+            for f in files {
+                try db.query("INSERT INTO render_files (render_id, path, sha256, bytes, mode) VALUES (?, ?, ?, ?, ?)",
+                             [.int(id), .text(f.path), .text(f.sha256), .int(Int64(f.bytes)), .int(Int64(f.mode))])
+            }
+            return id
+        }
+    }
+
+    /// The files of the newest render of a cluster, for drift checks.
+    public func lastRender(cluster: String) throws -> (manifestHash: String, outputDir: String, files: [RenderedFileRecord])? {
+        guard let head = try db.query("SELECT id, manifest_hash, output_dir FROM renders WHERE cluster = ? ORDER BY id DESC LIMIT 1",
+                                      [.text(cluster)]).first, let id = head[0].int else { return nil }
+        let files = try db.query("SELECT path, sha256, bytes, mode FROM render_files WHERE render_id = ? ORDER BY path", [.int(id)])
+            .map { RenderedFileRecord(path: $0[0].string ?? "", sha256: $0[1].string ?? "", bytes: Int($0[2].int ?? 0), mode: Int($0[3].int ?? 0)) }
+        return (head[1].string ?? "", head[2].string ?? "", files)
+    }
+}
+
+public struct JournalEntry: Sendable, Codable, Equatable {
+    public enum Outcome: String, Sendable, Codable {
+        case ok, failed, invalid, unhealthy
+    }
+
+    public var id: Int64?
+    public var cluster: String?
+    public var command: String
+    public var arguments: String
+    public var inputsHash: String
+    public var startedAtMs: Int64
+    public var durationMs: Int64
+    public var outcome: Outcome
+    public var exitCode: Int32
+    public var detail: String
+
+    public init(id: Int64? = nil, cluster: String?, command: String, arguments: String, inputsHash: String,
+                startedAtMs: Int64, durationMs: Int64, outcome: Outcome, exitCode: Int32, detail: String) {
+        self.id = id
+        self.cluster = cluster
+        self.command = command
+        self.arguments = arguments
+        self.inputsHash = inputsHash
+        self.startedAtMs = startedAtMs
+        self.durationMs = durationMs
+        self.outcome = outcome
+        self.exitCode = exitCode
+        self.detail = detail
+    }
+}
+
+public struct ClusterRecord: Sendable, Codable, Equatable {
+    public var name: String
+    public var manifestPath: String
+    public var manifestHash: String
+    public var status: String
+    public var createdAtMs: Int64
+    public var updatedAtMs: Int64
+    public var lastUpAtMs: Int64?
+    public var lastDownAtMs: Int64?
+}
+
+public struct RenderedFileRecord: Sendable, Codable, Equatable {
+    public var path: String
+    public var sha256: String
+    public var bytes: Int
+    public var mode: Int
+
+    public init(path: String, sha256: String, bytes: Int, mode: Int) {
+        self.path = path
+        self.sha256 = sha256
+        self.bytes = bytes
+        self.mode = mode
+    }
+}
