@@ -32,9 +32,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "ManifestTests", dependencies: ["Manifest"]),
-        .testTarget(name: "RenderTests", dependencies: ["Render", "Manifest"]),
-        .testTarget(name: "StateTests", dependencies: ["State"]),
-        .testTarget(name: "OperationsTests", dependencies: ["Operations", "State", "Manifest"]),
+        // Test helpers shared by the test targets (real tools, CI's no-skip rule, temp dirs).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ManifestTests", dependencies: ["Manifest", "TestSupport"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render", "Manifest", "TestSupport", "Checksum", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "StateTests", dependencies: ["State", "TestSupport"]),
+        .testTarget(name: "OperationsTests", dependencies: ["Operations", "State", "Manifest", "TestSupport"]),
     ]
 )

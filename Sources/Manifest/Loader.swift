@@ -61,7 +61,12 @@ public enum ManifestLoader {
 
     static func yamlSyntaxError(_ error: YamlError, file: String) -> CdcError {
         switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return .invalid("key '\(duplicates.joined(separator: "', '"))' is set twice in one mapping",
+                            at: SourceLocation(file: file, line: context.mark.line, column: context.mark.column),
+                            subject: duplicates.first, fix: "keep one of the lines; the second would silently win")
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
             let where_ = SourceLocation(file: file, line: mark.line, column: mark.column)
             return .invalid("YAML syntax error: \(problem)\(context.map { " (\($0.text))" } ?? "")", at: where_,
                             fix: "check indentation (spaces, not tabs) and quoting on that line")

@@ -17,7 +17,8 @@ final class YAMLReader {
     }
 
     func fail(_ node: Node?, _ path: String, _ message: String, fix: String? = nil) {
-        errors.append(.invalid(message, at: node.flatMap(location), subject: path, fix: fix))
+        errors.append(.invalid(message, at: node.flatMap(location), subject: path,
+                               fix: fix ?? "see manifests/default.yaml for this field's form and default"))
     }
 
     func record(_ path: String, _ node: Node) {

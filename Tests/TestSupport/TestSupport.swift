@@ -1,0 +1,68 @@
+import Foundation
+import XCTest
+
+/// Shared by the test targets: where the repo is, how to find real tools and servers, and the
+/// rule that in CI a missing one fails the run instead of skipping.
+public enum TestSupport {
+    public static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    public static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// Fails in CI, skips elsewhere: a developer without the testbed can still run unit tests.
+    public static func missing(_ what: String, fix: String, file: StaticString = #filePath, line: UInt = #line) throws -> Never {
+        let message = "\(what) is not available: \(fix)"
+        if isCI {
+            XCTFail("CI requires it: " + message, file: file, line: line)
+            throw XCTSkip("failed above")
+        }
+        throw XCTSkip(message)
+    }
+
+    /// An executable from `$ENV_VAR`, the testbed's venv, or PATH.
+    public static func tool(_ name: String, env: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let environment = ProcessInfo.processInfo.environment
+        var candidates: [String] = []
+        if let path = environment[env] { candidates.append(path) }
+        candidates.append(repo + "/.testbed/venv/bin/\(name)")
+        for dir in (environment["PATH"] ?? "").split(separator: ":") { candidates.append("\(dir)/\(name)") }
+        if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return found }
+        try missing(name, fix: "run scripts/test (it installs \(name)), or set \(env)", file: file, line: line)
+    }
+
+    /// Runs a process to completion and returns its exit code and combined output.
+    @discardableResult
+    public static func run(_ executable: String, _ arguments: [String], cwd: String? = nil,
+                           environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        if let environment { process.environment = environment }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// A fresh temporary directory, removed when the test ends.
+    public static func temporaryDirectory(_ test: XCTestCase) throws -> String {
+        let dir = NSTemporaryDirectory() + "cdcctl-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        test.addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return dir
+    }
+
+    /// The `cdcctl` executable built beside the test bundle.
+    public static var cdcctlBinary: String {
+        // On Linux the bundle URL is the build directory itself; on macOS the .xctest inside it.
+        let url = Bundle(for: Marker.self).bundleURL
+        let candidates = [url.appendingPathComponent("cdcctl").path, url.deletingLastPathComponent().appendingPathComponent("cdcctl").path]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+    }
+
+    final class Marker {}
+}
