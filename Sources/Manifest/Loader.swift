@@ -22,7 +22,7 @@ public struct LoadedManifest: Sendable {
 
 public enum ManifestLoader {
     /// Reads and checks a manifest file. Throws `CdcErrors` with every problem found.
-    public static func load(path: String) throws -> LoadedManifest {
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LoadedManifest {
         guard let data = FileManager.default.contents(atPath: path) else {
             let exists = FileManager.default.fileExists(atPath: path)
             throw CdcErrors([.invalid(exists ? "cannot read the file" : "no such file", subject: path,
@@ -31,18 +31,18 @@ public enum ManifestLoader {
         guard let text = String(data: data, encoding: .utf8) else {
             throw CdcErrors([.invalid("is not UTF-8 text", subject: path, fix: "save the manifest as UTF-8")])
         }
-        return try parse(text, file: path)
+        return try parse(text, file: path, environment: environment)
     }
 
     /// Parses manifest text; `file` names it in messages.
-    public static func parse(_ text: String, file: String) throws -> LoadedManifest {
+    public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws -> LoadedManifest {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
         } catch let error as YamlError {
             throw CdcErrors([yamlSyntaxError(error, file: file)])
         }
-        let reader = YAMLReader(file: file)
+        let reader = YAMLReader(file: file, environment: environment)
         let root = reader.fields(node, "")
         let version = root.string("apiVersion", default: Manifest.apiVersion)
         if version != Manifest.apiVersion, let n = root.value("apiVersion") {
@@ -115,7 +115,8 @@ public enum ManifestLoader {
                               retentionBytes: d.int("retentionBytes", default: 1_073_741_824),
                               uncleanLeaderElection: d.bool("uncleanLeaderElection", default: false))
             }
-            return Kafka(image: k.string("image", default: "apache/kafka:3.9.1"),
+            return Kafka(engine: k.choice("engine", ["kafka", "tansu"], default: "kafka"),
+                         image: k.string("image", default: "apache/kafka:3.9.1"),
                          clusterId: k.string("clusterId", default: "Y2RjY3RsLWNsdXN0ZXItMQ"),
                          brokers: k.int("brokers", default: 3),
                          heapMiB: k.memoryMiB("heap", default: 512),

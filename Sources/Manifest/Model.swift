@@ -69,6 +69,10 @@ public struct Source: Sendable, Codable, Equatable {
 }
 
 public struct Kafka: Sendable, Codable, Equatable {
+    /// `kafka` (Apache Kafka: brokers are counted from cluster metadata) or `tansu` (the
+    /// testbed's Kafka-wire broker, whose processes all report one node id: each bootstrap
+    /// address that answers counts as a live broker).
+    public var engine: String
     public var image: String
     public var clusterId: String
     public var brokers: Int

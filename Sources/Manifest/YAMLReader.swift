@@ -10,7 +10,39 @@ final class YAMLReader {
     /// Field path → where it was written; used by the semantic checks for their messages.
     private(set) var locations: [String: SourceLocation] = [:]
 
-    init(file: String) { self.file = file }
+    /// Values for `${NAME}` / `${NAME:-default}` in manifest values (paths and addresses that
+    /// differ per machine, like the testbed's). Secrets use `env:` references instead.
+    let environment: [String: String]
+
+    init(file: String, environment: [String: String]) {
+        self.file = file
+        self.environment = environment
+    }
+
+    func expand(_ text: String, _ node: Node, _ path: String) -> String {
+        guard text.contains("${") else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${") {
+            out += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                fail(node, path, "has an unclosed ${ in '\(text)'", fix: "write ${NAME} or ${NAME:-default}")
+                return text
+            }
+            let body = String(rest[start.upperBound..<end])
+            let parts = body.components(separatedBy: ":-")
+            if let value = environment[parts[0]], !value.isEmpty {
+                out += value
+            } else if parts.count > 1 {
+                out += parts.dropFirst().joined(separator: ":-")
+            } else {
+                fail(node, path, "uses ${\(parts[0])}, which is not set in the environment",
+                     fix: "export \(parts[0]) or write ${\(parts[0]):-default}")
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        return out + rest
+    }
 
     func location(_ node: Node) -> SourceLocation? {
         node.mark.map { SourceLocation(file: file, line: $0.line, column: $0.column) }
@@ -92,7 +124,7 @@ final class Fields {
             reader.fail(node, sub(key), "expected \(expected), found \(reader.describe(node))")
             return nil
         }
-        return (node, s.string)
+        return (node, reader.expand(s.string, node, sub(key)))
     }
 
     func string(_ key: String, default def: String) -> String {
@@ -195,7 +227,7 @@ final class Fields {
                 reader.fail(node, path, "expected a string, found \(reader.describe(node))")
                 return nil
             }
-            return s.string
+            return reader.expand(s.string, node, path)
         }
     }
 
@@ -214,7 +246,7 @@ final class Fields {
                 continue
             }
             reader.record("\(sub(key)).\(name)", v)
-            out.append(KeyValue(key: name, value: s.string))
+            out.append(KeyValue(key: name, value: reader.expand(s.string, v, "\(sub(key)).\(name)")))
         }
         return out
     }

@@ -32,7 +32,7 @@ public struct Workspace {
     public var secretsPath: String { stateDir + "/secrets.env" }
 
     public func loadManifest() throws -> LoadedManifest {
-        try ManifestLoader.load(path: manifestPath)
+        try ManifestLoader.load(path: manifestPath, environment: environment.variables)
     }
 
     public func openState() throws -> StateStore {

@@ -66,3 +66,34 @@ public enum TestSupport {
 
     final class Marker {}
 }
+
+/// Connection settings of the running testbed (`scripts/testbed env`), or a skip/failure.
+public struct Testbed {
+    public let env: [String: String]
+
+    public static func require(file: StaticString = #filePath, line: UInt = #line) throws -> Testbed {
+        let env = ProcessInfo.processInfo.environment
+        guard env["TESTBED_KAFKA_BOOTSTRAP"] != nil else {
+            try TestSupport.missing("the testbed", fix: "run scripts/test, or `scripts/testbed up` and eval \"$(scripts/testbed env)\"",
+                                    file: file, line: line)
+        }
+        return Testbed(env: env)
+    }
+
+    public subscript(_ name: String) -> String { env[name] ?? "" }
+
+    public var kafkaBootstrap: String { self["TESTBED_KAFKA_BOOTSTRAP"] }
+    public var python: String { self["TESTBED_PYTHON"] }
+
+    /// Runs a short Python snippet with the testbed's venv (confluent-kafka, an independent client).
+    public func python(_ code: String) throws -> (status: Int32, output: String) {
+        try TestSupport.run(python, ["-c", code])
+    }
+}
+
+extension TestSupport {
+    /// A name no earlier run used, so tests never see each other's topics or rows.
+    public static func uniqueName(_ prefix: String) -> String {
+        "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+}

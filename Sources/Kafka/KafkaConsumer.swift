@@ -1,0 +1,86 @@
+import CRdKafka
+import Diagnostics
+
+public struct ConsumedMessage: Sendable, Equatable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    public var key: [UInt8]?
+    public var value: [UInt8]?
+    public var timestampMs: Int64
+
+    public var valueString: String? { value.map { String(decoding: $0, as: UTF8.self) } }
+    public var keyString: String? { key.map { String(decoding: $0, as: UTF8.self) } }
+}
+
+/// A group consumer with manual commits: offsets move only when the caller says its effect is done.
+public final class KafkaConsumer: @unchecked Sendable {
+    let handle: KafkaHandle
+    public let group: String
+
+    /// `fromBeginning`: where a group with no committed offset starts.
+    public init(_ settings: KafkaSettings, group: String, fromBeginning: Bool = true, readCommitted: Bool = true) throws {
+        handle = try KafkaHandle(RD_KAFKA_CONSUMER, settings: settings, extra: [
+            "group.id": group, "enable.auto.commit": "false", "enable.auto.offset.store": "false",
+            "auto.offset.reset": fromBeginning ? "earliest" : "latest",
+            "isolation.level": readCommitted ? "read_committed" : "read_uncommitted",
+        ])
+        self.group = group
+        rd_kafka_poll_set_consumer(handle.rk)
+    }
+
+    deinit { rd_kafka_consumer_close(handle.rk) }
+
+    public func subscribe(_ topics: [String]) throws {
+        let list = rd_kafka_topic_partition_list_new(Int32(topics.count))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for t in topics { rd_kafka_topic_partition_list_add(list, t, RD_KAFKA_PARTITION_UA) }
+        let err = rd_kafka_subscribe(handle.rk, list)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw handle.error("cannot subscribe to \(topics.joined(separator: ","))", err) }
+    }
+
+    /// Reads given partitions directly, without group rebalancing (offset -2 = beginning).
+    public func assign(_ partitions: [(topic: String, partition: Int32, offset: Int64)]) throws {
+        let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for p in partitions { rd_kafka_topic_partition_list_add(list, p.topic, p.partition)?.pointee.offset = p.offset }
+        let err = rd_kafka_assign(handle.rk, list)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw handle.error("cannot assign partitions", err) }
+    }
+
+    /// One message, or nil when none arrived in time. Partition EOF is not an error.
+    public func poll(timeoutMs: Int32) throws -> ConsumedMessage? {
+        guard let m = rd_kafka_consumer_poll(handle.rk, timeoutMs) else { return nil }
+        defer { rd_kafka_message_destroy(m) }
+        let msg = m.pointee
+        if msg.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return nil }
+        if msg.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw handle.error("consume failed", msg.err, cString(rd_kafka_err2str(msg.err)))
+        }
+        var tsType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let ts = rd_kafka_message_timestamp(m, &tsType)
+        return ConsumedMessage(
+            topic: cString(rd_kafka_topic_name(msg.rkt)), partition: msg.partition, offset: msg.offset,
+            key: msg.key.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.key_len)) },
+            value: msg.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.len)) },
+            timestampMs: ts)
+    }
+
+    /// Commits "next offset to read" per partition, synchronously.
+    public func commit(_ offsets: [(topic: String, partition: Int32, nextOffset: Int64)]) throws {
+        guard !offsets.isEmpty else { return }
+        let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for o in offsets { rd_kafka_topic_partition_list_add(list, o.topic, o.partition)?.pointee.offset = o.nextOffset }
+        let err = rd_kafka_commit(handle.rk, list, 0)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw handle.error("cannot commit offsets for group \(group)", err) }
+    }
+
+    /// Currently assigned partitions (empty until the group assigned some).
+    public func assignment() -> [(topic: String, partition: Int32)] {
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        guard rd_kafka_assignment(handle.rk, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        return (0..<Int(list.pointee.cnt)).map { (cString(list.pointee.elems[$0].topic), list.pointee.elems[$0].partition) }
+    }
+}

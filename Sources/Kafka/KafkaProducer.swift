@@ -1,0 +1,129 @@
+import CRdKafka
+import Diagnostics
+import Foundation
+
+/// What the brokers said about one produced message.
+public struct Delivery: Sendable, Equatable {
+    public var key: [UInt8]
+    public var partition: Int32
+    public var offset: Int64
+    public var error: String?
+}
+
+/// Idempotent producer with acks=all: a retried send is never written twice and an acked
+/// message is on min.insync.replicas brokers. Delivery reports are counted (and kept when asked).
+public final class KafkaProducer: @unchecked Sendable {
+    let handle: KafkaHandle
+    private let tracker: DeliveryTracker
+    private let trackerRef: Unmanaged<DeliveryTracker>
+
+    public init(_ settings: KafkaSettings, keepDeliveries: Bool = false, lingerMs: Int = 5) throws {
+        let tracker = DeliveryTracker(keep: keepDeliveries)
+        let ref = Unmanaged.passRetained(tracker)
+        self.tracker = tracker
+        self.trackerRef = ref
+        do {
+            handle = try KafkaHandle(RD_KAFKA_PRODUCER, settings: settings, extra: [
+                "enable.idempotence": "true", "acks": "all", "linger.ms": String(lingerMs),
+                "compression.type": "lz4", "message.timeout.ms": "30000",
+            ]) { conf in
+                rd_kafka_conf_set_opaque(conf, ref.toOpaque())
+                cdc_conf_set_dr_msg_cb(conf) { _, message, opaque in
+                    guard let message, let opaque else { return }
+                    Unmanaged<DeliveryTracker>.fromOpaque(opaque).takeUnretainedValue().record(message.pointee)
+                }
+            }
+        } catch {
+            ref.release()
+            throw error
+        }
+    }
+
+    deinit {
+        _ = rd_kafka_flush(handle.rk, 5000)
+        trackerRef.release()
+    }
+
+    /// Queues one message; blocks briefly (serving delivery reports) while the local queue is full.
+    public func send(topic: String, key: [UInt8]?, value: [UInt8]?, partition: Int32 = RD_KAFKA_PARTITION_UA) throws {
+        while true {
+            let err: rd_kafka_resp_err_t = topic.withCString { topicPtr in
+                withOptionalBytes(key) { keyPtr, keyLen in
+                    withOptionalBytes(value) { valuePtr, valueLen in
+                        var vus = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 5)
+                        vus[0].vtype = RD_KAFKA_VTYPE_TOPIC
+                        vus[0].u.cstr = topicPtr
+                        vus[1].vtype = RD_KAFKA_VTYPE_KEY
+                        vus[1].u.mem.ptr = UnsafeMutableRawPointer(mutating: keyPtr)
+                        vus[1].u.mem.size = keyLen
+                        vus[2].vtype = RD_KAFKA_VTYPE_VALUE
+                        vus[2].u.mem.ptr = UnsafeMutableRawPointer(mutating: valuePtr)
+                        vus[2].u.mem.size = valueLen
+                        vus[3].vtype = RD_KAFKA_VTYPE_MSGFLAGS
+                        vus[3].u.i = RD_KAFKA_MSG_F_COPY
+                        vus[4].vtype = RD_KAFKA_VTYPE_PARTITION
+                        vus[4].u.i32 = partition
+                        let error = vus.withUnsafeBufferPointer { rd_kafka_produceva(handle.rk, $0.baseAddress, $0.count) }
+                        defer { rd_kafka_error_destroy(error) }
+                        return error.map { rd_kafka_error_code($0) } ?? RD_KAFKA_RESP_ERR_NO_ERROR
+                    }
+                }
+            }
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
+            guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else { throw handle.error("cannot produce to \(topic)", err) }
+            rd_kafka_poll(handle.rk, 50)
+        }
+    }
+
+    public func send(topic: String, key: String?, value: String?) throws {
+        try send(topic: topic, key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) })
+    }
+
+    /// Serves delivery reports without blocking.
+    public func poll() { rd_kafka_poll(handle.rk, 0) }
+
+    /// Waits until every queued message is acknowledged or failed.
+    public func flush(timeoutMs: Int32 = 30_000) throws {
+        let err = rd_kafka_flush(handle.rk, timeoutMs)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw handle.error("messages still unacknowledged after \(timeoutMs) ms", err) }
+    }
+
+    public var acknowledged: Int { tracker.snapshot().acked }
+    public var failed: Int { tracker.snapshot().failed }
+    public var firstError: String? { tracker.snapshot().firstError }
+    /// Every delivery report, when the producer was made with keepDeliveries.
+    public var deliveries: [Delivery] { tracker.snapshot().deliveries }
+}
+
+final class DeliveryTracker: @unchecked Sendable {
+    private let lock = NSLock()
+    private let keep: Bool
+    private var acked = 0
+    private var failed = 0
+    private var firstError: String?
+    private var deliveries: [Delivery] = []
+
+    init(keep: Bool) { self.keep = keep }
+
+    func record(_ m: rd_kafka_message_t) {
+        lock.lock()
+        defer { lock.unlock() }
+        let error: String? = m.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : String(cString: rd_kafka_err2str(m.err))
+        if error == nil { acked += 1 } else { failed += 1; if firstError == nil { firstError = error } }
+        if keep {
+            let key = m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) } ?? []
+            deliveries.append(Delivery(key: key, partition: m.partition, offset: m.offset, error: error))
+        }
+    }
+
+    func snapshot() -> (acked: Int, failed: Int, firstError: String?, deliveries: [Delivery]) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (acked, failed, firstError, deliveries)
+    }
+}
+
+func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawPointer?, Int) -> R) -> R {
+    guard let bytes else { return body(nil, 0) }
+    return bytes.withUnsafeBytes { body($0.baseAddress, $0.count) }
+}
