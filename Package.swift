@@ -17,6 +17,7 @@ let package = Package(
         // C libraries, through pkg-config (Debian's -dev packages).
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
 
         .target(name: "Diagnostics"),
@@ -28,6 +29,7 @@ let package = Package(
         ]),
         .target(name: "State", dependencies: ["CSQLite3", "Diagnostics"]),
         .target(name: "Kafka", dependencies: ["CRdKafka", "Diagnostics"]),
+        .target(name: "HTTP", dependencies: ["CCurl", "Diagnostics"]),
         .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "Diagnostics", "Checksum"]),
         .executableTarget(name: "cdcctl", dependencies: [
             "Operations", "Manifest", "Diagnostics",
