@@ -18,6 +18,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
 
         .target(name: "Diagnostics"),
@@ -30,9 +31,11 @@ let package = Package(
         .target(name: "State", dependencies: ["CSQLite3", "Diagnostics"]),
         .target(name: "Kafka", dependencies: ["CRdKafka", "Diagnostics"]),
         .target(name: "HTTP", dependencies: ["CCurl", "Diagnostics"]),
-        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "Diagnostics", "Checksum"]),
+        .target(name: "MySQL", dependencies: ["CMariaDB", "Diagnostics"]),
+        .target(name: "Connect", dependencies: ["HTTP", "Diagnostics"]),
+        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "HTTP", "Connect", "MySQL", "Diagnostics", "Checksum"]),
         .executableTarget(name: "cdcctl", dependencies: [
-            "Operations", "Manifest", "Diagnostics",
+            "Operations", "Manifest", "Diagnostics", "Connect",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -42,6 +45,7 @@ let package = Package(
         .testTarget(name: "RenderTests", dependencies: ["Render", "Manifest", "TestSupport", "Checksum", .product(name: "Yams", package: "Yams")], exclude: ["Golden"]),
         .testTarget(name: "StateTests", dependencies: ["State", "TestSupport"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "Operations", "Manifest", "TestSupport"]),
+        .testTarget(name: "ConnectTests", dependencies: ["Connect", "HTTP", "Kafka", "MySQL", "Operations", "Manifest", "TestSupport"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "State", "Manifest", "TestSupport"]),
     ]
 )

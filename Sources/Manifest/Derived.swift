@@ -24,7 +24,7 @@ public enum KafkaListeners {
 /// FileConfigProvider, never the value.
 public enum DebeziumConfig {
     public static let connectorClass = "io.debezium.connector.mysql.MySqlConnector"
-    public static let passwordKey = "mysql.password"
+    public static let passwordKey = "password"
 
     public static func build(_ c: Connector, manifest m: Manifest) -> [KeyValue] {
         var config: [String: String] = [

@@ -131,7 +131,7 @@ public enum ManifestLoader {
                     memoryMiB: c.memoryMiB("memory", default: 1024),
                     port: c.int("port", default: 8083),
                     groupId: c.string("groupId", default: "cdcctl-connect"),
-                    secretsFile: c.string("secretsFile", default: "/kafka/secrets/cdcctl.properties"),
+                    secretsFile: c.string("secretsFile", default: "/kafka/secrets/mysql.properties"),
                     connectors: c.objects("connectors", default: [defaultConnector(kafka)]) { readConnector($0, kafka) })
         }
         let clickhouse = f.object("clickhouse") { c in

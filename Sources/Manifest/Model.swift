@@ -133,7 +133,7 @@ public struct Connect: Sendable, Codable, Equatable {
     public var port: Int
     public var groupId: String
     /// Where the worker reads the CDC password (Kafka's FileConfigProvider), so connector
-    /// configs carry `${file:PATH:mysql.password}` instead of the password.
+    /// configs carry `${file:PATH:password}` instead of the password.
     public var secretsFile: String
     public var connectors: [Connector]
 }

@@ -25,7 +25,7 @@ struct RenderPlan {
             Output(path: "mysql/initdb.d/001-schema.sql", source: .template("mysql/initdb.d/001-schema.sql.mustache")),
             Output(path: "mysql/initdb.d/002-cdc-user.sh", source: .template("mysql/initdb.d/002-cdc-user.sh.mustache")),
             Output(path: "connect/worker.env", source: .template("connect/worker.env.mustache")),
-            Output(path: "connect/secrets/cdcctl.properties", source: .template("connect/secrets/cdcctl.properties.mustache"), secret: true),
+            Output(path: "connect/secrets/mysql.properties", source: .template("connect/secrets/mysql.properties.mustache"), secret: true),
             Output(path: "clickhouse/config.d/low-memory.xml", source: .template("clickhouse/config.d/low-memory.xml.mustache")),
             Output(path: "clickhouse/users.d/cdcctl.xml", source: .template("clickhouse/users.d/cdcctl.xml.mustache")),  // a hash only; uid 101 must read it
             Output(path: "prometheus/prometheus.yml", source: .template("prometheus/prometheus.yml.mustache")),

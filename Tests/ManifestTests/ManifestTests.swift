@@ -270,7 +270,7 @@ final class ManifestTests: XCTestCase {
     func testDebeziumConfigReferencesThePasswordAndCapsTheQueue() throws {
         let m = try ManifestLoader.parse("{}", file: "x").manifest
         let config = Dictionary(uniqueKeysWithValues: DebeziumConfig.build(m.connect.connectors[0], manifest: m).map { ($0.key, $0.value) })
-        XCTAssertEqual(config["database.password"], "${file:/kafka/secrets/cdcctl.properties:mysql.password}")
+        XCTAssertEqual(config["database.password"], "${file:/kafka/secrets/mysql.properties:password}")
         XCTAssertEqual(config["max.queue.size.in.bytes"], "67108864")
         XCTAssertEqual(config["decimal.handling.mode"], "string")
         XCTAssertEqual(config["value.converter.schemas.enable"], "false")

@@ -53,7 +53,7 @@ final class RenderTests: XCTestCase {
     func testSecretFilesAreOwnerOnlyAndOtherFilesHoldNoSecret() throws {
         let (dir, files) = try renderToDisk(try manifest())
         let secretPaths = Set(files.filter { $0.mode == 0o600 }.map(\.path))
-        XCTAssertEqual(secretPaths, [".env", "connect/secrets/cdcctl.properties"])
+        XCTAssertEqual(secretPaths, [".env", "connect/secrets/mysql.properties"])
         for file in files {
             let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/" + file.path)
             let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1
