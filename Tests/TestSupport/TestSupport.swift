@@ -20,11 +20,11 @@ public enum TestSupport {
     }
 
     /// An executable from `$ENV_VAR`, the testbed's venv, or PATH.
-    public static func tool(_ name: String, env: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    public static func tool(_ name: String, env: String, also: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let environment = ProcessInfo.processInfo.environment
         var candidates: [String] = []
         if let path = environment[env] { candidates.append(path) }
-        candidates.append(repo + "/.testbed/venv/bin/\(name)")
+        candidates += also
         for dir in (environment["PATH"] ?? "").split(separator: ":") { candidates.append("\(dir)/\(name)") }
         if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return found }
         try missing(name, fix: "run scripts/test (it installs \(name)), or set \(env)", file: file, line: line)
