@@ -47,6 +47,7 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "Operations", "Manifest", "TestSupport"]),
         .testTarget(name: "ConnectTests", dependencies: ["Connect", "HTTP", "Kafka", "MySQL", "Operations", "Manifest", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "TestbedTests", dependencies: ["Connect", "HTTP", "Kafka", "MySQL", "TestSupport"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "State", "Manifest", "TestSupport"]),
     ]
 )
