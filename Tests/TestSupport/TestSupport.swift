@@ -83,6 +83,10 @@ public struct Testbed {
     public subscript(_ name: String) -> String { env[name] ?? "" }
 
     public var kafkaBootstrap: String { self["TESTBED_KAFKA_BOOTSTRAP"] }
+    /// The testbed's ClickHouse HTTP interface (chdb behind a test front; user `default`, no password).
+    public var clickhouseURL: String { self["TESTBED_CLICKHOUSE_URL"] }
+    public var clickhouseUser: String { env["TESTBED_CLICKHOUSE_USER"] ?? "default" }
+    public var clickhousePassword: String { self["TESTBED_CLICKHOUSE_PASSWORD"] }
     public var python: String { self["TESTBED_PYTHON"] }
 
     /// Runs a short Python snippet with the testbed's venv (confluent-kafka, an independent client).
