@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Kafka", dependencies: ["CRdKafka", "Diagnostics"]),
         .target(name: "HTTP", dependencies: ["CCurl", "Diagnostics"]),
         .target(name: "ClickHouse", dependencies: ["HTTP", "Diagnostics"]),
-        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "Diagnostics", "Checksum"]),
+        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "ClickHouse", "Diagnostics", "Checksum"]),
         .executableTarget(name: "cdcctl", dependencies: [
             "Operations", "Manifest", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(name: "RenderTests", dependencies: ["Render", "Manifest", "TestSupport", "Checksum", .product(name: "Yams", package: "Yams")], exclude: ["Golden"]),
         .testTarget(name: "StateTests", dependencies: ["State", "TestSupport"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "Operations", "Manifest", "TestSupport"]),
-        .testTarget(name: "ClickHouseTests", dependencies: ["ClickHouse", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "ClickHouseTests", dependencies: ["ClickHouse", "Operations", "Manifest", "Render", "State", "Checksum", "Diagnostics", "TestSupport"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "State", "Manifest", "TestSupport"]),
     ]
 )

@@ -2,6 +2,7 @@ import Checksum
 import Diagnostics
 import Foundation
 import Manifest
+import Render
 import State
 
 /// Things from the outside world a command uses, injected so tests control them.
@@ -44,6 +45,16 @@ public struct Workspace {
                                   fix: "pass --state-dir to a writable directory")
         }
         return try StateStore(path: statePath)
+    }
+
+    /// The built-in templates, with `--templates DIR` first when given (a user overrides single files).
+    public func templates(override dir: String?) throws -> TemplateSource {
+        if let dir, !FileManager.default.fileExists(atPath: dir) {
+            throw CdcError.invalid("templates directory does not exist", subject: "--templates \(dir)",
+                                   fix: "pass a directory holding the templates you override")
+        }
+        let home = try Resources.home(environment: environment.variables)
+        return TemplateSource(directories: (dir.map { [$0] } ?? []) + [home + "/templates"])
     }
 
     /// Runs a command that changes something and writes its journal row, whatever the outcome.
