@@ -18,7 +18,7 @@ public enum RenderOperation {
         let loaded = try ws.loadManifest()
         let manifestHash = SHA256.hex(loaded.text)
         let cluster = loaded.manifest.cluster.name
-        return try ws.journaled("render", arguments: arguments, inputsHash: InputsHash.of([loaded.text] + arguments), cluster: cluster) {
+        return try ws.journaled("render", arguments: arguments, manifest: loaded) {
             let source = try ws.templates(override: templatesDir)
             let secrets = try SecretResolver(environment: ws.environment.variables, storePath: ws.secretsPath).resolve(loaded.manifest)
             let files = try Renderer(templates: source).render(loaded.manifest, secrets: secrets)

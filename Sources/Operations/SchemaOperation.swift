@@ -244,7 +244,7 @@ public struct SchemaOperation {
             var applied_at: String, duration_ms: UInt64, applied_by: String
         }
         let row = Row(version: UInt32(r.version), name: r.name, kind: r.kind, checksum: r.checksum, statements: UInt32(r.statements),
-                      applied_at: Self.utc(r.appliedAtMs), duration_ms: UInt64(max(0, r.durationMs)),
+                      applied_at: UTCTime.format(r.appliedAtMs, milliseconds: true), duration_ms: UInt64(max(0, r.durationMs)),
                       applied_by: "cdcctl@\(ProcessInfo.processInfo.hostName)")
         // The token makes a retried request (after a lost response) store the record once.
         try client.insert([row], into: SchemaPlanner.bookkeepingTable, database: database,
@@ -268,14 +268,5 @@ public struct SchemaOperation {
         ORDER BY (version, name)
         SETTINGS non_replicated_deduplication_window = 1000
         """
-    }
-
-    /// `2025-01-02 03:04:05.678` in UTC.
-    static func utc(_ ms: Int64) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS"
-        return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 }

@@ -78,6 +78,14 @@ public struct Workspace {
         }
     }
 
+    /// `journaled` for a command on a loaded manifest: the inputs are the manifest text and the
+    /// arguments, the cluster is the manifest's.
+    public func journaled<T>(_ command: String, arguments: [String], manifest loaded: LoadedManifest,
+                             _ body: () throws -> (T, detail: String)) throws -> T {
+        try journaled(command, arguments: arguments, inputsHash: InputsHash.of([loaded.text] + arguments),
+                      cluster: loaded.manifest.cluster.name, body)
+    }
+
     static func describe(_ error: Error) -> (JournalEntry.Outcome, Int32, String) {
         let code: Int32
         switch error {
@@ -120,5 +128,16 @@ public enum InputsHash {
     /// Hash of the manifest text plus the command's arguments: equal hashes, equal inputs.
     public static func of(_ parts: [String]) -> String {
         String(SHA256.hex(parts.joined(separator: "\u{0}")).prefix(16))
+    }
+}
+
+public enum UTCTime {
+    /// `2025-01-02 03:04:05`, or with `milliseconds` `2025-01-02 03:04:05.678` (ClickHouse's DateTime64(3) text).
+    public static func format(_ ms: Int64, milliseconds: Bool = false) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = milliseconds ? "yyyy-MM-dd HH:mm:ss.SSS" : "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 }

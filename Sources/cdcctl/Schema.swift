@@ -19,6 +19,11 @@ struct Schema: ParsableCommand {
         var templates: String?
 
         var arguments: [String] { templates.map { ["--templates", $0] } ?? [] }
+
+        func operation(_ global: GlobalOptions) throws -> SchemaOperation {
+            let ws = global.workspace
+            return try SchemaOperation(ws, manifest: try ws.loadManifest().manifest, templatesDir: templates)
+        }
     }
 
     struct Plan: ParsableCommand {
@@ -29,9 +34,7 @@ struct Schema: ParsableCommand {
 
         func run() throws {
             try cdcctl.run {
-                let ws = global.workspace
-                let m = try ws.loadManifest().manifest
-                let report = try SchemaOperation(ws, manifest: m, templatesDir: options.templates).plan()
+                let report = try options.operation(global).plan()
                 switch global.output {
                 case .json: try Console.json(report)
                 case .table:
@@ -59,8 +62,7 @@ struct Schema: ParsableCommand {
                 let ws = global.workspace
                 let loaded = try ws.loadManifest()
                 let args = options.arguments + (dryRun ? ["--dry-run"] : [])
-                let result = try ws.journaled("schema apply", arguments: args, inputsHash: InputsHash.of([loaded.text] + args),
-                                              cluster: loaded.manifest.cluster.name) {
+                let result = try ws.journaled("schema apply", arguments: args, manifest: loaded) {
                     let r = try SchemaOperation(ws, manifest: loaded.manifest, templatesDir: options.templates,
                                                 progress: Console.progress).apply(dryRun: dryRun)
                     return (r, (r.dryRun ? "dry run: " : "") + "\(r.applied.count) migration(s), \(r.statements) statement(s)")
@@ -90,9 +92,7 @@ struct Schema: ParsableCommand {
 
         func run() throws {
             try cdcctl.run {
-                let ws = global.workspace
-                let m = try ws.loadManifest().manifest
-                let report = try SchemaOperation(ws, manifest: m, templatesDir: options.templates).status()
+                let report = try options.operation(global).status()
                 switch global.output {
                 case .json: try Console.json(report)
                 case .table:
@@ -113,7 +113,7 @@ enum SchemaTable {
         var rows = [["MIGRATION", "STATE", "STATEMENTS", "CHECKSUM", "APPLIED (UTC)", "DETAIL"]]
         for s in steps {
             rows.append([s.name, s.state.rawValue, String(s.statements), String((s.checksum ?? s.appliedChecksum ?? "").prefix(12)),
-                         s.appliedAtMs.map(History.format) ?? "-", s.reason ?? ""])
+                         s.appliedAtMs.map { UTCTime.format($0) } ?? "-", s.reason ?? ""])
         }
         return TextTable.render(rows)
     }

@@ -2,8 +2,8 @@ import ClickHouse
 import Foundation
 import State
 import TestSupport
+import Operations
 import XCTest
-@testable import Operations
 
 /// `cdcctl schema …` run as a user runs it, against the testbed's ClickHouse engine. Each test
 /// manages its own database (dropped afterwards) and state directory.
@@ -259,7 +259,7 @@ final class SchemaIntegrationTests: XCTestCase {
     func testDeduplicationTokenInsertsIntoTheShippedTablesAreNotDoubled() throws {
         XCTAssertEqual(try cdcctl("schema", "apply", "-m", try manifest()).status, 0)
         // Recent times: rows already past their TTL are dropped as they are inserted.
-        let now = SchemaOperation.utc(Int64(Date().timeIntervalSince1970 * 1000))
+        let now = UTCTime.format(Int64(Date().timeIntervalSince1970 * 1000), milliseconds: true)
         struct Raw: Encodable {
             var topic = "cdc.shop.orders", partition: UInt16, offset: UInt64, op = "c", order_id: UInt64
             var before: String? = nil, after: String? = "{\"id\":1}", source_ts: String
