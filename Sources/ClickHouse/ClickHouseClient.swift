@@ -58,7 +58,9 @@ public final class ClickHouseClient: @unchecked Sendable {
     }
 
     /// Runs a SELECT and decodes each row of its JSONEachRow output. Values bind to
-    /// `{name:Type}` placeholders through `parameters` (never pasted into the SQL).
+    /// `{name:Type}` placeholders through `parameters` (never pasted into the SQL). 64-bit
+    /// integers come as JSON numbers (the server's default quotes them, chdb's does not), and the
+    /// server buffers the result so an error arrives as an error status, not mid-stream.
     public func select<Row: Decodable>(_ sql: String, as: Row.Type = Row.self, database: String? = nil,
                                        settings: [String: String] = [:], parameters: [String: String] = [:]) throws -> [Row] {
         var s = ["output_format_json_quote_64bit_integers": "0", "wait_end_of_query": "1"]
@@ -82,9 +84,13 @@ public final class ClickHouseClient: @unchecked Sendable {
     /// Sends rows in `format` to `INSERT INTO table`. With a `deduplicationToken` the server
     /// stores a repeated insert once (the table needs `non_replicated_deduplication_window` > 0
     /// unless it is Replicated), so the insert is retried after transport errors.
+    ///
+    /// DateTime text is read `best_effort` (ISO 8601 with `T` and `Z` too) unless `settings` say
+    /// otherwise: the server's default is `basic`, chdb's `best_effort`, and both must read alike.
     public func insert(into table: String, database: String? = nil, columns: [String]? = nil, format: InsertFormat = .jsonEachRow,
                        body: [UInt8], deduplicationToken: String? = nil, settings: [String: String] = [:]) throws {
-        var s = settings
+        var s = ["date_time_input_format": "best_effort"]
+        s.merge(settings) { _, new in new }
         if let deduplicationToken {
             s["insert_deduplicate"] = "1"
             s["insert_deduplication_token"] = deduplicationToken

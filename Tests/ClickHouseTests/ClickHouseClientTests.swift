@@ -77,7 +77,7 @@ final class ClickHouseClientTests: XCTestCase {
         let settings = "SETTINGS non_replicated_deduplication_window = 100"
         try client.execute("CREATE TABLE \(db).trades (symbol LowCardinality(String), trade_id String, price Decimal(20, 8), traded_at DateTime64(3)) ENGINE = MergeTree ORDER BY (symbol, trade_id) \(settings)")
         let batch = [Trade(symbol: "KRW-BTC", trade_id: "1", price: "95000000.5", traded_at: "2025-01-02 03:04:05.678"),
-                     Trade(symbol: "KRW-ETH", trade_id: "2", price: "4500000.25", traded_at: "2025-01-02 03:04:06.000")]
+                     Trade(symbol: "KRW-ETH", trade_id: "2", price: "4500000.25", traded_at: "2025-01-02T03:04:06Z")]
         try client.insert(batch, into: "trades", database: db, deduplicationToken: "batch-1")
         try client.insert(batch, into: "trades", database: db, deduplicationToken: "batch-1")
         XCTAssertEqual(try count("trades"), 2, "the repeated batch is stored once")
