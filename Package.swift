@@ -33,7 +33,8 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["CCurl", "Diagnostics"]),
         .target(name: "MySQL", dependencies: ["CMariaDB", "Diagnostics"]),
         .target(name: "Connect", dependencies: ["HTTP", "Diagnostics"]),
-        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "HTTP", "Connect", "MySQL", "Diagnostics", "Checksum"]),
+        .target(name: "ClickHouse", dependencies: ["HTTP", "Diagnostics"]),
+        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "HTTP", "Connect", "MySQL", "ClickHouse", "Diagnostics", "Checksum"]),
         .executableTarget(name: "cdcctl", dependencies: [
             "Operations", "Manifest", "Diagnostics", "Connect",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -48,6 +49,7 @@ let package = Package(
         .testTarget(name: "ConnectTests", dependencies: ["Connect", "HTTP", "Kafka", "MySQL", "Operations", "Manifest", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Diagnostics", "TestSupport"]),
         .testTarget(name: "TestbedTests", dependencies: ["Connect", "HTTP", "Kafka", "MySQL", "TestSupport"]),
+        .testTarget(name: "ClickHouseTests", dependencies: ["ClickHouse", "Operations", "Manifest", "Render", "State", "Checksum", "Diagnostics", "TestSupport"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "State", "Manifest", "TestSupport"]),
     ]
 )

@@ -217,6 +217,7 @@ public enum ManifestLoader {
             Access(kafkaBootstrap: a.string("kafkaBootstrap", default: kafka.externalPorts.map { "\(bind):\($0)" }.joined(separator: ",")),
                    connectURL: a.string("connectURL", default: "http://\(bind):\(connect.port)"),
                    clickhouseURL: a.string("clickhouseURL", default: "http://\(bind):\(clickhouse.httpPort)"),
+                   clickhouseUser: a.string("clickhouseUser", default: clickhouse.user),
                    mysqlHost: a.string("mysqlHost", default: bind),
                    mysqlPort: a.int("mysqlPort", default: source.port),
                    prometheusURL: a.string("prometheusURL", default: "http://\(bind):\(prometheus.port)"))

@@ -24,6 +24,8 @@ public struct Access: Sendable, Codable, Equatable {
     public var kafkaBootstrap: String
     public var connectURL: String
     public var clickhouseURL: String
+    /// The ClickHouse user cdcctl connects as; `clickhouse.user` (the user render creates) unless set.
+    public var clickhouseUser: String
     public var mysqlHost: String
     public var mysqlPort: Int
     public var prometheusURL: String
@@ -45,7 +47,8 @@ public struct Host: Sendable, Codable, Equatable {
 }
 
 /// Where each secret comes from. Values are references, never the secret itself:
-/// `env:NAME` (read at render time), `file:PATH`, or `generate` (random, kept in the state dir).
+/// `env:NAME` (read at render time), `file:PATH`, `generate` (random, kept in the state dir), or
+/// `none` (no password; clickhousePassword only, for a server whose user has none, like the testbed).
 public struct Secrets: Sendable, Codable, Equatable {
     public var mysqlRootPassword: String
     public var mysqlCdcPassword: String

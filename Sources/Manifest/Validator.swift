@@ -46,15 +46,28 @@ private struct Checks {
         if m.source.database.isEmpty || !m.source.database.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
             fail("source.database", "'\(m.source.database)' is not a plain database name", fix: "use letters, digits and '_'")
         }
+        // Migrations write `{{clickhouse.database}}.table` unquoted, and the user names an XML element.
+        for (path, name) in [("clickhouse.database", m.clickhouse.database), ("clickhouse.user", m.clickhouse.user)]
+            where !Naming.isPlainIdentifier(name) {
+            fail(path, "'\(name)' is not a plain identifier", fix: "use ASCII letters, digits and '_', not starting with a digit")
+        }
     }
 
     mutating func secrets() {
         let s = m.secrets
         for (key, value) in [("mysqlRootPassword", s.mysqlRootPassword), ("mysqlCdcPassword", s.mysqlCdcPassword),
                              ("clickhousePassword", s.clickhousePassword), ("grafanaAdminPassword", s.grafanaAdminPassword),
-                             ("cloudflareTunnelToken", s.cloudflareTunnelToken)] where SecretRef(value) == nil {
-            fail("secrets.\(key)", "expected a reference (env:NAME, file:PATH or generate), not a value",
-                 fix: "keep secrets out of the manifest: e.g. \(key): env:\(key.snakeUpper) and export \(key.snakeUpper)")
+                             ("cloudflareTunnelToken", s.cloudflareTunnelToken)] {
+            switch SecretRef(value) {
+            case nil:
+                fail("secrets.\(key)", "expected a reference (env:NAME, file:PATH or generate), not a value",
+                     fix: "keep secrets out of the manifest: e.g. \(key): env:\(key.snakeUpper) and export \(key.snakeUpper)")
+            case .empty? where key != "clickhousePassword":
+                fail("secrets.\(key)", "`none` (no password) is accepted only for clickhousePassword",
+                     fix: "use env:NAME, file:PATH or generate")
+            default:
+                break
+            }
         }
     }
 
@@ -281,9 +294,12 @@ public enum SecretRef: Equatable, Sendable {
     case env(String)
     case file(String)
     case generate
+    /// The empty password (a server user without one).
+    case empty
 
     public init?(_ text: String) {
         if text == "generate" { self = .generate; return }
+        if text == "none" { self = .empty; return }
         if text.hasPrefix("env:"), text.count > 4,
            text.dropFirst(4).allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
             self = .env(String(text.dropFirst(4))); return
@@ -294,6 +310,12 @@ public enum SecretRef: Equatable, Sendable {
 }
 
 public enum Naming {
+    /// `[A-Za-z_][A-Za-z0-9_]*`: usable in SQL without quoting.
+    public static func isPlainIdentifier(_ s: String) -> Bool {
+        guard let first = s.first, first.isASCII, first.isLetter || first == "_" else { return false }
+        return s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+    }
+
     public static func isComposeProject(_ s: String) -> Bool {
         guard let first = s.first, first.isASCII, first.isLowercase || first.isNumber else { return false }
         return s.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == "_") }

@@ -18,13 +18,8 @@ public enum RenderOperation {
         let loaded = try ws.loadManifest()
         let manifestHash = SHA256.hex(loaded.text)
         let cluster = loaded.manifest.cluster.name
-        return try ws.journaled("render", arguments: arguments, inputsHash: InputsHash.of([loaded.text] + arguments), cluster: cluster) {
-            let home = try Resources.home(environment: ws.environment.variables)
-            let source = TemplateSource(directories: (templatesDir.map { [$0] } ?? []) + [home + "/templates"])
-            if let dir = templatesDir, !FileManager.default.fileExists(atPath: dir) {
-                throw CdcError.invalid("templates directory does not exist", subject: "--templates \(dir)",
-                                       fix: "pass a directory holding the templates you override")
-            }
+        return try ws.journaled("render", arguments: arguments, manifest: loaded) {
+            let source = try ws.templates(override: templatesDir)
             let secrets = try SecretResolver(environment: ws.environment.variables, storePath: ws.secretsPath).resolve(loaded.manifest)
             let files = try Renderer(templates: source).render(loaded.manifest, secrets: secrets)
             let written = try OutputWriter.write(files, to: outputDir)

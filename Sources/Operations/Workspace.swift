@@ -2,6 +2,7 @@ import Checksum
 import Diagnostics
 import Foundation
 import Manifest
+import Render
 import State
 
 /// Things from the outside world a command uses, injected so tests control them.
@@ -46,6 +47,16 @@ public struct Workspace {
         return try StateStore(path: statePath)
     }
 
+    /// The built-in templates, with `--templates DIR` first when given (a user overrides single files).
+    public func templates(override dir: String?) throws -> TemplateSource {
+        if let dir, !FileManager.default.fileExists(atPath: dir) {
+            throw CdcError.invalid("templates directory does not exist", subject: "--templates \(dir)",
+                                   fix: "pass a directory holding the templates you override")
+        }
+        let home = try Resources.home(environment: environment.variables)
+        return TemplateSource(directories: (dir.map { [$0] } ?? []) + [home + "/templates"])
+    }
+
     /// Runs a command that changes something and writes its journal row, whatever the outcome.
     /// The row is written before the caller prints the result.
     public func journaled<T>(_ command: String, arguments: [String], inputsHash: String, cluster: String?,
@@ -65,6 +76,14 @@ public struct Workspace {
                                         outcome: outcome, exitCode: code, detail: detail))
             throw error
         }
+    }
+
+    /// `journaled` for a command on a loaded manifest: the inputs are the manifest text and the
+    /// arguments, the cluster is the manifest's.
+    public func journaled<T>(_ command: String, arguments: [String], manifest loaded: LoadedManifest,
+                             _ body: () throws -> (T, detail: String)) throws -> T {
+        try journaled(command, arguments: arguments, inputsHash: InputsHash.of([loaded.text] + arguments),
+                      cluster: loaded.manifest.cluster.name, body)
     }
 
     static func describe(_ error: Error) -> (JournalEntry.Outcome, Int32, String) {
@@ -109,5 +128,16 @@ public enum InputsHash {
     /// Hash of the manifest text plus the command's arguments: equal hashes, equal inputs.
     public static func of(_ parts: [String]) -> String {
         String(SHA256.hex(parts.joined(separator: "\u{0}")).prefix(16))
+    }
+}
+
+public enum UTCTime {
+    /// `2025-01-02 03:04:05`, or with `milliseconds` `2025-01-02 03:04:05.678` (ClickHouse's DateTime64(3) text).
+    public static func format(_ ms: Int64, milliseconds: Bool = false) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = milliseconds ? "yyyy-MM-dd HH:mm:ss.SSS" : "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 }

@@ -58,10 +58,11 @@ public struct Renderer {
         Self.registerContentTypes
     }
 
-    public func render(_ manifest: Manifest, secrets: ResolvedSecrets) throws -> [RenderedFile] {
+    /// Renders every output, or with `folder` only those under it (e.g. `clickhouse/migrations`).
+    public func render(_ manifest: Manifest, secrets: ResolvedSecrets, under folder: String? = nil) throws -> [RenderedFile] {
         let context = RenderContext.make(manifest, secrets: secrets)
         var files: [RenderedFile] = []
-        for output in RenderPlan.outputs(for: manifest, templates: templates) {
+        for output in RenderPlan.outputs(for: manifest, templates: templates) where folder.map({ output.path.hasPrefix($0 + "/") }) ?? true {
             let contents: String
             switch output.source {
             case .template(let name):

@@ -60,6 +60,8 @@ public struct SecretResolver {
                     return ""
                 }
                 return text
+            case .empty:
+                return ""
             case .generate:
                 if let v = store[field] { return v }
                 let v = generatePassword()

@@ -47,6 +47,22 @@ public final class StateStore {
         );
         CREATE INDEX operations_by_time ON operations(started_at_ms);
         """,
+        // 2: ClickHouse schema migrations applied per cluster and database (a mirror of the
+        // server's cdcctl_schema_migrations table; version 0 rows are repeatable migrations).
+        """
+        CREATE TABLE clickhouse_migrations (
+            cluster TEXT NOT NULL,
+            database TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            checksum TEXT NOT NULL,
+            statements INTEGER NOT NULL,
+            applied_at_ms INTEGER NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            PRIMARY KEY (cluster, database, version, name)
+        );
+        """,
     ]
 
     public init(path: String) throws {
@@ -147,6 +163,66 @@ public final class StateStore {
         let files = try db.query("SELECT path, sha256, bytes, mode FROM render_files WHERE render_id = ? ORDER BY path", [.int(id)])
             .map { RenderedFileRecord(path: $0[0].string ?? "", sha256: $0[1].string ?? "", bytes: Int($0[2].int ?? 0), mode: Int($0[3].int ?? 0)) }
         return (head[1].string ?? "", head[2].string ?? "", files)
+    }
+}
+
+extension StateStore {
+    // MARK: - ClickHouse schema migrations
+
+    /// Adds or replaces one applied migration (a repeatable one is replaced on each run).
+    public func recordSchemaMigration(cluster: String, database: String, _ m: SchemaMigrationRecord) throws {
+        try db.query("""
+            INSERT INTO clickhouse_migrations (cluster, database, version, name, kind, checksum, statements, applied_at_ms, duration_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(cluster, database, version, name) DO UPDATE SET kind = excluded.kind, checksum = excluded.checksum,
+                statements = excluded.statements, applied_at_ms = excluded.applied_at_ms, duration_ms = excluded.duration_ms
+            """, [.text(cluster), .text(database), .int(Int64(m.version)), .text(m.name), .text(m.kind), .text(m.checksum),
+                  .int(Int64(m.statements)), .int(m.appliedAtMs), .int(m.durationMs)])
+    }
+
+    /// Makes the local record of a database equal `records` (what the server holds), in one transaction.
+    public func replaceSchemaMigrations(cluster: String, database: String, with records: [SchemaMigrationRecord]) throws {
+        try db.transaction {
+            try db.query("DELETE FROM clickhouse_migrations WHERE cluster = ? AND database = ?", [.text(cluster), .text(database)])
+            for r in records { try recordSchemaMigration(cluster: cluster, database: database, r) }
+        }
+    }
+
+    /// Ordered by version, repeatable (version 0) ones by name.
+    public func schemaMigrations(cluster: String, database: String) throws -> [SchemaMigrationRecord] {
+        try db.query("""
+            SELECT version, name, kind, checksum, statements, applied_at_ms, duration_ms FROM clickhouse_migrations
+            WHERE cluster = ? AND database = ? ORDER BY version, name
+            """, [.text(cluster), .text(database)]).map { r in
+            SchemaMigrationRecord(version: Int(r[0].int ?? 0), name: r[1].string ?? "", kind: r[2].string ?? "",
+                                  checksum: r[3].string ?? "", statements: Int(r[4].int ?? 0), appliedAtMs: r[5].int ?? 0,
+                                  durationMs: r[6].int ?? 0)
+        }
+    }
+}
+
+/// One applied ClickHouse schema migration, as the server's bookkeeping table and the state store keep it.
+public struct SchemaMigrationRecord: Sendable, Codable, Equatable {
+    /// 0 for a repeatable migration.
+    public var version: Int
+    /// File name without `.sql`: `0002_orders_current`, `R__ttl`.
+    public var name: String
+    /// `versioned` or `repeatable`.
+    public var kind: String
+    /// SHA-256 of the rendered file, hex.
+    public var checksum: String
+    public var statements: Int
+    public var appliedAtMs: Int64
+    public var durationMs: Int64
+
+    public init(version: Int, name: String, kind: String, checksum: String, statements: Int, appliedAtMs: Int64, durationMs: Int64) {
+        self.version = version
+        self.name = name
+        self.kind = kind
+        self.checksum = checksum
+        self.statements = statements
+        self.appliedAtMs = appliedAtMs
+        self.durationMs = durationMs
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Diagnostics
 import Foundation
+import Operations
 
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the operations journal, newest first.")
@@ -25,20 +26,12 @@ struct History: ParsableCommand {
             case .table:
                 var rows = [["ID", "WHEN (UTC)", "CLUSTER", "COMMAND", "OUTCOME", "EXIT", "DURATION", "DETAIL"]]
                 for op in ops {
-                    rows.append([String(op.id ?? 0), Self.format(op.startedAtMs), op.cluster ?? "-", op.command,
+                    rows.append([String(op.id ?? 0), UTCTime.format(op.startedAtMs), op.cluster ?? "-", op.command,
                                  op.outcome.rawValue, String(op.exitCode), "\(op.durationMs) ms",
                                  String(op.detail.split(separator: "\n").first ?? "")])
                 }
                 print(TextTable.render(rows))
             }
         }
-    }
-
-    static func format(_ ms: Int64) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 }

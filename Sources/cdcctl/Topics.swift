@@ -42,8 +42,7 @@ struct Topics: ParsableCommand {
                 let ws = global.workspace
                 let loaded = try ws.loadManifest()
                 let args = dryRun ? ["--dry-run"] : []
-                let result = try ws.journaled("topics apply", arguments: args, inputsHash: InputsHash.of([loaded.text] + args),
-                                              cluster: loaded.manifest.cluster.name) {
+                let result = try ws.journaled("topics apply", arguments: args, manifest: loaded) {
                     let r = try TopicsOperation(manifest: loaded.manifest).apply(dryRun: dryRun)
                     return (r, r.dryRun ? "dry run" : "created \(r.created.count), altered \(r.altered.count)")
                 }

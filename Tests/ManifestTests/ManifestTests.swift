@@ -212,6 +212,25 @@ final class ManifestTests: XCTestCase {
         XCTAssertEqual(problems("secrets:\n  mysqlRootPassword: env:ROOT_PW\n  clickhousePassword: file:/run/ch\n").count, 0)
     }
 
+    func testNoPasswordIsAcceptedForClickHouseOnly() {
+        XCTAssertEqual(problems("secrets:\n  clickhousePassword: none\n").count, 0)
+        assertProblem("secrets:\n  mysqlCdcPassword: none\n", subject: "secrets.mysqlCdcPassword",
+                      contains: "`none` (no password) is accepted only for clickhousePassword", line: 2)
+    }
+
+    func testClickHouseAccessUserDefaultsToTheUserRenderCreates() throws {
+        XCTAssertEqual(try ManifestLoader.parse("clickhouse:\n  user: etl\n", file: "x").manifest.access.clickhouseUser, "etl")
+        XCTAssertEqual(try ManifestLoader.parse("access:\n  clickhouseUser: default\n", file: "x").manifest.access.clickhouseUser, "default")
+        let testbed = try ManifestLoader.load(path: Self.repo + "/manifests/testbed.yaml", environment: [:]).manifest
+        XCTAssertEqual(testbed.access.clickhouseUser, "default")
+        XCTAssertEqual(testbed.secrets.clickhousePassword, "none")
+    }
+
+    func testClickHouseNamesMustBePlainIdentifiers() {
+        assertProblem("clickhouse:\n  database: my-db\n", subject: "clickhouse.database", contains: "'my-db' is not a plain identifier", line: 2)
+        assertProblem("clickhouse:\n  user: 1user\n", subject: "clickhouse.user", contains: "is not a plain identifier", line: 2)
+    }
+
     func testCapturedTablesNeedDeclaredTopics() {
         let yaml = "connect:\n  connectors:\n    - name: c1\n      tables: [shop.orders, shop.customers]\n"
         assertProblem(yaml, subject: "connect.connectors[0].tables[1]", contains: "topic 'cdc.shop.customers', which kafka.topics does not declare")

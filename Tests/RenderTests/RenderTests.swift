@@ -212,6 +212,9 @@ final class RenderTests: XCTestCase {
         }
         XCTAssertEqual(try SecretResolver(environment: ["GF_PW": "from-env-1"], storePath: dir + "/s2.env").resolve(fromEnv).grafanaAdminPassword, "from-env-1")
         XCTAssertThrowsError(try SecretResolver(environment: ["GF_PW": "it's"], storePath: dir + "/s2.env").resolve(fromEnv))
+
+        let none = try ManifestLoader.parse("secrets:\n  clickhousePassword: none\n", file: "x").manifest
+        XCTAssertEqual(try SecretResolver(environment: [:], storePath: dir + "/s3.env").resolve(none).clickhousePassword, "")
     }
 
     func testAtomicWriteReplacesWithoutLeavingTempFiles() throws {

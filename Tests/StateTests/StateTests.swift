@@ -68,6 +68,25 @@ final class StateTests: XCTestCase {
         XCTAssertEqual(last.files.last?.mode, 0o600)
     }
 
+    func testClickHouseMigrationsArePerClusterAndDatabaseAndMirrorTheServer() throws {
+        let (s, _) = try store()
+        func r(_ version: Int, _ name: String, _ checksum: String, at: Int64 = 1) -> SchemaMigrationRecord {
+            SchemaMigrationRecord(version: version, name: name, kind: version == 0 ? "repeatable" : "versioned", checksum: checksum,
+                                  statements: 1, appliedAtMs: at, durationMs: 2)
+        }
+        try s.recordSchemaMigration(cluster: "cdc", database: "analytics", r(2, "0002_b", "c2"))
+        try s.recordSchemaMigration(cluster: "cdc", database: "analytics", r(1, "0001_a", "c1"))
+        try s.recordSchemaMigration(cluster: "cdc", database: "analytics", r(0, "R__ttl", "t1"))
+        try s.recordSchemaMigration(cluster: "cdc", database: "analytics", r(0, "R__ttl", "t2", at: 5))  // a re-run replaces
+        try s.recordSchemaMigration(cluster: "cdc", database: "other", r(1, "0001_a", "c1"))
+        XCTAssertEqual(try s.schemaMigrations(cluster: "cdc", database: "analytics"), [r(0, "R__ttl", "t2", at: 5), r(1, "0001_a", "c1"), r(2, "0002_b", "c2")])
+
+        try s.replaceSchemaMigrations(cluster: "cdc", database: "analytics", with: [r(1, "0001_a", "c1")])
+        XCTAssertEqual(try s.schemaMigrations(cluster: "cdc", database: "analytics"), [r(1, "0001_a", "c1")])
+        XCTAssertEqual(try s.schemaMigrations(cluster: "cdc", database: "other").count, 1)
+        XCTAssertEqual(try s.schemaMigrations(cluster: "x", database: "analytics"), [])
+    }
+
     func testUnwritableLocationGivesAClearError() {
         XCTAssertThrowsError(try StateStore(path: "/proc/no-such-dir/state.db")) { error in
             XCTAssertTrue("\(error)".contains("cannot open the state database"), "\(error)")

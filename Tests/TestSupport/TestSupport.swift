@@ -34,6 +34,27 @@ public enum TestSupport {
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String], cwd: String? = nil,
                            environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+        let (status, output) = try run(executable, arguments, cwd: cwd, environment: environment, stderr: nil)
+        return (status, String(decoding: output, as: UTF8.self))
+    }
+
+    /// Runs a process to completion with stdout and stderr kept apart (results versus progress).
+    public static func runSeparately(_ executable: String, _ arguments: [String], cwd: String? = nil,
+                                     environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        // stderr goes to a file, so it cannot fill a pipe while stdout is being read.
+        let errPath = NSTemporaryDirectory() + "cdcctl-stderr-" + UUID().uuidString
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: errPath) }
+        let errFile = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        let (status, output) = try run(executable, arguments, cwd: cwd, environment: environment, stderr: errFile)
+        try errFile.close()
+        return (status, String(decoding: output, as: UTF8.self),
+                String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
+    }
+
+    /// Runs to completion; returns the exit code and stdout (with stderr when `stderr` is nil).
+    static func run(_ executable: String, _ arguments: [String], cwd: String?, environment: [String: String]?,
+                    stderr: FileHandle?) throws -> (Int32, Data) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -41,11 +62,11 @@ public enum TestSupport {
         if let environment { process.environment = environment }
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = pipe
+        process.standardError = stderr ?? pipe
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return (process.terminationStatus, data)
     }
 
     /// A fresh temporary directory, removed when the test ends.
@@ -83,6 +104,10 @@ public struct Testbed {
     public subscript(_ name: String) -> String { env[name] ?? "" }
 
     public var kafkaBootstrap: String { self["TESTBED_KAFKA_BOOTSTRAP"] }
+    /// The testbed's ClickHouse HTTP interface (chdb behind a test front; user `default`, no password).
+    public var clickhouseURL: String { self["TESTBED_CLICKHOUSE_URL"] }
+    public var clickhouseUser: String { env["TESTBED_CLICKHOUSE_USER"] ?? "default" }
+    public var clickhousePassword: String { self["TESTBED_CLICKHOUSE_PASSWORD"] }
     public var python: String { self["TESTBED_PYTHON"] }
 
     /// Runs a short Python snippet with the testbed's venv (confluent-kafka, an independent client).
