@@ -1,5 +1,6 @@
 import CRdKafka
 import Diagnostics
+import Foundation
 
 public struct ConsumedMessage: Sendable, Equatable {
     public var topic: String
@@ -19,8 +20,11 @@ public final class KafkaConsumer: @unchecked Sendable {
     public let group: String
 
     /// `fromBeginning`: where a group with no committed offset starts.
-    public init(_ settings: KafkaSettings, group: String, fromBeginning: Bool = true, readCommitted: Bool = true) throws {
+    public init(_ settings: KafkaSettings, group: String, fromBeginning: Bool = true, readCommitted: Bool = true,
+                prefetchKilobytes: Int = 65_536) throws {
         handle = try KafkaHandle(RD_KAFKA_CONSUMER, settings: settings, extra: [
+            // Bounds what librdkafka buffers ahead of the application (backpressure).
+            "queued.max.messages.kbytes": String(prefetchKilobytes),
             "group.id": group, "enable.auto.commit": "false", "enable.auto.offset.store": "false",
             "auto.offset.reset": fromBeginning ? "earliest" : "latest",
             "isolation.level": readCommitted ? "read_committed" : "read_uncommitted",
@@ -68,12 +72,75 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Commits "next offset to read" per partition, synchronously.
     public func commit(_ offsets: [(topic: String, partition: Int32, nextOffset: Int64)]) throws {
+        try commit(offsets.map { CommittedOffset(topic: $0.topic, partition: $0.partition, offset: $0.nextOffset, metadata: nil) })
+    }
+
+    /// Commits offsets with per-partition metadata (a small string Kafka stores beside the
+    /// offset; the processor keeps its checkpoint there), synchronously.
+    public func commit(_ offsets: [CommittedOffset]) throws {
         guard !offsets.isEmpty else { return }
         let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        for o in offsets { rd_kafka_topic_partition_list_add(list, o.topic, o.partition)?.pointee.offset = o.nextOffset }
+        for o in offsets {
+            guard let e = rd_kafka_topic_partition_list_add(list, o.topic, o.partition) else { continue }
+            e.pointee.offset = o.offset
+            if let metadata = o.metadata {
+                // The list owns (and frees) the metadata buffer: give it a malloc'd copy.
+                let bytes = Array(metadata.utf8)
+                let buffer = malloc(max(bytes.count, 1))!
+                bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+                e.pointee.metadata = buffer
+                e.pointee.metadata_size = bytes.count
+            }
+        }
         let err = rd_kafka_commit(handle.rk, list, 0)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw handle.error("cannot commit offsets for group \(group)", err) }
+    }
+
+    /// The group's committed offsets (offset -1001 = none) and their metadata.
+    public func committed(_ partitions: [(topic: String, partition: Int32)], timeoutMs: Int32 = 10_000) throws -> [CommittedOffset] {
+        let list = rd_kafka_topic_partition_list_new(Int32(max(partitions.count, 1)))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for p in partitions { rd_kafka_topic_partition_list_add(list, p.topic, p.partition) }
+        let err = rd_kafka_committed(handle.rk, list, timeoutMs)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw handle.error("cannot read committed offsets of group \(group)", err) }
+        return (0..<Int(list!.pointee.cnt)).map { i in
+            let e = list!.pointee.elems[i]
+            let metadata = e.metadata.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: e.metadata_size), as: UTF8.self) }
+            return CommittedOffset(topic: cString(e.topic), partition: e.partition, offset: e.offset,
+                                   metadata: (metadata?.isEmpty ?? true) ? nil : metadata)
+        }
+    }
+
+    /// Polls one message and hands it to `body` without copying; the buffers are valid only
+    /// during the call. Returns false when no message arrived in time.
+    public func poll<R>(timeoutMs: Int32, _ body: (RawMessage) throws -> R) throws -> R? {
+        guard let m = rd_kafka_consumer_poll(handle.rk, timeoutMs) else { return nil }
+        defer { rd_kafka_message_destroy(m) }
+        let msg = m.pointee
+        if msg.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return nil }
+        if msg.err != RD_KAFKA_RESP_ERR_NO_ERROR { throw handle.error("consume failed", msg.err, cString(rd_kafka_err2str(msg.err))) }
+        return try body(RawMessage(topic: cString(rd_kafka_topic_name(msg.rkt)), partition: msg.partition, offset: msg.offset,
+                                   key: msg.key.map { UnsafeRawBufferPointer(start: $0, count: msg.key_len) },
+                                   value: msg.payload.map { UnsafeRawBufferPointer(start: $0, count: msg.len) }))
+    }
+
+    /// Stops fetching the given partitions (already fetched messages may still arrive).
+    public func pause(_ partitions: [(topic: String, partition: Int32)]) throws {
+        try pauseOrResume(partitions, pause: true)
+    }
+
+    public func resume(_ partitions: [(topic: String, partition: Int32)]) throws {
+        try pauseOrResume(partitions, pause: false)
+    }
+
+    private func pauseOrResume(_ partitions: [(topic: String, partition: Int32)], pause: Bool) throws {
+        guard !partitions.isEmpty else { return }
+        let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for p in partitions { rd_kafka_topic_partition_list_add(list, p.topic, p.partition) }
+        let err = pause ? rd_kafka_pause_partitions(handle.rk, list) : rd_kafka_resume_partitions(handle.rk, list)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw handle.error(pause ? "cannot pause partitions" : "cannot resume partitions", err) }
     }
 
     /// Currently assigned partitions (empty until the group assigned some).
@@ -82,5 +149,36 @@ public final class KafkaConsumer: @unchecked Sendable {
         guard rd_kafka_assignment(handle.rk, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
         defer { rd_kafka_topic_partition_list_destroy(list) }
         return (0..<Int(list.pointee.cnt)).map { (cString(list.pointee.elems[$0].topic), list.pointee.elems[$0].partition) }
+    }
+}
+
+public struct CommittedOffset: Sendable, Equatable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    public var metadata: String?
+
+    public init(topic: String, partition: Int32, offset: Int64, metadata: String?) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.metadata = metadata
+    }
+}
+
+/// A consumed message whose key and value point into librdkafka's buffer.
+public struct RawMessage {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    public var key: UnsafeRawBufferPointer?
+    public var value: UnsafeRawBufferPointer?
+
+    public init(topic: String, partition: Int32, offset: Int64, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.value = value
     }
 }
