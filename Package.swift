@@ -4,7 +4,7 @@ import PackageDescription
 // Module map: see docs/architecture.md. Each C library is wrapped by exactly one Swift module.
 let package = Package(
     name: "cdcctl",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cdcctl", targets: ["cdcctl"]),
     ],
@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "State", dependencies: ["CSQLite3", "Diagnostics"]),
         .target(name: "Kafka", dependencies: ["CRdKafka", "Diagnostics"]),
         .target(name: "HTTP", dependencies: ["CCurl", "Diagnostics"]),
+        // Stream engine: pure logic (decoding, windows, anomaly rules); Kafka and ClickHouse adapters live elsewhere.
+        .target(name: "Processor", dependencies: ["Diagnostics", "Manifest"]),
         .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "Diagnostics", "Checksum"]),
         .executableTarget(name: "cdcctl", dependencies: [
             "Operations", "Manifest", "Diagnostics",
@@ -42,6 +44,7 @@ let package = Package(
         .testTarget(name: "RenderTests", dependencies: ["Render", "Manifest", "TestSupport", "Checksum", .product(name: "Yams", package: "Yams")], exclude: ["Golden"]),
         .testTarget(name: "StateTests", dependencies: ["State", "TestSupport"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "Operations", "Manifest", "TestSupport"]),
+        .testTarget(name: "ProcessorTests", dependencies: ["Processor", "Manifest", "Diagnostics"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "State", "Manifest", "TestSupport"]),
     ]
 )
