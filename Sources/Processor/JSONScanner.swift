@@ -111,10 +111,10 @@ struct JSONScanner {
     /// The next key of the object begun with `beginObject` (the scanner then stands at its
     /// value), or nil at the closing brace. `first` starts true for each object.
     mutating func nextKey(_ first: inout Bool) throws(JSONError) -> Key? {
+        lastKey = nil
         skipWhitespace()
         if position < count && base[position] == UInt8(ascii: "}") {
             position += 1
-            lastKey = nil
             return nil
         }
         if !first {
