@@ -4,7 +4,7 @@ import PackageDescription
 // Module map: see docs/architecture.md. Each C library is wrapped by exactly one Swift module.
 let package = Package(
     name: "cdcctl",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cdcctl", targets: ["cdcctl"]),
     ],
@@ -34,7 +34,11 @@ let package = Package(
         .target(name: "MySQL", dependencies: ["CMariaDB", "Diagnostics"]),
         .target(name: "Connect", dependencies: ["HTTP", "Diagnostics"]),
         .target(name: "ClickHouse", dependencies: ["HTTP", "Diagnostics"]),
-        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "HTTP", "Connect", "MySQL", "ClickHouse", "Diagnostics", "Checksum"]),
+        // Stream engine: pure logic (decoding, windows, anomaly rules); Kafka and ClickHouse adapters live elsewhere.
+        .target(name: "Processor", dependencies: ["Diagnostics", "Manifest"]),
+        // The engine between a Kafka source and a ClickHouse sink, exactly-once effect.
+        .target(name: "ProcessorRuntime", dependencies: ["Processor", "Kafka", "ClickHouse", "Diagnostics"]),
+        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "HTTP", "Connect", "MySQL", "ClickHouse", "Processor", "ProcessorRuntime", "Diagnostics", "Checksum"]),
         .executableTarget(name: "cdcctl", dependencies: [
             "Operations", "Manifest", "Diagnostics", "Connect",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -50,6 +54,7 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Diagnostics", "TestSupport"]),
         .testTarget(name: "TestbedTests", dependencies: ["Connect", "HTTP", "Kafka", "MySQL", "TestSupport"]),
         .testTarget(name: "ClickHouseTests", dependencies: ["ClickHouse", "Operations", "Manifest", "Render", "State", "Checksum", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "ProcessorTests", dependencies: ["Processor", "Manifest", "Diagnostics"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "State", "Manifest", "TestSupport"]),
     ]
 )

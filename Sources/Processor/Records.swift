@@ -1,0 +1,78 @@
+import Diagnostics
+
+/// Where a Kafka record came from.
+public struct RecordPosition: Sendable, Hashable, CustomStringConvertible {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+
+    public init(topic: String, partition: Int32, offset: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+    }
+
+    /// `cdc.shop.orders[0]@42`
+    public var description: String { "\(topic)[\(partition)]@\(offset)" }
+}
+
+/// One Kafka record as the consumer hands it over: key and value are borrowed bytes (nil for a
+/// null key or value), valid only during the call that receives the record.
+public struct InputRecord {
+    public var position: RecordPosition
+    public var key: UnsafeRawBufferPointer?
+    public var value: UnsafeRawBufferPointer?
+
+    public init(position: RecordPosition, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?) {
+        self.position = position
+        self.key = key
+        self.value = value
+    }
+}
+
+/// A record that could not be decoded: which one, and what was wrong with it. The engine counts
+/// and skips these; the runtime logs them.
+public struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var position: RecordPosition
+    /// `value`, `key`, or the field path inside the value (`after.price`).
+    public var field: String
+    public var message: String
+    /// Byte offset in the value (or key) where it went wrong, when known.
+    public var byteOffset: Int?
+
+    public init(position: RecordPosition, field: String, message: String, byteOffset: Int? = nil) {
+        self.position = position
+        self.field = field
+        self.message = message
+        self.byteOffset = byteOffset
+    }
+
+    init(_ error: JSONError, at position: RecordPosition, in part: String) {
+        self.init(position: position, field: error.field.isEmpty ? part : "\(part).\(error.field)",
+                  message: error.message, byteOffset: error.byteOffset)
+    }
+
+    /// `trades.raw[3]@1200 value.price: expected a decimal number … (at byte 57)`
+    public var description: String {
+        "\(position) \(field): \(message)" + (byteOffset.map { " (at byte \($0))" } ?? "")
+    }
+
+    public var cdcError: CdcError {
+        CdcError(.invalidInput, "cannot decode \(field): \(message)" + (byteOffset.map { " (at byte \($0))" } ?? ""),
+                 subject: position.description, fix: "the record is skipped and counted; check the producer of \(position.topic)")
+    }
+}
+
+/// Reads one JSON text with `body`, turning scanner errors into a `DecodeError` for `part`.
+@inline(__always)
+func scan<T>(_ bytes: UnsafeRawBufferPointer, at position: RecordPosition, part: String,
+             _ body: (inout JSONScanner) throws(JSONError) -> T) throws(DecodeError) -> T {
+    var scanner = JSONScanner(bytes)
+    do {
+        let value = try body(&scanner)
+        try scanner.end()
+        return value
+    } catch {
+        throw DecodeError(error, at: position, in: part)
+    }
+}
