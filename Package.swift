@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(name: "TestbedTests", dependencies: ["Connect", "HTTP", "Kafka", "MySQL", "TestSupport"]),
         .testTarget(name: "ClickHouseTests", dependencies: ["ClickHouse", "Operations", "Manifest", "Render", "State", "Checksum", "Diagnostics", "TestSupport"]),
         .testTarget(name: "ProcessorTests", dependencies: ["Processor", "Manifest", "Diagnostics"]),
+        .testTarget(name: "ProcessorRuntimeTests", dependencies: ["ClickHouse", "Kafka", "TestSupport"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "State", "Manifest", "TestSupport"]),
     ]
 )
