@@ -163,9 +163,11 @@ struct JSONScanner {
         let start = position
         let (range, escaped) = try stringBody()
         if escaped { return try decodeEscapes(range) }
-        guard let s = String(validating: UnsafeBufferPointer(start: base + range.lowerBound, count: range.count), as: UTF8.self) else {
-            throw error("invalid UTF-8 in a string", at: start)
-        }
+        let bytes = UnsafeBufferPointer(start: base + range.lowerBound, count: range.count)
+        // ASCII (symbols, ids, enums) needs no validation; `String(validating:)` is generic
+        // and costs more than the rest of the string's decoding.
+        if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+        guard let s = String(validating: bytes, as: UTF8.self) else { throw error("invalid UTF-8 in a string", at: start) }
         return s
     }
 
