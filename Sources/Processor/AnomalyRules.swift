@@ -52,18 +52,20 @@ struct PriceRing {
     /// samples, decides the same.)
     func isStale(before cutoff: Int64) -> Bool { !isEmpty && newestTime < cutoff }
 
-    /// Mean and sample standard deviation of a full ring.
+    /// Mean and sample standard deviation of a full ring, summed oldest to newest.
     func statistics() -> (mean: Double, sd: Double)? {
         guard isFull else { return nil }
-        var sum = 0.0
-        for i in 0..<capacity { sum += prices[(head + i) % capacity] }
-        let mean = sum / Double(capacity)
-        var squares = 0.0
-        for i in 0..<capacity {
-            let d = prices[(head + i) % capacity] - mean
-            squares += d * d
+        return prices.withUnsafeBufferPointer { p in
+            // Oldest to newest is [head, capacity) then [0, head): two plain loops, no modulo.
+            var sum = 0.0
+            for i in head..<capacity { sum += p[i] }
+            for i in 0..<head { sum += p[i] }
+            let mean = sum / Double(capacity)
+            var squares = 0.0
+            for i in head..<capacity { let d = p[i] - mean; squares += d * d }
+            for i in 0..<head { let d = p[i] - mean; squares += d * d }
+            return (mean, (squares / Double(capacity - 1)).squareRoot())
         }
-        return (mean, (squares / Double(capacity - 1)).squareRoot())
     }
 }
 

@@ -37,6 +37,9 @@ public struct FixedDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         guard n > 0 else { return nil }
         var negative = false
         if bytes[0] == UInt8(ascii: "-") || bytes[0] == UInt8(ascii: "+") { negative = bytes[0] == UInt8(ascii: "-"); i = 1 }
+        // Digits accumulate in 64 bits while they fit (18 digits: every price and volume here),
+        // then in 128.
+        var small: UInt64 = 0
         var mantissa: Int128 = 0
         var significant = 0, integerCount = 0, fraction = 0
         var sawDot = false
@@ -44,9 +47,14 @@ public struct FixedDecimal: Sendable, Hashable, Comparable, CustomStringConverti
             let c = bytes[i]
             if c >= 48 && c <= 57 {
                 // Leading zeros do not count towards the 38 significant digits.
-                if mantissa != 0 || c != 48 { significant += 1 }
+                if significant > 0 || c != 48 { significant += 1 }
                 guard significant <= 38 else { return nil }
-                mantissa = mantissa * 10 + Int128(c - 48)
+                if significant <= 18 {
+                    small = small &* 10 &+ UInt64(c - 48)
+                } else {
+                    if significant == 19 { mantissa = Int128(small) }
+                    mantissa = mantissa * 10 + Int128(c - 48)
+                }
                 if sawDot { fraction += 1 } else { integerCount += 1 }
             } else if c == UInt8(ascii: ".") && !sawDot {
                 sawDot = true
@@ -56,6 +64,7 @@ public struct FixedDecimal: Sendable, Hashable, Comparable, CustomStringConverti
             i += 1
         }
         guard integerCount > 0 || fraction > 0, !(sawDot && fraction == 0) else { return nil }
+        if significant <= 18 { mantissa = Int128(small) }
         var exponent = 0
         if i < n && (bytes[i] | 0x20) == UInt8(ascii: "e") {
             i += 1
@@ -106,9 +115,9 @@ public struct FixedDecimal: Sendable, Hashable, Comparable, CustomStringConverti
 
     /// Digits before the decimal point (`123.45` → 3, `0.5` → 0).
     public var integerDigits: Int {
-        var m = mantissa.magnitude / UInt128(Int128.powersOfTen[scale])
+        let m = mantissa.magnitude
         var d = 0
-        while m > 0 { m /= 10; d += 1 }
+        while scale + d <= 38 && m >= UInt128(Int128.powersOfTen[scale + d]) { d += 1 }
         return d
     }
 
@@ -134,7 +143,11 @@ public struct FixedDecimal: Sendable, Hashable, Comparable, CustomStringConverti
     public var isPositive: Bool { mantissa > 0 }
 
     /// The nearest Double (for statistics and VWAP; never for stored money).
-    public var doubleValue: Double { Double(mantissa) / Double.powersOfTen[scale] }
+    public var doubleValue: Double {
+        // Int128 → Double goes through generic code; a mantissa that fits 64 bits need not.
+        let m = Int64(exactly: mantissa).map(Double.init) ?? Double(mantissa)
+        return m / Double.powersOfTen[scale]
+    }
 
     public var description: String {
         var out: [UInt8] = []
@@ -146,18 +159,24 @@ public struct FixedDecimal: Sendable, Hashable, Comparable, CustomStringConverti
     /// Appends the text form (`-12.3400`: all `scale` decimals, no exponent).
     public func appendText(to out: inout [UInt8]) {
         if mantissa < 0 { out.append(UInt8(ascii: "-")) }
-        var m = mantissa.magnitude
-        var digits: [UInt8] = []
-        digits.reserveCapacity(40)
-        repeat {
-            digits.append(UInt8(m % 10) + 48)
-            m /= 10
-        } while m > 0
-        while digits.count <= scale { digits.append(48) }
-        for i in stride(from: digits.count - 1, through: 0, by: -1) {
-            out.append(digits[i])
-            if i == scale && scale > 0 { out.append(UInt8(ascii: ".")) }
+        // Digits go in backwards (least significant first, the point after `scale` of them),
+        // then the appended part is reversed in place.
+        let start = out.count
+        var written = 0
+        func digit(_ d: UInt8) {
+            if written == scale && scale > 0 { out.append(UInt8(ascii: ".")) }
+            out.append(d + 48)
+            written += 1
         }
+        if let small = UInt64(exactly: mantissa.magnitude) {
+            var m = small
+            repeat { digit(UInt8(m % 10)); m /= 10 } while m > 0
+        } else {
+            var m = mantissa.magnitude
+            repeat { digit(UInt8(m % 10)); m /= 10 } while m > 0
+        }
+        while written <= scale { digit(0) }
+        out[start...].reverse()
     }
 
     public static func == (a: FixedDecimal, b: FixedDecimal) -> Bool { compare(a, b) == 0 }

@@ -1,11 +1,11 @@
 /// Why a JSON text could not be read: the byte where it went wrong, the field being read
 /// (`after.price`) and what was wrong.
-public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var byteOffset: Int
-    public var field: String
-    public var message: String
+struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
+    var byteOffset: Int
+    var field: String
+    var message: String
 
-    public init(byteOffset: Int, field: String, message: String) {
+    init(byteOffset: Int, field: String, message: String) {
         self.byteOffset = byteOffset
         self.field = field
         self.message = message
@@ -18,7 +18,7 @@ public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
         return e
     }
 
-    public var description: String {
+    var description: String {
         (field.isEmpty ? "" : field + ": ") + message + " (at byte \(byteOffset))"
     }
 }
@@ -163,9 +163,11 @@ struct JSONScanner {
         let start = position
         let (range, escaped) = try stringBody()
         if escaped { return try decodeEscapes(range) }
-        guard let s = String(validating: UnsafeBufferPointer(start: base + range.lowerBound, count: range.count), as: UTF8.self) else {
-            throw error("invalid UTF-8 in a string", at: start)
-        }
+        let bytes = UnsafeBufferPointer(start: base + range.lowerBound, count: range.count)
+        // ASCII (symbols, ids, enums) needs no validation; `String(validating:)` is generic
+        // and costs more than the rest of the string's decoding.
+        if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+        guard let s = String(validating: bytes, as: UTF8.self) else { throw error("invalid UTF-8 in a string", at: start) }
         return s
     }
 
@@ -177,16 +179,7 @@ struct JSONScanner {
 
     /// A whole number: a JSON integer, or a string holding one (`"42"`).
     mutating func int64() throws(JSONError) -> Int64 {
-        skipWhitespace()
-        let start = position
-        let range: Range<Int>
-        if position < count && base[position] == UInt8(ascii: "\"") {
-            let (r, escaped) = try stringBody()
-            guard !escaped else { throw error("expected a whole number, found a string with escapes", at: start) }
-            range = r
-        } else {
-            range = try numberToken()
-        }
+        let (start, range) = try numberText("a whole number")
         var i = range.lowerBound
         let negative = i < range.upperBound && base[i] == UInt8(ascii: "-")
         if negative { i += 1 }
@@ -207,23 +200,22 @@ struct JSONScanner {
     /// An exact decimal: a string (Debezium's decimal.handling.mode=string, our trade prices)
     /// or a JSON number.
     mutating func decimal() throws(JSONError) -> FixedDecimal {
-        skipWhitespace()
-        let start = position
-        let range: Range<Int>
-        if position < count && base[position] == UInt8(ascii: "\"") {
-            let (r, escaped) = try stringBody()
-            guard !escaped else { throw error("expected a decimal number, found a string with escapes", at: start) }
-            range = r
-        } else {
-            guard position < count, base[position] == UInt8(ascii: "-") || (base[position] >= 48 && base[position] <= 57) else {
-                throw error("expected a decimal number, found \(found)")
-            }
-            range = try numberToken()
-        }
+        let (start, range) = try numberText("a decimal number")
         guard let d = FixedDecimal.parse(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)) else {
             throw error("expected a decimal number of at most 38 digits, found \(text(start..<position))", at: start)
         }
         return d
+    }
+
+    /// Where a number starts and the range of its text: a JSON number, or the body of a string
+    /// (numbers sent as strings are checked by the caller).
+    private mutating func numberText(_ what: String) throws(JSONError) -> (start: Int, range: Range<Int>) {
+        skipWhitespace()
+        let start = position
+        guard position < count && base[position] == UInt8(ascii: "\"") else { return (start, try numberToken()) }
+        let (range, escaped) = try stringBody()
+        guard !escaped else { throw error("expected \(what), found a string with escapes", at: start) }
+        return (start, range)
     }
 
     /// Skips any value and returns the range of its text.

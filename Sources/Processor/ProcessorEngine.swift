@@ -94,18 +94,18 @@ public final class ProcessorEngine {
 
     public func apply(trade t: TradeEvent, at p: RecordPosition, into out: inout OutputBatch) {
         let part = partition(p.partition)
-        guard p.offset < part.emitFrom else { return fold(t, at: p, part, into: &out) }
+        guard p.offset < part.emitFrom else { return consume(t, at: p, part, into: &out) }
         // Replaying records whose rows ClickHouse already holds: rebuild the state only.
         // (Rows here may differ from the first run's for state that was complete then and is
         // forgotten by now; they are not needed again. Counters skip them too.)
         let counted = metrics
-        fold(t, at: p, part, into: &replayScratch)
+        consume(t, at: p, part, into: &replayScratch)
         metrics = counted
         metrics.replayed += 1
         replayScratch.removeAll()
     }
 
-    private func fold(_ t: TradeEvent, at p: RecordPosition, _ part: TradePartition, into out: inout OutputBatch) {
+    private func consume(_ t: TradeEvent, at p: RecordPosition, _ part: TradePartition, into out: inout OutputBatch) {
         part.nextOffset = p.offset + 1
         // Decoding guarantees a positive time; the bound keeps window arithmetic from overflowing.
         guard t.tsMs > 0 && t.tsMs < Int64.max / 4 else { metrics.malformed += 1; return }

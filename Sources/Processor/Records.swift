@@ -30,6 +30,31 @@ public struct InputRecord {
     }
 }
 
+/// A Kafka record as recorded (owned bytes), for the benchmark, replay files and tests.
+public struct RecordedRecord: Sendable, Equatable {
+    public var position: RecordPosition
+    public var key: [UInt8]?
+    public var value: [UInt8]?
+
+    public init(position: RecordPosition, key: [UInt8]?, value: [UInt8]?) {
+        self.position = position
+        self.key = key
+        self.value = value
+    }
+
+    /// Hands the record to `engine` (borrowing its bytes for the call).
+    @discardableResult
+    public func process(with engine: ProcessorEngine, into out: inout OutputBatch) -> DecodeError? {
+        func borrow<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+            guard let bytes else { return body(nil) }
+            return bytes.withUnsafeBytes { body($0) }
+        }
+        return borrow(key) { k in
+            borrow(value) { v in engine.process(InputRecord(position: position, key: k, value: v), into: &out) }
+        }
+    }
+}
+
 /// A record that could not be decoded: which one, and what was wrong with it. The engine counts
 /// and skips these; the runtime logs them.
 public struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -24,6 +24,9 @@ final class FixedDecimalTests: XCTestCase {
         XCTAssertEqual(d("2.50e1").description, "25.0")
         XCTAssertEqual(d("0.00000001").scale, 8)
         XCTAssertEqual(d("12345678901234567890123456789012345678").description, "12345678901234567890123456789012345678")
+        XCTAssertEqual(d("1234567890123456789.5").description, "1234567890123456789.5", "past 18 digits")
+        XCTAssertEqual(d("-000000000000000000000.000000000000000000001").description, "-0.000000000000000000001")
+        XCTAssertEqual(d("99999999999999999999999999999999999999").adding(d("-1"))?.description, "99999999999999999999999999999999999998")
     }
 
     func testRefusesWhatIsNotADecimal() {
@@ -73,6 +76,13 @@ final class FixedDecimalTests: XCTestCase {
         XCTAssertEqual(d("123.45").integerDigits, 3)
         XCTAssertEqual(d("0.5").integerDigits, 0)
         XCTAssertEqual(d("-99999.1").integerDigits, 5)
+        XCTAssertEqual(d("100000").integerDigits, 6)
+        XCTAssertEqual(d("99999.99").integerDigits, 5)
+        XCTAssertEqual(FixedDecimal(mantissa: Int128.max, scale: 0).integerDigits, 39)
+        XCTAssertEqual(FixedDecimal(mantissa: Int128.max, scale: 38).integerDigits, 1)
+        XCTAssertEqual(FixedDecimal(mantissa: 5, scale: 38).integerDigits, 0)
+        XCTAssertEqual(FixedDecimal(mantissa: Int128.max, scale: 0).doubleValue, 1.7014118346046923e38)
+        XCTAssertEqual(FixedDecimal(mantissa: Int128.min, scale: 0).description, "-170141183460469231731687303715884105728")
         XCTAssertEqual(d("1.500").significantScale, 1)
         XCTAssertEqual(d("97000000.0").doubleValue, 97_000_000)
         XCTAssertEqual(d("0.0123").doubleValue, 0.0123, accuracy: 1e-18)
