@@ -33,9 +33,10 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["CCurl", "Diagnostics"]),
         .target(name: "MySQL", dependencies: ["CMariaDB", "Diagnostics"]),
         .target(name: "Connect", dependencies: ["HTTP", "Diagnostics"]),
-        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "HTTP", "Connect", "MySQL", "Diagnostics", "Checksum"]),
+        .target(name: "Runtime", dependencies: ["Diagnostics"]),
+        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "HTTP", "Connect", "MySQL", "Runtime", "Diagnostics", "Checksum"]),
         .executableTarget(name: "cdcctl", dependencies: [
-            "Operations", "Manifest", "Diagnostics", "Connect",
+            "Operations", "Manifest", "Diagnostics", "Connect", "Runtime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -47,5 +48,7 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "Operations", "Manifest", "TestSupport"]),
         .testTarget(name: "ConnectTests", dependencies: ["Connect", "HTTP", "Kafka", "MySQL", "Operations", "Manifest", "TestSupport"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "State", "Manifest", "TestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "UpTests", dependencies: ["Operations", "Runtime", "Manifest", "State", "Kafka", "MySQL", "TestSupport"]),
     ]
 )
