@@ -47,7 +47,8 @@ public struct ServiceRow: Sendable, Codable, Equatable {
     public var image: String
     public var ports: [String]
     public var memoryLimitMiB: Int
-    /// created, recreated or unchanged by this `up` (the container id tells).
+    /// What this `up` did to it: created, recreated (new container), started (same container,
+    /// new start time) or unchanged.
     public var change: String?
 }
 
@@ -104,7 +105,9 @@ public enum UpOperation {
                 step("warning: \(warning)")
             }
 
-            let before = Dictionary(try runtime.services().map { ($0.service, $0.id) }, uniquingKeysWith: { a, _ in a })
+            let beforeStatuses = try runtime.services()
+            let before = Dictionary(beforeStatuses.map { ($0.service, $0.id) }, uniquingKeysWith: { a, _ in a })
+            let startedBefore = Dictionary(beforeStatuses.map { ($0.service, $0.startedAt) }, uniquingKeysWith: { a, _ in a })
             // Single-file bind mounts keep showing the old file: recreate readers of changed files.
             if let previous, absolute(previous.outputDir) == dir {
                 let old = Dictionary(previous.files.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
@@ -135,7 +138,8 @@ public enum UpOperation {
             let rows = statuses.map { s in
                 ServiceRow(service: s.service, state: s.state, health: s.verdict.rawValue, image: s.image, ports: s.ports.map(\.description),
                            memoryLimitMiB: Int(s.memoryLimitBytes / 1_048_576),
-                           change: before[s.service] == nil ? "created" : before[s.service] == s.id ? "unchanged" : "recreated")
+                           change: before[s.service] == nil ? "created" : before[s.service] != s.id ? "recreated"
+                               : startedBefore[s.service] != s.startedAt ? "started" : "unchanged")
             }
             let flag = ws.manifestPath == "cdcctl.yaml" ? "" : " -m \(ws.manifestPath)"
             let result = UpResult(cluster: m.cluster.name, projectDir: dir, engine: info, services: rows,
@@ -165,14 +169,17 @@ public enum UpOperation {
         var lastLive = ""
         while true {
             let finished = outcome.get()
-            let gate = HealthGate.evaluate(stages, try runtime.services(), composeFinished: finished != nil)
+            let statuses = try runtime.services()
+            let gate = HealthGate.evaluate(stages, statuses, composeFinished: finished != nil)
             for name in gate.ready where !announced.contains(name) {
                 announced.insert(name)
                 let services = stages.first { $0.name == name }?.services ?? []
                 progress.step("[\(elapsed(started))] \(name) healthy (\(services.joined(separator: ", ")))")
             }
             if case .failure(let error)? = finished {
-                throw withDiagnosis(error, runtime, gate.failed.map(\.service) + gate.waitingOn.filter { !$0.health.isReady }.map(\.service))
+                let expected = stages.flatMap(\.services)
+                let notReady = expected.filter { name in !(statuses.first { $0.service == name }?.verdict.isReady ?? false) }
+                throw withDiagnosis(error, runtime, notReady)
             }
             if !gate.failed.isEmpty {
                 let names = gate.failed.map(\.service)
