@@ -34,13 +34,14 @@ let package = Package(
         .target(name: "MySQL", dependencies: ["CMariaDB", "Diagnostics"]),
         .target(name: "Connect", dependencies: ["HTTP", "Diagnostics"]),
         .target(name: "ClickHouse", dependencies: ["HTTP", "Diagnostics"]),
+        .target(name: "Runtime", dependencies: ["Diagnostics"]),
         // Stream engine: pure logic (decoding, windows, anomaly rules); Kafka and ClickHouse adapters live elsewhere.
         .target(name: "Processor", dependencies: ["Diagnostics", "Manifest"]),
         // The engine between a Kafka source and a ClickHouse sink, exactly-once effect.
         .target(name: "ProcessorRuntime", dependencies: ["Processor", "Kafka", "ClickHouse", "Diagnostics"]),
-        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "HTTP", "Connect", "MySQL", "ClickHouse", "Processor", "ProcessorRuntime", "Diagnostics", "Checksum"]),
+        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "HTTP", "Connect", "MySQL", "ClickHouse", "Processor", "ProcessorRuntime", "Runtime", "Diagnostics", "Checksum"]),
         .executableTarget(name: "cdcctl", dependencies: [
-            "Operations", "Manifest", "Diagnostics", "Connect",
+            "Operations", "Manifest", "Diagnostics", "Connect", "Runtime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -57,5 +58,7 @@ let package = Package(
         .testTarget(name: "ProcessorTests", dependencies: ["Processor", "Manifest", "Diagnostics"]),
         .testTarget(name: "ProcessorRuntimeTests", dependencies: ["ClickHouse", "Kafka", "TestSupport"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "State", "Manifest", "TestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "UpTests", dependencies: ["Operations", "Runtime", "Manifest", "State", "Kafka", "MySQL", "TestSupport"]),
     ]
 )

@@ -132,6 +132,12 @@ public final class KafkaAdmin: @unchecked Sendable {
         return ClusterMetadata(origin: m.orig_broker_id, brokers: brokers, topics: topics)
     }
 
+    /// The controller's broker id, or nil when the cluster does not tell within the timeout.
+    public func controllerId() -> Int32? {
+        let id = rd_kafka_controllerid(handle.rk, timeoutMs)
+        return id >= 0 ? id : nil
+    }
+
     // MARK: - Topics
 
     /// Creates topics; returns per-topic errors (empty when all were created).

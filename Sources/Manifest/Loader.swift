@@ -144,6 +144,7 @@ public enum ManifestLoader {
                        markCacheMiB: c.memoryMiB("markCache", default: 256),
                        maxThreads: c.int("maxThreads", default: 2),
                        maxConcurrentQueries: c.int("maxConcurrentQueries", default: 20),
+                       openFiles: c.int("openFiles", default: 262144),
                        ttl: c.object("ttl") { t in
                            TTL(rawDays: t.int("rawDays", default: 7),
                                tradesDays: t.int("tradesDays", default: 30),

@@ -180,6 +180,9 @@ public struct ClickHouse: Sendable, Codable, Equatable {
     public var markCacheMiB: Int
     public var maxThreads: Int
     public var maxConcurrentQueries: Int
+    /// The container's open-files limit (soft = hard). The Docker daemon's own hard limit caps it:
+    /// lower it where the daemon runs with fewer (rootless or sandboxed engines).
+    public var openFiles: Int
     public var ttl: TTL
 }
 

@@ -87,6 +87,10 @@ private struct Checks {
     }
 
     mutating func kafka() {
+        if m.clickhouse.openFiles < 1024 {
+            fail("clickhouse.openFiles", "must be at least 1024, found \(m.clickhouse.openFiles)",
+                 fix: "use 262144 (the default), or the Docker daemon's own open-files limit if that is lower")
+        }
         if m.kafka.brokers < 1 {
             fail("kafka.brokers", "must be at least 1, found \(m.kafka.brokers)", fix: "the default profile runs 3 brokers")
         }

@@ -93,6 +93,7 @@ enum RenderContext {
                 "maxServerMemoryRatio": String(m.clickhouse.maxServerMemoryRatio),
                 "markCacheBytes": m.clickhouse.markCacheMiB * 1_048_576,
                 "maxThreads": m.clickhouse.maxThreads, "maxConcurrentQueries": m.clickhouse.maxConcurrentQueries,
+                "openFiles": m.clickhouse.openFiles,
                 "ttlRawDays": m.clickhouse.ttl.rawDays, "ttlTradesDays": m.clickhouse.ttl.tradesDays,
                 "ttlAggregatesDays": m.clickhouse.ttl.aggregatesDays, "ttlAlertsDays": m.clickhouse.ttl.alertsDays,
                 "windowMinutes": m.processor.windowMinutes,

@@ -63,6 +63,25 @@ public final class StateStore {
             PRIMARY KEY (cluster, database, version, name)
         );
         """,
+        // 3: what `cdcctl up` left running (services, ports, images) and where it rendered.
+        """
+        ALTER TABLE clusters ADD COLUMN project_dir TEXT;
+        CREATE TABLE cluster_services (
+            cluster TEXT NOT NULL,
+            service TEXT NOT NULL,
+            container TEXT NOT NULL,
+            container_id TEXT NOT NULL,
+            image TEXT NOT NULL,
+            image_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            health TEXT,
+            ports TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            memory_limit_bytes INTEGER NOT NULL,
+            recorded_at_ms INTEGER NOT NULL,
+            PRIMARY KEY (cluster, service)
+        );
+        """,
     ]
 
     public init(path: String) throws {
@@ -132,12 +151,54 @@ public final class StateStore {
 
     public func cluster(named name: String) throws -> ClusterRecord? {
         try db.query("""
-            SELECT name, manifest_path, manifest_hash, status, created_at_ms, updated_at_ms, last_up_at_ms, last_down_at_ms
+            SELECT name, manifest_path, manifest_hash, status, created_at_ms, updated_at_ms, last_up_at_ms, last_down_at_ms, project_dir
             FROM clusters WHERE name = ?
             """, [.text(name)]).first.map { r in
             ClusterRecord(name: r[0].string ?? "", manifestPath: r[1].string ?? "", manifestHash: r[2].string ?? "",
                           status: r[3].string ?? "", createdAtMs: r[4].int ?? 0, updatedAtMs: r[5].int ?? 0,
-                          lastUpAtMs: r[6].int, lastDownAtMs: r[7].int)
+                          lastUpAtMs: r[6].int, lastDownAtMs: r[7].int, projectDir: r[8].string)
+        }
+    }
+
+    // MARK: - Cluster state (up / down)
+
+    /// After `up`: the cluster is up, rendered into `projectDir`, with these services.
+    public func recordUp(cluster: String, projectDir: String, services: [ServiceRecord], nowMs: Int64) throws {
+        try db.transaction {
+            try db.query("""
+                UPDATE clusters SET status = 'up', project_dir = ?2, last_up_at_ms = ?3, updated_at_ms = ?3 WHERE name = ?1
+                """, [.text(cluster), .text(projectDir), .int(nowMs)])
+            try db.query("DELETE FROM cluster_services WHERE cluster = ?", [.text(cluster)])
+            for s in services {
+                try db.query("""
+                    INSERT INTO cluster_services (cluster, service, container, container_id, image, image_id, state, health,
+                                                  ports, started_at, memory_limit_bytes, recorded_at_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [.text(cluster), .text(s.service), .text(s.container), .text(s.containerId), .text(s.image), .text(s.imageId),
+                          .text(s.state), s.health.map(SQLValue.text) ?? .null, .text(s.ports), .text(s.startedAt),
+                          .int(s.memoryLimitBytes), .int(nowMs)])
+            }
+        }
+    }
+
+    /// After `down`: nothing runs; `removed` when the volumes went too.
+    public func recordDown(cluster: String, volumesRemoved: Bool, nowMs: Int64) throws {
+        try db.transaction {
+            try db.query("UPDATE clusters SET status = ?2, last_down_at_ms = ?3, updated_at_ms = ?3 WHERE name = ?1",
+                         [.text(cluster), .text(volumesRemoved ? "removed" : "down"), .int(nowMs)])
+            try db.query("DELETE FROM cluster_services WHERE cluster = ?", [.text(cluster)])
+        }
+    }
+
+    public func services(cluster: String) throws -> [ServiceRecord] {
+        try db.query("""
+            SELECT service, container, container_id, image, image_id, state, health, ports, started_at, memory_limit_bytes, recorded_at_ms
+            FROM cluster_services WHERE cluster = ? ORDER BY service
+            """, [.text(cluster)]).map { r in
+            ServiceRecord(service: r[0].string ?? "", container: r[1].string ?? "", containerId: r[2].string ?? "",
+                          image: r[3].string ?? "", imageId: r[4].string ?? "", state: r[5].string ?? "", health: r[6].string,
+                          ports: r[7].string ?? "", startedAt: r[8].string ?? "", memoryLimitBytes: r[9].int ?? 0,
+                          recordedAtMs: r[10].int ?? 0)
         }
     }
 
@@ -266,6 +327,39 @@ public struct ClusterRecord: Sendable, Codable, Equatable {
     public var updatedAtMs: Int64
     public var lastUpAtMs: Int64?
     public var lastDownAtMs: Int64?
+    /// Where `up` rendered the compose project.
+    public var projectDir: String?
+}
+
+/// One service of a cluster as `up` left it.
+public struct ServiceRecord: Sendable, Codable, Equatable {
+    public var service: String
+    public var container: String
+    public var containerId: String
+    public var image: String
+    public var imageId: String
+    public var state: String
+    public var health: String?
+    /// Published ports, `127.0.0.1:3306->3306` joined by spaces.
+    public var ports: String
+    public var startedAt: String
+    public var memoryLimitBytes: Int64
+    public var recordedAtMs: Int64
+
+    public init(service: String, container: String, containerId: String, image: String, imageId: String, state: String,
+                health: String?, ports: String, startedAt: String, memoryLimitBytes: Int64, recordedAtMs: Int64 = 0) {
+        self.service = service
+        self.container = container
+        self.containerId = containerId
+        self.image = image
+        self.imageId = imageId
+        self.state = state
+        self.health = health
+        self.ports = ports
+        self.startedAt = startedAt
+        self.memoryLimitBytes = memoryLimitBytes
+        self.recordedAtMs = recordedAtMs
+    }
 }
 
 public struct RenderedFileRecord: Sendable, Codable, Equatable {

@@ -8,7 +8,8 @@ struct CDCCtl: ParsableCommand {
             MySQL → Debezium (Kafka Connect) → Kafka ×3 (KRaft) → cdcctl's stream processor → ClickHouse → Grafana.
             Exit codes: 0 ok, 1 operation failed, 2 bad input or usage, 3 unhealthy or drift found.
             """,
-        subcommands: [Init.self, Validate.self, RenderCommand.self, Topics.self, Schema.self, Source.self, ConnectorCommand.self, ProcessCommand.self, Bench.self, History.self])
+        subcommands: [Init.self, Validate.self, RenderCommand.self, Up.self, Status.self, Down.self, Topics.self, Schema.self,
+                      Source.self, ConnectorCommand.self, ProcessCommand.self, Bench.self, History.self])
 }
 
 @main

@@ -44,9 +44,52 @@ enum Console {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
+    /// Step lines stay; live lines overwrite each other on a terminal and are printed at most
+    /// every 15 s otherwise (so CI logs show progress without a line per second).
+    static func progressReporter() -> ProgressSink {
+        let terminal = isatty(STDERR_FILENO) == 1
+        let state = LiveState()
+        return ProgressSink(
+            step: { text in
+                let clear = state.takeLive() && terminal ? "\r\u{1B}[K" : ""
+                FileHandle.standardError.write(Data((clear + text + "\n").utf8))
+            },
+            live: { text in
+                if terminal {
+                    state.setLive()
+                    FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+                } else if state.due(every: 15) {
+                    FileHandle.standardError.write(Data((text + "\n").utf8))
+                }
+            })
+    }
+
     static func json<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+}
+
+/// Whether a live line is on screen, and when one was last printed.
+final class LiveState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var showing = false
+    private var last = Date.distantPast
+
+    func setLive() { lock.lock(); showing = true; lock.unlock() }
+
+    func takeLive() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        let was = showing
+        showing = false
+        return was
+    }
+
+    func due(every seconds: Double) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard Date().timeIntervalSince(last) >= seconds else { return false }
+        last = Date()
+        return true
     }
 }

@@ -1,0 +1,297 @@
+import Diagnostics
+import Foundation
+
+/// A rendered compose project on disk.
+public struct ComposeProject: Sendable, Equatable {
+    public var name: String
+    public var directory: String
+    public var file: String
+
+    public init(name: String, directory: String, file: String = "docker-compose.yml") {
+        self.name = name
+        self.directory = directory
+        self.file = file
+    }
+}
+
+/// How compose is invoked: the `docker compose` v2 plugin, or a standalone `docker-compose`
+/// (v2, or v1 1.29 as Debian ships it).
+public enum ComposeCommand: Sendable, Equatable, CustomStringConvertible {
+    case plugin(docker: String)
+    case standalone(path: String)
+
+    public var argv: [String] {
+        switch self {
+        case .plugin(let docker): [docker, "compose"]
+        case .standalone(let path): [path]
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .plugin: "docker compose"
+        case .standalone(let path): path
+        }
+    }
+}
+
+/// `Runtime` over the Docker CLI: `docker compose` for the project's lifecycle, `docker
+/// inspect`/`stats`/`logs`/`network` for the containers (found by the compose project label,
+/// which compose v1 and v2 both set, so state parsing does not depend on compose's version).
+public final class DockerComposeRuntime: Runtime, @unchecked Sendable {
+    public let project: ComposeProject
+    let runner: ProcessRunner
+    let environment: [String: String]
+    private let resolved = Locked<(ComposeCommand, String)?>(nil)
+
+    /// `CDCCTL_COMPOSE` names a compose binary to use instead of searching.
+    public init(project: ComposeProject, runner: ProcessRunner, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.project = project
+        self.runner = runner
+        self.environment = environment
+    }
+
+    // MARK: - Finding Docker and compose
+
+    /// Where the CLI connects: DOCKER_HOST, else the default socket (or the current context).
+    var daemonAddress: String { environment["DOCKER_HOST"] ?? "unix:///var/run/docker.sock" }
+
+    func docker(_ args: [String], timeout: Double? = 60) throws -> ProcessResult {
+        do {
+            return try runner.run(["docker"] + args, timeoutSeconds: timeout)
+        } catch is ExecutableNotFound {
+            throw CdcError.failed("the docker command is not installed (not found on PATH)", subject: "docker",
+                                  fix: "install Docker Engine and its CLI (Debian: apt-get install docker.io; or Docker's docker-ce packages), then run this again")
+        }
+    }
+
+    public func check() throws -> RuntimeInfo {
+        let version = try docker(["version", "--format", "{{.Server.Version}}"], timeout: 20)
+        guard version.ok else { throw daemonError(version.message) }
+        let (compose, composeVersion) = try composeCommand()
+        return RuntimeInfo(engineVersion: version.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+                           compose: compose.description, composeVersion: composeVersion)
+    }
+
+    func daemonError(_ output: String) -> CdcError {
+        let lower = output.lowercased()
+        if lower.contains("permission denied") {
+            return CdcError.failed("permission denied on the Docker daemon socket at \(daemonAddress)", subject: "docker",
+                                   fix: "run as root, or add your user to the docker group (usermod -aG docker $USER) and log in again")
+        }
+        if lower.contains("cannot connect") || lower.contains("no such file") || lower.contains("connection refused")
+            || lower.contains("is the docker daemon running") {
+            return CdcError.failed("the Docker daemon is not running (nothing answers at \(daemonAddress))", subject: "docker",
+                                   fix: environment["DOCKER_HOST"] == nil
+                                       ? "start it (systemctl start docker, or dockerd &), or set DOCKER_HOST to the socket of a running daemon"
+                                       : "start the daemon that DOCKER_HOST names, or unset DOCKER_HOST to use /var/run/docker.sock")
+        }
+        return CdcError.failed("the Docker daemon at \(daemonAddress) did not answer: \(Self.lastLines(output, 3))", subject: "docker",
+                               fix: "check `docker version` works, then run this again")
+    }
+
+    /// `CDCCTL_COMPOSE`, then `docker compose` (v2 plugin), then `docker-compose`.
+    public func composeCommand() throws -> (ComposeCommand, String) {
+        if let found = resolved.get() { return found }
+        var candidates: [ComposeCommand] = []
+        if let explicit = environment["CDCCTL_COMPOSE"], !explicit.isEmpty {
+            candidates = [.standalone(path: explicit)]
+        } else {
+            candidates = [.plugin(docker: "docker"), .standalone(path: "docker-compose")]
+        }
+        for candidate in candidates {
+            guard let result = try? runner.run(candidate.argv + ["version", "--short"], timeoutSeconds: 20), result.ok else { continue }
+            let version = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let found = (candidate, version.hasPrefix("v") ? String(version.dropFirst()) : version)
+            resolved.set(found)
+            return found
+        }
+        if let explicit = environment["CDCCTL_COMPOSE"], !explicit.isEmpty {
+            throw CdcError.failed("CDCCTL_COMPOSE=\(explicit) does not run as docker compose", subject: "CDCCTL_COMPOSE",
+                                  fix: "point CDCCTL_COMPOSE at a docker-compose binary, or unset it")
+        }
+        throw CdcError.failed("Docker Compose is not installed: neither `docker compose` nor `docker-compose` runs", subject: "docker compose",
+                              fix: "install the Compose v2 plugin (docker-compose-plugin, or the binary in ~/.docker/cli-plugins/docker-compose), or docker-compose")
+    }
+
+    func composeArgs(_ args: [String]) throws -> [String] {
+        let (command, _) = try composeCommand()
+        return command.argv + ["--project-name", project.name, "--project-directory", project.directory,
+                               "--file", project.directory + "/" + project.file] + args
+    }
+
+    @discardableResult
+    func compose(_ args: [String], timeout: Double? = nil, what: String) throws -> ProcessResult {
+        let argv = try composeArgs(args)
+        let result: ProcessResult
+        do {
+            result = try runner.run(argv, timeoutSeconds: timeout)
+        } catch is ExecutableNotFound {
+            resolved.set(nil)
+            throw CdcError.failed("\(argv[0]) disappeared from PATH", subject: "docker compose", fix: "reinstall Docker Compose")
+        }
+        guard result.ok else {
+            if result.message.lowercased().contains("cannot connect to the docker daemon") { throw daemonError(result.message) }
+            throw CdcError.failed("docker compose \(what) failed: \(Self.lastLines(result.message, 6))", subject: "docker compose \(args.first ?? "")",
+                                  fix: "see the message above; `cdcctl status` shows each service, and `docker compose --project-directory \(project.directory) logs SERVICE` its log")
+        }
+        return result
+    }
+
+    // MARK: - Lifecycle
+
+    public func up(services: [String] = [], forceRecreate: Bool = false) throws {
+        var args = ["up", "--detach", "--remove-orphans"]
+        if forceRecreate { args += ["--force-recreate", "--no-deps"] }
+        try compose(args + services, what: "up")
+    }
+
+    public func down(volumes: Bool) throws {
+        try compose(["down", "--remove-orphans", "--timeout", "20"] + (volumes ? ["--volumes"] : []), what: "down")
+    }
+
+    public func start(_ services: [String]) throws { try compose(["start"] + services, what: "start") }
+
+    public func stop(_ services: [String], timeoutSeconds: Int) throws {
+        try compose(["stop", "--timeout", String(timeoutSeconds)] + services, what: "stop")
+    }
+
+    public func kill(_ services: [String], signal: String = "SIGKILL") throws {
+        try compose(["kill", "--signal", signal] + services, what: "kill")
+    }
+
+    public func pause(_ services: [String]) throws { try compose(["pause"] + services, what: "pause") }
+    public func unpause(_ services: [String]) throws { try compose(["unpause"] + services, what: "unpause") }
+
+    // MARK: - Networks
+
+    func projectNetworks() throws -> [String] {
+        let result = try docker(["network", "ls", "--filter", "label=com.docker.compose.project=\(project.name)", "--format", "{{.Name}}"])
+        guard result.ok else { throw daemonError(result.message) }
+        return result.stdout.split(separator: "\n").map(String.init).filter { !$0.isEmpty }.sorted()
+    }
+
+    func container(_ service: String) throws -> ServiceStatus {
+        guard let s = try services().first(where: { $0.service == service }) else {
+            throw CdcError.invalid("service \(service) has no container in project \(project.name)", subject: service,
+                                   fix: "cdcctl status lists the services; cdcctl up creates them")
+        }
+        return s
+    }
+
+    public func disconnect(_ service: String) throws {
+        let s = try container(service)
+        let networks = Set(try projectNetworks())
+        for network in s.networks where networks.contains(network) {
+            let r = try docker(["network", "disconnect", network, s.id])
+            guard r.ok else { throw CdcError.failed("cannot disconnect \(service) from \(network): \(r.message)", subject: service) }
+        }
+    }
+
+    public func reconnect(_ service: String) throws {
+        let s = try container(service)
+        for network in try projectNetworks() where !s.networks.contains(network) {
+            let r = try docker(["network", "connect", "--alias", service, network, s.id])
+            guard r.ok else { throw CdcError.failed("cannot reconnect \(service) to \(network): \(r.message)", subject: service) }
+        }
+    }
+
+    // MARK: - Observing
+
+    func containerIds() throws -> [String] {
+        let ps = try docker(["ps", "--all", "--quiet", "--no-trunc", "--filter", "label=com.docker.compose.project=\(project.name)"])
+        guard ps.ok else { throw daemonError(ps.message) }
+        return ps.stdout.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+    }
+
+    public func services() throws -> [ServiceStatus] {
+        let ids = try containerIds()
+        guard !ids.isEmpty else { return [] }
+        let inspect = try docker(["inspect", "--type", "container"] + ids)
+        // A container removed between ps and inspect: inspect the rest again.
+        guard inspect.ok || !inspect.stdout.isEmpty else { throw daemonError(inspect.message) }
+        return try Self.parseInspect(inspect.stdout).sorted { $0.service < $1.service }
+    }
+
+    public func stats() throws -> [ServiceStats] {
+        let ids = try containerIds()
+        guard !ids.isEmpty else { return [] }
+        let r = try docker(["stats", "--no-stream", "--format", "{{json .}}"] + ids)
+        guard r.ok else { throw daemonError(r.message) }
+        return Self.parseStats(r.stdout)
+    }
+
+    public func logs(_ service: String, tail: Int) throws -> String {
+        let s = try container(service)
+        let r = try docker(["logs", "--tail", String(tail), s.id])
+        return r.stdout + r.stderr
+    }
+
+    // MARK: - Parsing (pure)
+
+    /// `docker inspect` JSON → statuses of the containers that belong to a compose service.
+    public static func parseInspect(_ json: String) throws -> [ServiceStatus] {
+        guard let array = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] else {
+            throw CdcError.failed("docker inspect printed something that is not a JSON array: \(lastLines(json, 2))", subject: "docker inspect")
+        }
+        return array.compactMap { c -> ServiceStatus? in
+            let config = c["Config"] as? [String: Any] ?? [:]
+            let labels = config["Labels"] as? [String: String] ?? [:]
+            guard let service = labels["com.docker.compose.service"] else { return nil }
+            let state = c["State"] as? [String: Any] ?? [:]
+            let healthObj = state["Health"] as? [String: Any]
+            let lastLog = (healthObj?["Log"] as? [[String: Any]])?.last?["Output"] as? String
+            let host = c["HostConfig"] as? [String: Any] ?? [:]
+            let net = c["NetworkSettings"] as? [String: Any] ?? [:]
+            var ports: [PublishedPort] = []
+            for (key, value) in net["Ports"] as? [String: Any] ?? [:] {
+                let parts = key.split(separator: "/")
+                guard let containerPort = Int(parts.first ?? ""), let bindings = value as? [[String: Any]] else { continue }
+                for b in bindings {
+                    guard let hostPort = Int(b["HostPort"] as? String ?? "") else { continue }
+                    ports.append(PublishedPort(hostIP: b["HostIp"] as? String ?? "", hostPort: hostPort, containerPort: containerPort,
+                                               proto: parts.count > 1 ? String(parts[1]) : "tcp"))
+                }
+            }
+            ports.sort { ($0.hostPort, $0.hostIP) < ($1.hostPort, $1.hostIP) }
+            let name = (c["Name"] as? String ?? "").trimmingPrefix("/")
+            return ServiceStatus(
+                service: service, container: String(name), id: c["Id"] as? String ?? "",
+                image: config["Image"] as? String ?? "", imageId: c["Image"] as? String ?? "",
+                state: state["Status"] as? String ?? "unknown",
+                health: (healthObj?["Status"] as? String).flatMap { $0.isEmpty ? nil : $0 },
+                lastHealthOutput: lastLog?.trimmingCharacters(in: .whitespacesAndNewlines),
+                startedAt: state["StartedAt"] as? String ?? "", exitCode: (state["ExitCode"] as? NSNumber)?.intValue ?? 0,
+                restartCount: (c["RestartCount"] as? NSNumber)?.intValue ?? 0,
+                memoryLimitBytes: (host["Memory"] as? NSNumber)?.int64Value ?? 0,
+                ports: ports, networks: (net["Networks"] as? [String: Any] ?? [:]).keys.sorted())
+        }
+    }
+
+    /// `docker stats --format '{{json .}}'` lines → memory and CPU per container.
+    public static func parseStats(_ text: String) -> [ServiceStats] {
+        text.split(separator: "\n").compactMap { line -> ServiceStats? in
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let name = obj["Name"] as? String else { return nil }
+            let usage = (obj["MemUsage"] as? String ?? "").components(separatedBy: " / ")
+            let cpu = Double((obj["CPUPerc"] as? String ?? "").replacingOccurrences(of: "%", with: "")) ?? 0
+            return ServiceStats(container: name, memoryBytes: parseBytes(usage.first ?? ""),
+                                memoryLimitBytes: usage.count > 1 ? parseBytes(usage[1]) : 0, cpuPercent: cpu)
+        }
+    }
+
+    /// "512MiB", "1.5GiB", "100kB", "0B" → bytes (binary and decimal units, as docker prints them).
+    public static func parseBytes(_ text: String) -> Int64 {
+        let s = text.trimmingCharacters(in: .whitespaces)
+        let digits = s.prefix { $0.isNumber || $0 == "." }
+        guard let value = Double(digits) else { return 0 }
+        let units: [String: Double] = ["B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+                                       "KiB": 1024, "MiB": 1_048_576, "GiB": 1_073_741_824, "TiB": 1_099_511_627_776]
+        let unit = s.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
+        return Int64(value * (units[unit] ?? 1))
+    }
+
+    static func lastLines(_ text: String, _ n: Int) -> String {
+        text.split(separator: "\n").suffix(n).joined(separator: "\n    ")
+    }
+}

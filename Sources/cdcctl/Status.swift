@@ -1,0 +1,68 @@
+import ArgumentParser
+import Diagnostics
+import Foundation
+import Operations
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Containers, Kafka, connectors and ClickHouse in one table. Exit 0 healthy, 3 when anything is unhealthy.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Refresh until interrupted (Ctrl-C).")
+    var watch = false
+
+    @Option(help: "Seconds between refreshes with --watch.")
+    var interval: Double = 2
+
+    func validate() throws {
+        guard interval > 0 else { throw ValidationError("--interval must be positive seconds") }
+    }
+
+    func run() throws {
+        try cdcctl.run {
+            let terminal = isatty(STDOUT_FILENO) == 1
+            while true {
+                let report = try StatusOperation.run(global.workspace)
+                if watch && terminal { print("\u{1B}[H\u{1B}[2J", terminator: "") }
+                switch global.output {
+                case .json: try Console.json(report)
+                case .table: print(Self.table(report))
+                }
+                if !watch {
+                    if !report.healthy { throw ExitCode(3) }
+                    return
+                }
+                fflush(nil)
+                Thread.sleep(forTimeInterval: interval)
+            }
+        }
+    }
+
+    static func table(_ r: StatusReport) -> String {
+        var out: [String] = []
+        var head = "cluster \(r.cluster): \(r.clusterState)"
+        if let up = r.lastUpAtMs { head += ", last up \(UTCTime.format(up)) UTC" }
+        if let down = r.lastDownAtMs { head += ", last down \(UTCTime.format(down)) UTC" }
+        out.append(head)
+        var rows = [["SERVICE", "STATE", "HEALTH", "MEMORY", "LIMIT", "RESTARTS", "PORTS"]]
+        for s in r.services {
+            rows.append([s.service, s.state, s.health, s.memoryMiB.map { String(format: "%.0f MiB", $0) } ?? "-",
+                         s.memoryLimitMiB.map { String(format: "%.0f MiB", $0) } ?? "-", String(s.restarts), s.ports.joined(separator: " ")])
+        }
+        out.append(TextTable.render(rows))
+        out.append("")
+        let k = r.kafka
+        out.append("kafka: " + (k.error ?? "\(k.brokersLive) of \(k.brokersExpected) brokers live, controller \(k.controller.map(String.init) ?? "unknown"), \(k.partitions) partitions, \(k.problems.isEmpty ? "all healthy" : "\(k.problems.count) unhealthy")"))
+        for p in k.problems { out.append("  - \(p)") }
+        var crow = [["CONNECTOR", "STATE", "TASKS"]]
+        for c in r.connectors { crow.append([c.name, c.state, c.tasks]) }
+        out.append(TextTable.render(crow))
+        let ch = r.clickhouse
+        out.append("clickhouse: " + (ch.reachable ? "reachable" : "UNREACHABLE") + (ch.error.map { " (\($0))" } ?? "")
+                   + (ch.reachable && ch.error == nil ? ", database \(ch.database): " + (ch.tables.isEmpty ? "no tables" : ch.tables.map { "\($0.table)=\($0.rows)" }.joined(separator: " ")) : ""))
+        out.append("")
+        out.append(r.healthy ? "healthy" : "UNHEALTHY:\n" + r.problems.map { "  - " + $0 }.joined(separator: "\n"))
+        return out.joined(separator: "\n")
+    }
+}

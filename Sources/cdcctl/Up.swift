@@ -1,0 +1,92 @@
+import ArgumentParser
+import Diagnostics
+import Foundation
+import Operations
+
+struct Up: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Render, start and health-gate the stack, then bootstrap topics, schema and connectors. Idempotent.",
+        discussion: """
+            Waits for each service's health in dependency order (Kafka quorum, MySQL, Connect, ClickHouse, the rest),
+            then applies topics, the ClickHouse schema and registers the connectors. Running it on a running cluster
+            converges: healthy services whose definition did not change are left alone.
+            The compose project is rendered into <state dir>/<cluster> unless --out is given.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .customLong("out"), help: ArgumentHelp("Render the compose project here.", valueName: "dir"))
+    var outputDir: String?
+
+    @Flag(help: "Start and health-gate the services only; skip topics, schema and connectors.")
+    var noBootstrap = false
+
+    @Option(help: "Seconds to wait for health and the bootstrap.")
+    var timeout: Double = 600
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive seconds") }
+    }
+
+    func run() throws {
+        try cdcctl.run {
+            var args: [String] = []
+            if let outputDir { args += ["--out", outputDir] }
+            if noBootstrap { args.append("--no-bootstrap") }
+            let result = try UpOperation.run(global.workspace, options: UpOptions(projectDir: outputDir, bootstrap: !noBootstrap, timeoutSeconds: timeout),
+                                             arguments: args, progress: Console.progressReporter())
+            switch global.output {
+            case .json: try Console.json(result)
+            case .table:
+                var rows = [["SERVICE", "STATE", "HEALTH", "PORTS", "IMAGE", "THIS UP"]]
+                for s in result.services {
+                    rows.append([s.service, s.state, s.health, s.ports.joined(separator: " "), s.image, s.change ?? ""])
+                }
+                print(TextTable.render(rows))
+                if let b = result.bootstrap {
+                    print("topics: \(b.topicsCreated.count) created, \(b.topicsAltered.count) altered")
+                    print("schema: \(b.schema)")
+                    for c in b.connectors {
+                        print("connector \(c.connector): \(c.action), \(c.state?.state ?? "-")")
+                    }
+                }
+                print(String(format: "cluster %@ up: healthy after %.1f s, done in %.1f s (project %@)",
+                             result.cluster, result.secondsToHealthy, result.seconds, result.projectDir))
+                print("next: " + result.next.joined(separator: " | "))
+            }
+        }
+    }
+}
+
+struct Down: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop and remove the stack's containers and networks; --volumes also deletes its data (asks first).")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Also remove the named volumes: every topic, table row and binlog.")
+    var volumes = false
+
+    @Flag(name: .shortAndLong, help: "Do not ask before removing volumes.")
+    var yes = false
+
+    func run() throws {
+        try cdcctl.run {
+            var confirmed = yes
+            if volumes && !yes && isatty(STDIN_FILENO) == 1 {
+                let cluster = (try? global.workspace.loadManifest().manifest.cluster.name) ?? "?"
+                FileHandle.standardError.write(Data("This deletes every topic, table row and binlog of cluster \(cluster). Type the cluster name to confirm: ".utf8))
+                confirmed = readLine()?.trimmingCharacters(in: .whitespaces) == cluster
+            }
+            let args = (volumes ? ["--volumes"] : []) + (yes ? ["--yes"] : [])
+            let result = try DownOperation.run(global.workspace, volumes: volumes, confirmed: confirmed, arguments: args)
+            switch global.output {
+            case .json: try Console.json(result)
+            case .table:
+                print("cluster \(result.cluster) down: removed \(result.removedContainers.count) container(s)"
+                      + (result.volumesRemoved ? " and its volumes" : "; volumes kept (cdcctl down --volumes --yes deletes them)"))
+                print("next: cdcctl up")
+            }
+        }
+    }
+}
