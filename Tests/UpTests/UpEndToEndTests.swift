@@ -87,6 +87,9 @@ final class UpEndToEndTests: XCTestCase {
         let bootstrap = try XCTUnwrap(result["bootstrap"] as? [String: Any])
         XCTAssertEqual((bootstrap["topicsCreated"] as? [String])?.sorted(),
                        ["alerts", "cdc.shop.order_executions", "cdc.shop.orders", "schemahistory.shop", "trades.raw"])
+        XCTAssertTrue((bootstrap["schema"] as? String ?? "").hasPrefix("6 migration(s) applied"), "\(bootstrap)")
+        let schema = try cdcctl("schema", "status")
+        XCTAssertEqual(schema.status, 0, "every migration applied, no drift: \(schema.output)")
         let connectors = try XCTUnwrap(bootstrap["connectors"] as? [[String: Any]])
         XCTAssertEqual(connectors.first?["connector"] as? String, "shop-mysql")
         XCTAssertEqual((connectors.first?["state"] as? [String: Any])?["state"] as? String, "RUNNING")
