@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "ProcessorRuntime", dependencies: ["Processor", "Kafka", "ClickHouse", "Diagnostics"]),
         .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "HTTP", "Connect", "MySQL", "ClickHouse", "Processor", "ProcessorRuntime", "Runtime", "Diagnostics", "Checksum"]),
         .executableTarget(name: "cdcctl", dependencies: [
-            "Operations", "Manifest", "Diagnostics", "Connect", "Runtime",
+            "Operations", "Manifest", "Diagnostics", "Connect", "Processor", "Runtime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

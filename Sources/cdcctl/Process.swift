@@ -27,6 +27,10 @@ struct ProcessCommand: ParsableCommand {
                     return (s, "\(s.eventsIn) events, \(s.rowsOut.values.reduce(0, +)) rows")
                 }
                 print("processed \(snapshot.eventsIn) events; rows: " + snapshot.rowsOut.keys.sorted().map { "\($0)=\(snapshot.rowsOut[$0]!)" }.joined(separator: " "))
+                if snapshot.batches > 0 {
+                    print(String(format: "%llu flushes, mean %.1f ms (pend commit, inserts, commit)", snapshot.batches,
+                                 snapshot.batchSecondsSum / Double(snapshot.batches) * 1000))
+                }
             }
         }
     }

@@ -192,9 +192,12 @@ final class ProcessorIntegrationTests: XCTestCase {
     func testClickHouseAwayForAWhileLosesNothing() throws {
         try produceTrades(800)
         let port = 19500 + Int.random(in: 0..<400)
-        // Output to a file: the server `up` starts would otherwise hold our pipe open forever.
+        // system() waits for its own child: Foundation's Process did not reap this one while the
+        // processor (another Process) was running, and the test hung. Output goes to a file.
         func testbed(_ verb: String) throws -> (status: Int32, output: String) {
-            try TestSupport.run("/bin/sh", ["-c", "'\(TestSupport.repo)/scripts/testbed' \(verb) >'\(dir)/testbed-\(verb.prefix(4)).log' 2>&1"])
+            let log = "\(dir)/testbed-\(verb.prefix(4)).log"
+            let status = system("'\(TestSupport.repo)/scripts/testbed' \(verb) >'\(log)' 2>&1")
+            return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
         }
         XCTAssertEqual(try testbed("down clickhouse").status, 0)
         var clickhouseUp = false
