@@ -80,8 +80,9 @@ public final class ProcessorRunner {
             }
             partitions += info.partitions.map { PartitionKey(topic: t, partition: $0.id) }
         }
-        // 16 MiB of prefetch per consumer: the bound on what sits unprocessed in memory.
-        consumer = try KafkaConsumer(settings, group: options.group, prefetchKilobytes: 16_384)
+        // librdkafka's prefetch bound applies per partition: 2 MiB × ~18 partitions keeps what
+        // sits unprocessed in memory small (the cap on RSS under load).
+        consumer = try KafkaConsumer(settings, group: options.group, prefetchKilobytes: 2_048)
         let committed = try consumer.committed(partitions.map { ($0.topic, $0.partition) })
         var checkpoints: [PartitionCheckpoint] = []
         var pending: [PartitionKey: Int64] = [:]
