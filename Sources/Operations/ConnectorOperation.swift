@@ -43,7 +43,7 @@ public struct ConnectorOperation {
     // MARK: - Source preflight
 
     public func sourceCheck() throws -> [PreflightCheck] {
-        let secrets = try SecretResolver(environment: workspace.environment.variables, storePath: workspace.secretsPath).resolve(manifest)
+        let secrets = try workspace.resolveSecrets(manifest)
         let facts = try SourcePreflight.gather(manifest, rootPassword: secrets.mysqlRootPassword, cdcPassword: secrets.mysqlCdcPassword)
         return SourcePreflight.assess(facts, manifest: manifest)
     }

@@ -10,11 +10,6 @@ import Render
 
 /// `cdcctl process run | status` and `cdcctl bench processor`.
 public enum ProcessOperation {
-    public static func clickhouse(_ ws: Workspace, _ m: Manifest) throws -> ClickHouseConfig {
-        let secrets = try SecretResolver(environment: ws.environment.variables, storePath: ws.secretsPath).resolve(m)
-        return ClickHouseConfig(url: m.access.clickhouseURL, user: m.access.clickhouseUser, password: secrets.clickhousePassword)
-    }
-
     /// Runs until SIGTERM/SIGINT (or `exitWhenIdleSeconds` without input), serving /metrics.
     public static func run(_ ws: Workspace, manifest m: Manifest, metricsPort: Int?, exitWhenIdleSeconds: Double?,
                            log: @escaping (String) -> Void) throws -> RuntimeMetrics.Snapshot {
@@ -32,7 +27,7 @@ public enum ProcessOperation {
         defer { signals.forEach { $0.cancel() } }
         let p = m.processor
         let runner = ProcessorRunner(
-            options: .init(bootstrap: m.access.kafkaBootstrap, group: p.consumerGroup, clickhouse: try clickhouse(ws, m),
+            options: .init(bootstrap: m.access.kafkaBootstrap, group: p.consumerGroup, clickhouse: ws.clickhouse(m, secrets: try ws.resolveSecrets(m)),
                            database: m.clickhouse.database, flushIntervalMs: p.flushIntervalMs, batchMaxRows: p.batchMaxRows,
                            maxBufferedEvents: p.maxBufferedEvents, exitWhenIdleSeconds: exitWhenIdleSeconds),
             config: ProcessorConfig(manifest: m), stop: stop, log: log)

@@ -28,7 +28,7 @@ public enum RenderOperation {
         let manifestHash = SHA256.hex(loaded.text)
         let cluster = loaded.manifest.cluster.name
         let source = try ws.templates(override: templatesDir)
-        let secrets = try SecretResolver(environment: ws.environment.variables, storePath: ws.secretsPath).resolve(loaded.manifest)
+        let secrets = try ws.resolveSecrets(loaded.manifest)
         let files = try Renderer(templates: source).render(loaded.manifest, secrets: secrets)
         let written = try OutputWriter.write(files, to: outputDir)
         let store = try ws.openState()

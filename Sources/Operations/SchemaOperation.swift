@@ -64,12 +64,11 @@ public struct SchemaOperation {
         workspace = ws
         database = manifest.clickhouse.database
         self.progress = progress
-        let secrets = try SecretResolver(environment: ws.environment.variables, storePath: ws.secretsPath).resolve(manifest)
+        let secrets = try ws.resolveSecrets(manifest)
         let files = try Renderer(templates: try ws.templates(override: templatesDir))
             .render(manifest, secrets: secrets, under: SchemaPlanner.folder)
         migrations = try SchemaPlanner.migrations(files.map { (path: $0.path, text: $0.contents) })
-        client = ClickHouseClient(ClickHouseConfig(url: manifest.access.clickhouseURL, user: manifest.access.clickhouseUser,
-                                                   password: secrets.clickhousePassword, timeoutSeconds: 60))
+        client = ClickHouseClient(ws.clickhouse(manifest, secrets: secrets, timeoutSeconds: 60))
     }
 
     var cluster: String { manifest.cluster.name }

@@ -165,7 +165,7 @@ public enum StatusOperation {
             return report
         }
         var headers: [(String, String)] = []
-        if let secrets = try? SecretResolver(environment: ws.environment.variables, storePath: ws.secretsPath).resolve(m) {
+        if let secrets = try? ws.resolveSecrets(m) {
             headers = [("X-ClickHouse-User", m.clickhouse.user), ("X-ClickHouse-Key", secrets.clickhousePassword)]
         }
         let query = "SELECT name, total_rows FROM system.tables WHERE database = '\(m.clickhouse.database.replacingOccurrences(of: "'", with: "\\'"))' ORDER BY name FORMAT TSV"

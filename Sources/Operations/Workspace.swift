@@ -1,4 +1,5 @@
 import Checksum
+import ClickHouse
 import Diagnostics
 import Foundation
 import Manifest
@@ -34,6 +35,17 @@ public struct Workspace {
 
     public func loadManifest() throws -> LoadedManifest {
         try ManifestLoader.load(path: manifestPath, environment: environment.variables)
+    }
+
+    /// The manifest's secret references resolved (generated ones kept in the state dir).
+    public func resolveSecrets(_ m: Manifest) throws -> ResolvedSecrets {
+        try SecretResolver(environment: environment.variables, storePath: secretsPath).resolve(m)
+    }
+
+    /// How cdcctl reaches ClickHouse: `access.clickhouseURL` as `access.clickhouseUser`.
+    public func clickhouse(_ m: Manifest, secrets: ResolvedSecrets, timeoutSeconds: Double = 30) -> ClickHouseConfig {
+        ClickHouseConfig(url: m.access.clickhouseURL, user: m.access.clickhouseUser, password: secrets.clickhousePassword,
+                         timeoutSeconds: timeoutSeconds)
     }
 
     public func openState() throws -> StateStore {
