@@ -166,7 +166,7 @@ public enum StatusOperation {
         }
         var headers: [(String, String)] = []
         if let secrets = try? ws.resolveSecrets(m) {
-            headers = [("X-ClickHouse-User", m.clickhouse.user), ("X-ClickHouse-Key", secrets.clickhousePassword)]
+            headers = [("X-ClickHouse-User", m.access.clickhouseUser), ("X-ClickHouse-Key", secrets.clickhousePassword)]
         }
         let query = "SELECT name, total_rows FROM system.tables WHERE database = '\(m.clickhouse.database.replacingOccurrences(of: "'", with: "\\'"))' ORDER BY name FORMAT TSV"
         do {
