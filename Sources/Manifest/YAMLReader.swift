@@ -106,8 +106,6 @@ final class Fields {
         }
     }
 
-    var isPresent: Bool { node != nil }
-    var keys: [String] { pairs.map(\.0) }
 
     func sub(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 

@@ -130,9 +130,7 @@ public struct ConnectorOperation {
         return s
     }
 
-    public static func notFoundError(_ name: String) -> CdcError { notFound(name) }
-
-    static func notFound(_ name: String) -> CdcError {
+    public static func notFound(_ name: String) -> CdcError {
         .invalid("connector '\(name)' is not registered on the worker", subject: name, fix: "cdcctl connector register \(name)")
     }
 

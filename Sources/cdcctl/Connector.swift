@@ -158,7 +158,7 @@ struct ConnectorCommand: ParsableCommand {
                 let (op, text, cluster) = try ConnectorCommand.operation(global)
                 try global.workspace.journaled("connector \(verb)", arguments: [name] + extra,
                                                inputsHash: InputsHash.of([text, verb, name] + extra), cluster: cluster) {
-                    guard try op.client.status(name) != nil else { throw ConnectorOperation.notFoundError(name) }
+                    guard try op.client.status(name) != nil else { throw ConnectorOperation.notFound(name) }
                     try body(op)
                     return ((), verb)
                 }
