@@ -1,5 +1,6 @@
 import CRdKafka
 import Diagnostics
+import Foundation
 
 public struct BrokerInfo: Sendable, Codable, Equatable {
     public var id: Int32
@@ -287,7 +288,12 @@ public final class KafkaAdmin: @unchecked Sendable {
         for i in 0..<Int(list!.pointee.cnt) {
             let e = list!.pointee.elems[i]
             var low: Int64 = 0, high: Int64 = 0
-            let werr = rd_kafka_query_watermark_offsets(consumer.rk, e.topic, e.partition, &low, &high, timeoutMs)
+            var werr = rd_kafka_query_watermark_offsets(consumer.rk, e.topic, e.partition, &low, &high, timeoutMs)
+            // A broker may not know a just-created partition yet: give its metadata a moment (bounded).
+            for _ in 0..<25 where werr == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || werr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART {
+                usleep(200_000)
+                werr = rd_kafka_query_watermark_offsets(consumer.rk, e.topic, e.partition, &low, &high, timeoutMs)
+            }
             guard werr == RD_KAFKA_RESP_ERR_NO_ERROR else { throw handle.error("cannot read watermarks of \(cString(e.topic))", werr) }
             let committed = e.offset < 0 ? -1 : e.offset
             out.append(PartitionLag(topic: cString(e.topic), partition: e.partition, committed: committed, highWatermark: high,
