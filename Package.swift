@@ -39,26 +39,37 @@ let package = Package(
         .target(name: "Processor", dependencies: ["Diagnostics", "Manifest"]),
         // The engine between a Kafka source and a ClickHouse sink, exactly-once effect.
         .target(name: "ProcessorRuntime", dependencies: ["Processor", "Kafka", "ClickHouse", "Diagnostics"]),
-        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "HTTP", "Connect", "MySQL", "ClickHouse", "Processor", "ProcessorRuntime", "Runtime", "Diagnostics", "Checksum"]),
+        // What spans modules, split by capability family on a small core (docs/architecture.md).
+        // Core: workspace (manifest, state dir, secrets), journal, progress, deadlines and retries.
+        .target(name: "Polling", dependencies: ["Diagnostics"]),
+        .target(name: "OperationsCore", dependencies: ["Manifest", "Render", "State", "ClickHouse", "Polling", "Diagnostics", "Checksum"]),
+        .target(name: "TopicAdmin", dependencies: ["OperationsCore", "Kafka", "Manifest", "Polling", "Diagnostics"]),
+        .target(name: "SchemaAdmin", dependencies: ["OperationsCore", "ClickHouse", "Manifest", "Render", "State", "Diagnostics", "Checksum"]),
+        .target(name: "Connectors", dependencies: ["OperationsCore", "Connect", "MySQL", "HTTP", "Manifest", "Render", "Polling", "Diagnostics"]),
+        .target(name: "Processing", dependencies: ["OperationsCore", "Processor", "ProcessorRuntime", "Kafka", "ClickHouse", "HTTP", "Manifest", "Diagnostics"]),
+        .target(name: "Stack", dependencies: ["OperationsCore", "TopicAdmin", "SchemaAdmin", "Connectors", "Runtime", "Kafka", "Connect", "ClickHouse", "HTTP", "Manifest", "Render", "State", "Polling", "Diagnostics", "Checksum"]),
+        .target(name: "Benchmarks", dependencies: ["OperationsCore", "TopicAdmin", "Kafka", "Processor", "Manifest", "Diagnostics"]),
         .executableTarget(name: "cdcctl", dependencies: [
-            "Operations", "Manifest", "Diagnostics", "Connect", "Processor", "Runtime",
+            "OperationsCore", "Stack", "TopicAdmin", "SchemaAdmin", "Connectors", "Processing", "Benchmarks", "Manifest", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Test helpers shared by the test targets (real tools, CI's no-skip rule, temp dirs).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Runtime", "Diagnostics"], path: "Tests/TestSupport"),
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "TestSupport"]),
         .testTarget(name: "RenderTests", dependencies: ["Render", "Manifest", "TestSupport", "Checksum", .product(name: "Yams", package: "Yams")], exclude: ["Golden"]),
         .testTarget(name: "StateTests", dependencies: ["State", "TestSupport"]),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "Operations", "Manifest", "TestSupport"]),
-        .testTarget(name: "ConnectTests", dependencies: ["Connect", "HTTP", "Kafka", "MySQL", "Operations", "Manifest", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "PollingTests", dependencies: ["Polling", "Diagnostics"]),
+        .testTarget(name: "ClickHouseTests", dependencies: ["ClickHouse", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Diagnostics", "TestSupport"]),
         .testTarget(name: "TestbedTests", dependencies: ["Connect", "HTTP", "Kafka", "MySQL", "TestSupport"]),
-        .testTarget(name: "ClickHouseTests", dependencies: ["ClickHouse", "Operations", "Manifest", "Render", "State", "Checksum", "Diagnostics", "TestSupport"]),
         .testTarget(name: "ProcessorTests", dependencies: ["Processor", "Manifest", "Diagnostics"]),
         .testTarget(name: "ProcessorRuntimeTests", dependencies: ["ClickHouse", "Kafka", "TestSupport"]),
-        .testTarget(name: "OperationsTests", dependencies: ["Operations", "State", "Manifest", "TestSupport"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Diagnostics", "TestSupport"]),
-        .testTarget(name: "UpTests", dependencies: ["Operations", "Runtime", "Manifest", "State", "Kafka", "MySQL", "TestSupport"]),
+        .testTarget(name: "TopicAdminTests", dependencies: ["TopicAdmin", "Kafka", "Manifest", "TestSupport"]),
+        .testTarget(name: "SchemaAdminTests", dependencies: ["SchemaAdmin", "OperationsCore", "ClickHouse", "Manifest", "Render", "State", "Checksum", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "ConnectorsTests", dependencies: ["Connectors", "Connect", "HTTP", "Kafka", "MySQL", "Manifest", "TestSupport"]),
+        .testTarget(name: "StackTests", dependencies: ["Stack", "OperationsCore", "Runtime", "Manifest", "State", "Kafka", "MySQL", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["OperationsCore", "State", "Manifest", "TestSupport"]),
     ]
 )

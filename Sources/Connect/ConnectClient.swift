@@ -137,11 +137,60 @@ public struct ConnectClient: Sendable {
         if response.status == 404 && allow404 { return nil }
         guard (200..<300).contains(response.status) else {
             let message = ((try? response.json()) as? [String: Any])?["message"] as? String ?? String(response.text.prefix(300))
-            let kind: CdcError.Kind = [400, 404, 409, 422].contains(response.status) ? .invalidInput : .operationFailed
-            throw CdcError(kind, "Kafka Connect \(method) \(path) answered HTTP \(response.status): \(Redact.secrets(in: message))",
-                           subject: baseURL,
-                           fix: response.status == 409 ? "the worker is rebalancing; try again in a few seconds" : nil)
+            throw ConnectError(.http(status: response.status, request: "\(method) \(path)", message: Redact.secrets(in: message)),
+                               worker: baseURL)
         }
         return response.body.isEmpty ? nil : try response.json()
+    }
+}
+
+/// What went wrong with Kafka Connect or a connector on it; callers branch on `reason`.
+public struct ConnectError: Error, Sendable, Equatable, CustomStringConvertible, CdcErrorConvertible {
+    public enum Reason: Sendable, Equatable {
+        /// The REST API answered with an error status.
+        case http(status: Int, request: String, message: String)
+        /// The connector or one of its tasks reached FAILED: registering it again will not help.
+        case connectorFailed(connector: String, trace: String)
+        /// Still not RUNNING when the wait ended.
+        case notRunning(connector: String, seconds: Int, last: String)
+    }
+
+    public var reason: Reason
+    public var worker: String
+
+    public init(_ reason: Reason, worker: String) {
+        self.reason = reason
+        self.worker = worker
+    }
+
+    /// A rebalance (409), a worker starting (5xx) or a connector still starting.
+    public var isTransient: Bool {
+        switch reason {
+        case let .http(status, _, _): status == 409 || status >= 500
+        case .connectorFailed: false
+        case .notRunning: true
+        }
+    }
+
+    public var description: String {
+        switch reason {
+        case let .http(status, request, message): "Kafka Connect \(request) answered HTTP \(status): \(message)"
+        case let .connectorFailed(connector, trace): "\(connector) FAILED: \(trace)"
+        case let .notRunning(connector, seconds, last): "\(connector) not RUNNING after \(seconds) s (last: \(last.isEmpty ? "no status" : last))"
+        }
+    }
+
+    public var cdcError: CdcError {
+        switch reason {
+        case let .http(status, _, _):
+            CdcError([400, 404, 409, 422].contains(status) ? .invalidInput : .operationFailed, description, subject: worker,
+                     fix: status == 409 ? "the worker is rebalancing; try again in a few seconds" : nil, transient: isTransient)
+        case let .connectorFailed(connector, _):
+            CdcError(.operationFailed, description, subject: "connector \(connector)",
+                     fix: "see `cdcctl connector status \(connector)`; fix the cause, then `cdcctl connector restart \(connector) --include-tasks --only-failed`")
+        case let .notRunning(connector, _, _):
+            CdcError(.operationFailed, description, subject: "connector \(connector)",
+                     fix: "check the worker's log, or wait longer with --timeout", transient: true)
+        }
     }
 }

@@ -20,14 +20,18 @@ public struct CdcError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     /// How to fix it, as an instruction.
     public var fix: String?
+    /// The server did not answer (yet): the same request may succeed later. Set by the adapter
+    /// that knows (a Kafka transport error, a refused connection, HTTP 503); waits retry only these.
+    public var isTransient: Bool
 
     public init(_ kind: Kind, _ message: String, at location: SourceLocation? = nil,
-                subject: String? = nil, fix: String? = nil) {
+                subject: String? = nil, fix: String? = nil, transient: Bool = false) {
         self.kind = kind
         self.location = location
         self.subject = subject
         self.message = message
         self.fix = fix
+        self.isTransient = transient
     }
 
     public static func invalid(_ message: String, at location: SourceLocation? = nil,
@@ -35,8 +39,21 @@ public struct CdcError: Error, Sendable, Equatable, CustomStringConvertible {
         CdcError(.invalidInput, message, at: location, subject: subject, fix: fix)
     }
 
-    public static func failed(_ message: String, subject: String? = nil, fix: String? = nil) -> CdcError {
-        CdcError(.operationFailed, message, subject: subject, fix: fix)
+    public static func failed(_ message: String, subject: String? = nil, fix: String? = nil, transient: Bool = false) -> CdcError {
+        CdcError(.operationFailed, message, subject: subject, fix: fix, transient: transient)
+    }
+
+    /// Any error as cdcctl reports it: a `CdcError` as it is, an adapter's typed error through
+    /// `CdcErrorConvertible`, anything else as an operation failure with its description.
+    public static func bridging(_ error: any Error) -> CdcError {
+        switch error {
+        case let e as CdcError: e
+        case let e as any CdcErrorConvertible: e.cdcError
+        case let e as CdcErrors where e.errors.count == 1: e.errors[0]
+        case let e as CdcErrors: CdcError(e.exitCode == 2 ? .invalidInput : e.exitCode == 3 ? .unhealthy : .operationFailed,
+                                          e.description)
+        default: CdcError.failed(String(describing: error))
+        }
     }
 
     public var exitCode: Int32 {
@@ -55,6 +72,20 @@ public struct CdcError: Error, Sendable, Equatable, CustomStringConvertible {
         var text = head + message
         if let fix { text += "\n  fix: \(fix)" }
         return text
+    }
+}
+
+/// An adapter's own typed error (KafkaError, ConnectError, ClickHouseError, MySQLError,
+/// RuntimeError): callers branch on its fields, never on message text; the command line prints
+/// it through this one bridge.
+public protocol CdcErrorConvertible: Error {
+    var cdcError: CdcError { get }
+}
+
+extension CdcErrors {
+    /// The exit code of any error: its own for cdcctl's types, 1 for anything else.
+    public static func exitCode(of error: any Error) -> Int32 {
+        (error as? CdcErrors)?.exitCode ?? CdcError.bridging(error).exitCode
     }
 }
 

@@ -63,7 +63,7 @@ public final class HTTPClient: @unchecked Sendable {
                     throw CdcError.failed("\(request.method) \(Redact.secrets(in: request.url)) failed: \(error.message)"
                                           + (attempt > 0 ? " (after \(attempt + 1) attempts)" : ""),
                                           subject: Self.origin(request.url),
-                                          fix: "check the server is up and reachable at \(Self.origin(request.url))")
+                                          fix: "check the server is up and reachable at \(Self.origin(request.url))", transient: true)
                 }
                 attempt += 1
                 sleep(backoffSeconds * pow(2, Double(attempt - 1)))

@@ -142,7 +142,7 @@ public final class KafkaAdmin: @unchecked Sendable {
     // MARK: - Topics
 
     /// Creates topics; returns per-topic errors (empty when all were created).
-    public func createTopics(_ topics: [NewTopic], validateOnly: Bool = false) throws -> [String: CdcError] {
+    public func createTopics(_ topics: [NewTopic], validateOnly: Bool = false) throws -> [String: KafkaError] {
         guard !topics.isEmpty else { return [:] }
         var errbuf = [CChar](repeating: 0, count: 512)
         var newTopics: [OpaquePointer?] = []
@@ -163,7 +163,7 @@ public final class KafkaAdmin: @unchecked Sendable {
         return topicErrors(results, count, what: "cannot create topic")
     }
 
-    public func deleteTopics(_ names: [String]) throws -> [String: CdcError] {
+    public func deleteTopics(_ names: [String]) throws -> [String: KafkaError] {
         guard !names.isEmpty else { return [:] }
         var items: [OpaquePointer?] = names.map { rd_kafka_DeleteTopic_new($0) }
         defer { items.forEach { rd_kafka_DeleteTopic_destroy($0) } }
@@ -176,8 +176,8 @@ public final class KafkaAdmin: @unchecked Sendable {
         return topicErrors(results, count, what: "cannot delete topic")
     }
 
-    private func topicErrors(_ results: UnsafeMutablePointer<OpaquePointer?>, _ count: Int, what: String) -> [String: CdcError] {
-        var out: [String: CdcError] = [:]
+    private func topicErrors(_ results: UnsafeMutablePointer<OpaquePointer?>, _ count: Int, what: String) -> [String: KafkaError] {
+        var out: [String: KafkaError] = [:]
         for i in 0..<count {
             let r = results[i]
             let err = rd_kafka_topic_result_error(r)

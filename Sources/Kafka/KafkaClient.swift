@@ -50,24 +50,70 @@ final class KafkaHandle: @unchecked Sendable {
 
     deinit { rd_kafka_destroy(rk) }
 
-    func error(_ what: String, _ code: rd_kafka_resp_err_t, _ detail: String? = nil) -> CdcError {
-        KafkaErrors.make(what, code: code, detail: detail, bootstrap: bootstrap)
+    func error(_ what: String, _ code: rd_kafka_resp_err_t, _ detail: String? = nil) -> KafkaError {
+        KafkaError(what, code: code, detail: detail, bootstrap: bootstrap)
     }
 }
 
-enum KafkaErrors {
-    /// An error that carries librdkafka's code name and text and the brokers tried.
-    static func make(_ what: String, code: rd_kafka_resp_err_t, detail: String?, bootstrap: String) -> CdcError {
-        let name = String(cString: rd_kafka_err2name(code))
-        let text = detail.flatMap { $0.isEmpty ? nil : $0 } ?? String(cString: rd_kafka_err2str(code))
-        let unreachable = [RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR__TIMED_OUT, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN,
-                           RD_KAFKA_RESP_ERR__RESOLVE].contains(code)
-        let invalid = [RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR, RD_KAFKA_RESP_ERR_INVALID_PARTITIONS,
-                       RD_KAFKA_RESP_ERR_INVALID_CONFIG, RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION,
-                       RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART].contains(code)
-        return CdcError(invalid ? .invalidInput : .operationFailed, "\(what): \(name) (\(text)); brokers tried: \(bootstrap)",
-                        subject: "kafka",
-                        fix: unreachable ? "check the brokers are up and reachable at \(bootstrap) (cdcctl status; access.kafkaBootstrap in the manifest)" : nil)
+/// An error librdkafka or a broker reported: callers branch on `code` (`KafkaError.Code`),
+/// never on the text.
+public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible, CdcErrorConvertible {
+    /// What cdcctl was doing (`cannot alter configs of orders`).
+    public var operation: String
+    /// librdkafka's `rd_kafka_resp_err_t`: negative for client-side errors, Kafka's protocol
+    /// error code otherwise.
+    public var code: Int32
+    /// librdkafka's name for the code (`TOPIC_ALREADY_EXISTS`, `_TRANSPORT`).
+    public var name: String
+    public var detail: String
+    public var bootstrap: String
+
+    /// The codes cdcctl reacts to.
+    public enum Code {
+        public static let transport = RD_KAFKA_RESP_ERR__TRANSPORT.rawValue
+        public static let timedOut = RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue
+        public static let allBrokersDown = RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue
+        public static let resolve = RD_KAFKA_RESP_ERR__RESOLVE.rawValue
+        public static let topicAlreadyExists = RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS.rawValue
+        public static let unknownTopicOrPartition = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART.rawValue
+        public static let invalidReplicationFactor = RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR.rawValue
+        public static let invalidPartitions = RD_KAFKA_RESP_ERR_INVALID_PARTITIONS.rawValue
+        public static let invalidConfig = RD_KAFKA_RESP_ERR_INVALID_CONFIG.rawValue
+        public static let topicException = RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION.rawValue
+        public static let notController = RD_KAFKA_RESP_ERR_NOT_CONTROLLER.rawValue
+        public static let leaderNotAvailable = RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE.rawValue
+        public static let notEnoughReplicas = RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS.rawValue
+        public static let requestTimedOut = RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT.rawValue
+    }
+
+    public init(_ operation: String, code: rd_kafka_resp_err_t, detail: String? = nil, bootstrap: String) {
+        self.operation = operation
+        self.code = code.rawValue
+        self.name = String(cString: rd_kafka_err2name(code))
+        self.detail = detail.flatMap { $0.isEmpty ? nil : $0 } ?? String(cString: rd_kafka_err2str(code))
+        self.bootstrap = bootstrap
+    }
+
+    /// Nothing answered: the brokers are down, unreachable or not speaking this client's protocol.
+    public var isUnreachable: Bool { [Code.transport, Code.timedOut, Code.allBrokersDown, Code.resolve].contains(code) }
+
+    /// The request was refused for what it asked (a bad RF, config or topic name).
+    public var isInvalidRequest: Bool {
+        [Code.invalidReplicationFactor, Code.invalidPartitions, Code.invalidConfig, Code.topicException,
+         Code.unknownTopicOrPartition].contains(code)
+    }
+
+    /// Worth the same request again shortly: the cluster is starting, electing or unreachable.
+    public var isTransient: Bool {
+        isUnreachable || [Code.notController, Code.leaderNotAvailable, Code.notEnoughReplicas, Code.requestTimedOut].contains(code)
+    }
+
+    public var description: String { "\(operation): \(name) (\(detail)); brokers tried: \(bootstrap)" }
+
+    public var cdcError: CdcError {
+        CdcError(isInvalidRequest ? .invalidInput : .operationFailed, description, subject: "kafka",
+                 fix: isUnreachable ? "check the brokers are up and reachable at \(bootstrap) (cdcctl status; access.kafkaBootstrap in the manifest)" : nil,
+                 transient: isTransient)
     }
 }
 

@@ -47,12 +47,7 @@ public final class MySQLConnection: @unchecked Sendable {
             let code = mysql_errno(h)
             let message = String(cString: mysql_error(h))
             mysql_close(h)
-            let denied = code == 1045 || code == 1044
-            throw CdcError(denied ? .invalidInput : .operationFailed,
-                           "cannot connect to MySQL as \(endpoint.description): \(Redact.secrets(in: message, values: [endpoint.password])) (error \(code))",
-                           subject: "source",
-                           fix: denied ? "check the user and the password the manifest's secrets reference"
-                                       : "check the server is up at \(endpoint.host):\(endpoint.port) (access.mysqlHost/mysqlPort in the manifest)")
+            throw MySQLError(.connect, code: code, message: Redact.secrets(in: message, values: [endpoint.password]), endpoint: endpoint)
         }
         handle = h
         self.endpoint = endpoint
@@ -63,12 +58,12 @@ public final class MySQLConnection: @unchecked Sendable {
     @discardableResult
     public func query(_ sql: String) throws -> MySQLResult {
         guard mysql_real_query(handle, sql, UInt(sql.utf8.count)) == 0 else {
-            throw CdcError.failed("MySQL error \(mysql_errno(handle)): \(String(cString: mysql_error(handle)))",
-                                  subject: "\(endpoint.description): \(sql.prefix(120))")
+            throw MySQLError(.query(String(sql.prefix(120))), code: mysql_errno(handle), message: String(cString: mysql_error(handle)),
+                             endpoint: endpoint)
         }
         guard let result = mysql_store_result(handle) else {
             if mysql_field_count(handle) != 0 {
-                throw CdcError.failed("MySQL error reading a result: \(String(cString: mysql_error(handle)))", subject: endpoint.description)
+                throw MySQLError(.readResult, code: mysql_errno(handle), message: String(cString: mysql_error(handle)), endpoint: endpoint)
             }
             return MySQLResult(columns: [], rows: [], affectedRows: mysql_affected_rows(handle), lastInsertId: mysql_insert_id(handle))
         }
@@ -100,5 +95,74 @@ public final class MySQLConnection: @unchecked Sendable {
         var out = [CChar](repeating: 0, count: s.utf8.count * 2 + 1)
         let n = mysql_real_escape_string(handle, &out, s, UInt(s.utf8.count))
         return String(decoding: out.prefix(Int(n)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// An error the MySQL/MariaDB server or client library reported; callers branch on `code`
+/// (the server's or client's error number), never on the text.
+public struct MySQLError: Error, Sendable, Equatable, CustomStringConvertible, CdcErrorConvertible {
+    public enum Phase: Sendable, Equatable {
+        case connect
+        case query(String)
+        case readResult
+    }
+
+    public var phase: Phase
+    public var code: UInt32
+    public var message: String
+    public var host: String
+    public var port: Int
+    public var user: String
+
+    public init(_ phase: Phase, code: UInt32, message: String, endpoint: MySQLEndpoint) {
+        self.phase = phase
+        self.code = code
+        self.message = message
+        self.host = endpoint.host
+        self.port = endpoint.port
+        self.user = endpoint.user
+    }
+
+    public enum Code {
+        public static let accessDeniedToDatabase: UInt32 = 1044
+        public static let accessDenied: UInt32 = 1045
+        public static let deadlock: UInt32 = 1213
+        public static let lockWaitTimeout: UInt32 = 1205
+        public static let connectionRefused: UInt32 = 2002  // CR_CONNECTION_ERROR (socket)
+        public static let cannotConnect: UInt32 = 2003      // CR_CONN_HOST_ERROR
+        public static let serverGone: UInt32 = 2006         // CR_SERVER_GONE_ERROR
+        public static let lostConnection: UInt32 = 2013     // CR_SERVER_LOST
+    }
+
+    public var isAccessDenied: Bool { code == Code.accessDenied || code == Code.accessDeniedToDatabase }
+
+    /// The server is not there (yet), the connection dropped, or a lock conflict: the same
+    /// statement may succeed when sent again.
+    public var isTransient: Bool {
+        [Code.connectionRefused, Code.cannotConnect, Code.serverGone, Code.lostConnection, Code.deadlock, Code.lockWaitTimeout].contains(code)
+    }
+
+    var endpoint: String { "\(user)@\(host):\(port)" }
+
+    public var description: String {
+        switch phase {
+        case .connect: "cannot connect to MySQL as \(endpoint): \(message) (error \(code))"
+        case .query: "MySQL error \(code): \(message)"
+        case .readResult: "MySQL error reading a result: \(message)"
+        }
+    }
+
+    public var cdcError: CdcError {
+        switch phase {
+        case .connect:
+            CdcError(isAccessDenied ? .invalidInput : .operationFailed, description, subject: "source",
+                     fix: isAccessDenied ? "check the user and the password the manifest's secrets reference"
+                                         : "check the server is up at \(host):\(port) (access.mysqlHost/mysqlPort in the manifest)",
+                     transient: isTransient)
+        case let .query(sql):
+            CdcError(.operationFailed, description, subject: "\(endpoint): \(sql)", transient: isTransient)
+        case .readResult:
+            CdcError(.operationFailed, description, subject: endpoint, transient: isTransient)
+        }
     }
 }

@@ -60,8 +60,7 @@ public final class DockerComposeRuntime: Runtime, @unchecked Sendable {
         do {
             return try runner.run(["docker"] + args, timeoutSeconds: timeout)
         } catch is ExecutableNotFound {
-            throw CdcError.failed("the docker command is not installed (not found on PATH)", subject: "docker",
-                                  fix: "install Docker Engine and its CLI (Debian: apt-get install docker.io; or Docker's docker-ce packages), then run this again")
+            throw RuntimeError(.dockerNotInstalled)
         }
     }
 
@@ -73,21 +72,17 @@ public final class DockerComposeRuntime: Runtime, @unchecked Sendable {
                            compose: compose.description, composeVersion: composeVersion)
     }
 
-    func daemonError(_ output: String) -> CdcError {
+    /// The docker CLI's text is all there is to tell these apart; this is the one place that reads it.
+    func daemonError(_ output: String) -> RuntimeError {
         let lower = output.lowercased()
         if lower.contains("permission denied") {
-            return CdcError.failed("permission denied on the Docker daemon socket at \(daemonAddress)", subject: "docker",
-                                   fix: "run as root, or add your user to the docker group (usermod -aG docker $USER) and log in again")
+            return RuntimeError(.daemonPermissionDenied(address: daemonAddress))
         }
         if lower.contains("cannot connect") || lower.contains("no such file") || lower.contains("connection refused")
             || lower.contains("is the docker daemon running") {
-            return CdcError.failed("the Docker daemon is not running (nothing answers at \(daemonAddress))", subject: "docker",
-                                   fix: environment["DOCKER_HOST"] == nil
-                                       ? "start it (systemctl start docker, or dockerd &), or set DOCKER_HOST to the socket of a running daemon"
-                                       : "start the daemon that DOCKER_HOST names, or unset DOCKER_HOST to use /var/run/docker.sock")
+            return RuntimeError(.daemonNotRunning(address: daemonAddress, fromDockerHost: environment["DOCKER_HOST"] != nil))
         }
-        return CdcError.failed("the Docker daemon at \(daemonAddress) did not answer: \(Self.lastLines(output, 3))", subject: "docker",
-                               fix: "check `docker version` works, then run this again")
+        return RuntimeError(.daemonNoAnswer(address: daemonAddress, output: Self.lastLines(output, 3)))
     }
 
     /// `CDCCTL_COMPOSE`, then `docker compose` (v2 plugin), then `docker-compose`.
@@ -107,11 +102,9 @@ public final class DockerComposeRuntime: Runtime, @unchecked Sendable {
             return found
         }
         if let explicit = environment["CDCCTL_COMPOSE"], !explicit.isEmpty {
-            throw CdcError.failed("CDCCTL_COMPOSE=\(explicit) does not run as docker compose", subject: "CDCCTL_COMPOSE",
-                                  fix: "point CDCCTL_COMPOSE at a docker-compose binary, or unset it")
+            throw RuntimeError(.composeOverrideBroken(explicit))
         }
-        throw CdcError.failed("Docker Compose is not installed: neither `docker compose` nor `docker-compose` runs", subject: "docker compose",
-                              fix: "install the Compose v2 plugin (docker-compose-plugin, or the binary in ~/.docker/cli-plugins/docker-compose), or docker-compose")
+        throw RuntimeError(.composeNotInstalled)
     }
 
     func composeArgs(_ args: [String]) throws -> [String] {
@@ -128,12 +121,12 @@ public final class DockerComposeRuntime: Runtime, @unchecked Sendable {
             result = try runner.run(argv, timeoutSeconds: timeout)
         } catch is ExecutableNotFound {
             resolved.set(nil)
-            throw CdcError.failed("\(argv[0]) disappeared from PATH", subject: "docker compose", fix: "reinstall Docker Compose")
+            throw RuntimeError(.composeNotInstalled)
         }
         guard result.ok else {
             if result.message.lowercased().contains("cannot connect to the docker daemon") { throw daemonError(result.message) }
-            throw CdcError.failed("docker compose \(what) failed: \(Self.lastLines(result.message, 6))", subject: "docker compose \(args.first ?? "")",
-                                  fix: "see the message above; `cdcctl status` shows each service, and `docker compose --project-directory \(project.directory) logs SERVICE` its log")
+            throw RuntimeError(.composeFailed(what: what, command: args.first ?? "", output: Self.lastLines(result.message, 6),
+                                              projectDirectory: project.directory))
         }
         return result
     }
@@ -173,8 +166,7 @@ public final class DockerComposeRuntime: Runtime, @unchecked Sendable {
 
     func container(_ service: String) throws -> ServiceStatus {
         guard let s = try services().first(where: { $0.service == service }) else {
-            throw CdcError.invalid("service \(service) has no container in project \(project.name)", subject: service,
-                                   fix: "cdcctl status lists the services; cdcctl up creates them")
+            throw RuntimeError(.noContainer(service: service, project: project.name))
         }
         return s
     }
@@ -184,7 +176,7 @@ public final class DockerComposeRuntime: Runtime, @unchecked Sendable {
         let networks = Set(try projectNetworks())
         for network in s.networks where networks.contains(network) {
             let r = try docker(["network", "disconnect", network, s.id])
-            guard r.ok else { throw CdcError.failed("cannot disconnect \(service) from \(network): \(r.message)", subject: service) }
+            guard r.ok else { throw RuntimeError(.networkChangeFailed(service: service, network: network, connect: false, output: r.message)) }
         }
     }
 
@@ -192,7 +184,7 @@ public final class DockerComposeRuntime: Runtime, @unchecked Sendable {
         let s = try container(service)
         for network in try projectNetworks() where !s.networks.contains(network) {
             let r = try docker(["network", "connect", "--alias", service, network, s.id])
-            guard r.ok else { throw CdcError.failed("cannot reconnect \(service) to \(network): \(r.message)", subject: service) }
+            guard r.ok else { throw RuntimeError(.networkChangeFailed(service: service, network: network, connect: true, output: r.message)) }
         }
     }
 
@@ -232,7 +224,7 @@ public final class DockerComposeRuntime: Runtime, @unchecked Sendable {
     /// `docker inspect` JSON → statuses of the containers that belong to a compose service.
     public static func parseInspect(_ json: String) throws -> [ServiceStatus] {
         guard let array = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] else {
-            throw CdcError.failed("docker inspect printed something that is not a JSON array: \(lastLines(json, 2))", subject: "docker inspect")
+            throw RuntimeError(.unreadableOutput(command: "docker inspect", output: lastLines(json, 2)))
         }
         return array.compactMap { c -> ServiceStatus? in
             let config = c["Config"] as? [String: Any] ?? [:]

@@ -1,13 +1,12 @@
 import ArgumentParser
+import Benchmarks
 import Foundation
-import Operations
-import Processor
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure throughput (numbers for docs/benchmarks.md, not tests).",
                                                     subcommands: [Producer.self, ProcessorBench.self])
 
-    struct Producer: ParsableCommand {
+    struct Producer: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Idempotent acks=all producer throughput against the manifest's Kafka.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "Messages to send.") var messages: Int = 200_000
@@ -17,47 +16,43 @@ struct Bench: ParsableCommand {
             guard messages > 0, size > 0 else { throw ValidationError("--messages and --size must be positive") }
         }
 
-        func run() throws {
-            try cdcctl.run {
-                let m = try global.workspace.loadManifest().manifest
-                let r = try ProducerBenchmark.run(m, messages: messages, messageBytes: size, progress: Console.progress)
-                switch global.output {
-                case .json: try Console.json(r)
-                case .table:
-                    print(String(format: "%d messages of %d B in %.2f s: %.0f msg/s, %.1f MiB/s (acked %d, failed %d)",
-                                 r.messages, r.messageBytes, r.seconds, r.messagesPerSecond, r.megabytesPerSecond, r.acknowledged, r.failed))
-                }
-                if r.failed > 0 { throw ExitCode(1) }
-            }
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let r = try ProducerBenchmark.run(try context.manifest().manifest, messages: messages, messageBytes: size, progress: context.log)
+            return CommandResult(json: r, table: String(format: "%d messages of %d B in %.2f s: %.0f msg/s, %.1f MiB/s (acked %d, failed %d; librdkafka %@)",
+                                                        r.messages, r.messageBytes, r.seconds, r.messagesPerSecond, r.megabytesPerSecond,
+                                                        r.acknowledged, r.failed, r.librdkafka),
+                                 exitCode: r.failed > 0 ? 1 : 0)
         }
     }
-}
 
-extension Bench {
-    struct ProcessorBench: ParsableCommand {
+    struct ProcessorBench: CdcCommand {
         static let configuration = CommandConfiguration(
             commandName: "processor",
             abstract: "Decode + window + anomaly throughput of the stream engine on one core, on generated recorded-format input.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "Records to process (90% trades, 10% order changes, 20 symbols).") var events: Int = 1_000_000
+        @Option(help: "Runs of the whole engine.") var runs: Int = 3
+        @Flag(help: "Skip the decode-only comparison with Foundation's JSON parsers.") var noDecode = false
 
         func validate() throws {
             guard events > 0 else { throw ValidationError("--events must be positive") }
+            guard runs > 0 else { throw ValidationError("--runs must be positive") }
         }
 
-        func run() throws {
-            let r = ProcessorBenchmark.run(events: events)
-            var usage = rusage()
-            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-            let peakMiB = Double(usage.ru_maxrss) / 1024
-            switch global.output {
-            case .json:
-                try Console.json(["events": Double(r.events), "seconds": r.seconds, "eventsPerSecond": r.eventsPerSecond,
-                                  "megabytesPerSecond": r.megabytesPerSecond, "peakRssMiB": peakMiB])
-            case .table:
-                print(String(format: "%d events (%d trades, %d change events) in %.2f s: %.0f events/s on one core, %.1f MB/s; peak RSS %.1f MiB (includes the generated input)",
-                             r.events, r.trades, r.cdcRecords, r.seconds, r.eventsPerSecond, r.megabytesPerSecond, peakMiB))
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let r = Benchmarks.ProcessorBench.run(events: events, runs: runs, decode: !noDecode)
+            var lines = r.runs.enumerated().map { i, run in
+                String(format: "run %d: %d events (%d trades, %d change events, %.1f MiB) in %.2f s: %.0f events/s on one core, %.1f MB/s; %d rows, %d alerts; JSONEachRow %.0f rows/s",
+                       i + 1, run.events, run.trades, run.cdcRecords, run.inputMiB, run.seconds, run.eventsPerSecond, run.megabytesPerSecond,
+                       run.rows, run.alerts, run.encodedRowsPerSecond)
             }
+            if let d = r.decode {
+                lines.append(String(format: "decode only: %d trades: scanner %.0f/s, JSONDecoder %.0f/s, JSONSerialization %.0f/s; %d order changes: scanner %.0f/s, JSONSerialization %.0f/s",
+                                    d.trades, d.tradeScannerPerSecond, d.tradeJSONDecoderPerSecond, d.tradeJSONSerializationPerSecond,
+                                    d.changeEvents, d.changeScannerPerSecond, d.changeJSONSerializationPerSecond))
+            }
+            lines.append(String(format: "peak RSS %.1f MiB (includes the generated input)", r.peakRssMiB))
+            return CommandResult(json: r, table: lines.joined(separator: "\n"))
         }
     }
 }

@@ -1,4 +1,7 @@
 import ArgumentParser
+import Foundation
+import OperationsCore
+import TopicAdmin
 
 struct CDCCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -7,6 +10,7 @@ struct CDCCtl: ParsableCommand {
         discussion: """
             MySQL → Debezium (Kafka Connect) → Kafka ×3 (KRaft) → cdcctl's stream processor → ClickHouse → Grafana.
             Exit codes: 0 ok, 1 operation failed, 2 bad input or usage, 3 unhealthy or drift found.
+            `cdcctl --version` prints the version, the source commit and the librdkafka loaded at run time.
             """,
         subcommands: [Init.self, Validate.self, RenderCommand.self, Up.self, Status.self, Down.self, Topics.self, Schema.self,
                       Source.self, ConnectorCommand.self, ProcessCommand.self, Bench.self, History.self])
@@ -14,10 +18,33 @@ struct CDCCtl: ParsableCommand {
 
 @main
 enum Main {
-    /// Global options may also stand before the subcommand (`cdcctl -m x.yaml topics apply`):
-    /// argument-parser only reads them after it, so move them there.
     static func main() {
-        CDCCtl.main(GlobalArguments.moveAfterSubcommand(Array(CommandLine.arguments.dropFirst())))
+        // Global options may also stand before the subcommand (`cdcctl -m x.yaml topics apply`):
+        // each leaf reads them through its @OptionGroup, which argument-parser parses only after
+        // the subcommand's name, so they are moved there.
+        let args = GlobalArguments.moveAfterSubcommand(Array(CommandLine.arguments.dropFirst()))
+        if args.first == "--version" {
+            // Asked here, not in CommandConfiguration(version:), so that no other command pays for the git lookup.
+            print(BuildInfo.versionLine(librdkafka: TopicsOperation.librdkafkaVersion))
+            return
+        }
+        do {
+            var command = try CDCCtl.parseAsRoot(args)
+            try command.run()
+        } catch {
+            exit(with: error, arguments: args)
+        }
+    }
+
+    /// argument-parser's usage errors exit 64 (EX_USAGE); cdcctl promises 2 for bad input or
+    /// usage, and suggests the nearest subcommand for a typo.
+    static func exit(with error: Error, arguments: [String]) -> Never {
+        let code = CDCCtl.exitCode(for: error)
+        guard code == .validationFailure else { CDCCtl.exit(withError: error) }
+        var message = CDCCtl.fullMessage(for: error)
+        if let hint = CommandSuggestion.hint(for: arguments, root: CDCCtl.self) { message += "\n" + hint }
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        Foundation.exit(2)
     }
 }
 
@@ -40,5 +67,53 @@ enum GlobalArguments {
             }
         }
         return Array(args[i...]) + leading
+    }
+}
+
+/// "did you mean status?" for `cdcctl statsu`: walks the words that name subcommands and, at the
+/// first one that names none, offers the closest name (edit distance ≤ 2, or a unique prefix).
+enum CommandSuggestion {
+    static func hint(for arguments: [String], root: ParsableCommand.Type) -> String? {
+        var command = root
+        var path = [root.configuration.commandName ?? "cdcctl"]
+        for word in arguments where !word.hasPrefix("-") {
+            let subs = command.configuration.subcommands
+            guard !subs.isEmpty else { return nil }
+            let names = subs.map { $0.configuration.commandName ?? $0._commandName }
+            if let i = names.firstIndex(of: word) {
+                command = subs[i]
+                path.append(word)
+                continue
+            }
+            guard let best = nearest(word, among: names) else {
+                return "the subcommands of \(path.joined(separator: " ")) are: \(names.joined(separator: ", "))"
+            }
+            return "did you mean `\((path + [best]).joined(separator: " "))`?"
+        }
+        return nil
+    }
+
+    static func nearest(_ word: String, among names: [String]) -> String? {
+        let prefixed = names.filter { $0.hasPrefix(word) }
+        if prefixed.count == 1 { return prefixed[0] }
+        let scored = names.map { ($0, distance(word, $0)) }.filter { $0.1 <= 2 }.sorted { ($0.1, $0.0) < ($1.1, $1.0) }
+        return scored.first?.0
+    }
+
+    /// Levenshtein distance, with a swap of two neighbours counting once (`statsu` → `status`).
+    static func distance(_ a: String, _ b: String) -> Int {
+        let x = Array(a), y = Array(b)
+        if x.isEmpty { return y.count }
+        if y.isEmpty { return x.count }
+        var d = [[Int]](repeating: [Int](repeating: 0, count: y.count + 1), count: x.count + 1)
+        for i in 0...x.count { d[i][0] = i }
+        for j in 0...y.count { d[0][j] = j }
+        for i in 1...x.count {
+            for j in 1...y.count {
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+                if i > 1, j > 1, x[i - 1] == y[j - 2], x[i - 2] == y[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
+            }
+        }
+        return d[x.count][y.count]
     }
 }

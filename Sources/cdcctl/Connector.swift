@@ -1,24 +1,22 @@
 import ArgumentParser
-import Connect
+import Connectors
 import Diagnostics
 import Foundation
-import Operations
+import OperationsCore
 
 struct ConnectorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connector",
         abstract: "Debezium connectors on Kafka Connect, from the manifest.",
         subcommands: [Register.self, List.self, Status.self, Describe.self, Validate.self, Restart.self,
-                      Lifecycle.Pause.self, Lifecycle.Resume.self, Lifecycle.Stop.self, Lifecycle.Delete.self, Offsets.self])
+                      Pause.self, Resume.self, Stop.self, Delete.self, Offsets.self])
 
-    /// Loads the manifest and builds the operation; progress goes to stderr.
-    static func operation(_ global: GlobalOptions) throws -> (ConnectorOperation, String, String) {
-        let loaded = try global.workspace.loadManifest()
-        return (ConnectorOperation(global.workspace, manifest: loaded.manifest, progress: Console.progress),
-                loaded.text, loaded.manifest.cluster.name)
+    /// The operation on the loaded manifest; progress goes to stderr.
+    static func operation(_ context: CommandContext) throws -> ConnectorOperation {
+        ConnectorOperation(context.workspace, manifest: try context.manifest().manifest, progress: Console.progress)
     }
 
-    struct Register: ParsableCommand {
+    struct Register: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Preflight the source, validate, create or update (idempotent), wait until RUNNING.")
         @OptionGroup var global: GlobalOptions
@@ -27,186 +25,168 @@ struct ConnectorCommand: ParsableCommand {
         @Option(help: "Seconds to wait.") var timeout: Double = 120
         @Flag(help: "Skip the source preflight (cdcctl source check).") var skipPreflight = false
 
-        func run() throws {
-            try cdcctl.run {
-                let (op, text, cluster) = try ConnectorCommand.operation(global)
-                var results: [RegisterResult] = []
-                for c in try op.connector(name) {
-                    let args = [c.name] + (skipPreflight ? ["--skip-preflight"] : [])
-                    results.append(try global.workspace.journaled("connector register", arguments: args,
-                                                                  inputsHash: InputsHash.of([text] + args), cluster: cluster) {
-                        let r = try op.register(c, preflight: !skipPreflight, wait: wait, timeoutSeconds: timeout)
-                        return (r, "\(r.action)" + (r.secondsToRunning.map { String(format: ", RUNNING after %.1f s", $0) } ?? ""))
-                    })
-                }
-                switch global.output {
-                case .json: try Console.json(results)
-                case .table:
-                    print(TextTable.render([["CONNECTOR", "ACTION", "STATE", "TASKS"]] + results.map {
-                        [$0.connector, $0.action, $0.state?.state ?? "-", $0.state.map { ConnectorTable.tasks($0) } ?? "-"]
-                    }))
-                    print("next: cdcctl connector status")
-                }
-            }
+        func validate() throws {
+            guard timeout > 0 else { throw ValidationError("--timeout must be positive seconds") }
+        }
+
+        var journal: JournalSpec? {
+            JournalSpec(command: "connector register", arguments: (name.map { [$0] } ?? []) + (skipPreflight ? ["--skip-preflight"] : []))
+        }
+
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let op = try ConnectorCommand.operation(context)
+            let results = try op.connector(name).map { try op.register($0, preflight: !skipPreflight, wait: wait, timeoutSeconds: timeout) }
+            let table = TextTable.render([["CONNECTOR", "ACTION", "STATE", "TASKS"]] + results.map {
+                [$0.connector, $0.action, $0.state?.state ?? "-", $0.state.map { $0.taskSummary } ?? "-"]
+            }) + "\nnext: cdcctl connector status"
+            let detail = results.map { r in
+                "\(r.connector) \(r.action)" + (r.secondsToRunning.map { String(format: ", RUNNING after %.1f s", $0) } ?? "")
+            }.joined(separator: "; ")
+            return CommandResult(json: results, table: table, detail: detail)
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Connectors on the worker and in the manifest.")
         @OptionGroup var global: GlobalOptions
 
-        func run() throws {
-            try cdcctl.run {
-                let (op, _, _) = try ConnectorCommand.operation(global)
-                let onWorker = try op.client.list()
-                let declared = op.manifest.connect.connectors.map(\.name)
-                let names = Array(Set(onWorker + declared)).sorted()
-                let rows = try names.map { n -> [String] in
-                    [n, declared.contains(n) ? "yes" : "no", onWorker.contains(n) ? (try op.client.status(n)?.state ?? "?") : "not registered"]
-                }
-                switch global.output {
-                case .json: try Console.json(rows.map { ["name": $0[0], "inManifest": $0[1], "state": $0[2]] })
-                case .table: print(TextTable.render([["CONNECTOR", "IN MANIFEST", "STATE"]] + rows))
-                }
-            }
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let listed = try ConnectorCommand.operation(context).list()
+            return CommandResult(json: listed, table: TextTable.render([["CONNECTOR", "IN MANIFEST", "STATE"]]
+                + listed.map { [$0.name, $0.inManifest ? "yes" : "no", $0.state] }))
         }
     }
 
-    struct Status: ParsableCommand {
+    struct Status: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Connector and task states; the first lines of a FAILED task's trace. Exit 3 unless all RUNNING.")
         @OptionGroup var global: GlobalOptions
         @Argument var name: String?
 
-        func run() throws {
-            try cdcctl.run {
-                let (op, _, _) = try ConnectorCommand.operation(global)
-                let states = try op.connector(name).map { try op.status($0.name) }
-                switch global.output {
-                case .json: try Console.json(states)
-                case .table:
-                    var rows = [["CONNECTOR", "STATE", "WORKER", "TASKS"]]
-                    for s in states { rows.append([s.name, s.state, s.workerId, ConnectorTable.tasks(s)]) }
-                    print(TextTable.render(rows))
-                    for s in states {
-                        for t in s.tasks where t.trace != nil {
-                            print("task \(s.name)/\(t.id) \(t.state):\n    " + (t.trace ?? "").split(separator: "\n").prefix(5).joined(separator: "\n    "))
-                        }
-                    }
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let op = try ConnectorCommand.operation(context)
+            let states = try op.connector(name).map { try op.status($0.name) }
+            var lines = [TextTable.render([["CONNECTOR", "STATE", "WORKER", "TASKS"]] + states.map { [$0.name, $0.state, $0.workerId, $0.taskSummary] })]
+            for s in states {
+                for t in s.tasks where t.trace != nil {
+                    lines.append("task \(s.name)/\(t.id) \(t.state):\n    " + (t.trace ?? "").split(separator: "\n").prefix(5).joined(separator: "\n    "))
                 }
-                if !states.allSatisfy(\.isRunning) { throw ExitCode(3) }
             }
+            return CommandResult(json: states, table: lines.joined(separator: "\n"), exitCode: states.allSatisfy(\.isRunning) ? 0 : 3)
         }
     }
 
-    struct Describe: ParsableCommand {
+    struct Describe: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "The stored config (secrets masked) and status.")
         @OptionGroup var global: GlobalOptions
         @Argument var name: String
 
-        func run() throws {
-            try cdcctl.run {
-                let (op, _, _) = try ConnectorCommand.operation(global)
-                let config = try op.describe(name)
-                let status = try op.status(name)
-                switch global.output {
-                case .json: try Console.json(["config": config, "state": ["connector": status.state, "tasks": ConnectorTable.tasks(status)]])
-                case .table:
-                    print("connector \(name): \(status.state), tasks \(ConnectorTable.tasks(status))")
-                    print(TextTable.render([["KEY", "VALUE"]] + config.keys.sorted().map { [$0, config[$0]!] }))
-                }
-            }
+        struct Output: Encodable {
+            var config: [String: String]
+            var state: [String: String]
+        }
+
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let op = try ConnectorCommand.operation(context)
+            let config = try op.describe(name)
+            let status = try op.status(name)
+            return CommandResult(json: Output(config: config, state: ["connector": status.state, "tasks": status.taskSummary]),
+                                 table: "connector \(name): \(status.state), tasks \(status.taskSummary)\n"
+                                     + TextTable.render([["KEY", "VALUE"]] + config.keys.sorted().map { [$0, config[$0]!] }))
         }
     }
 
-    struct Validate: ParsableCommand {
+    struct Validate: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Ask Kafka Connect to validate the manifest's config. Exit 2 on errors.")
         @OptionGroup var global: GlobalOptions
         @Argument var name: String?
 
-        func run() throws {
-            try cdcctl.run {
-                let (op, _, _) = try ConnectorCommand.operation(global)
-                var errors: [CdcError] = []
-                for c in try op.connector(name) {
-                    let problems = try op.client.validate(name: c.name, op.desiredConfig(c))
-                    errors += problems.map { .invalid($0.errors.joined(separator: "; "), subject: "connector \(c.name) \($0.field)") }
-                    if problems.isEmpty && global.output == .table { print("\(c.name): valid") }
-                }
-                if !errors.isEmpty { throw CdcErrors(errors) }
+        struct Verdict: Encodable {
+            var connector: String
+            var valid: Bool
+        }
+
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let op = try ConnectorCommand.operation(context)
+            var errors: [CdcError] = []
+            var verdicts: [Verdict] = []
+            for c in try op.connector(name) {
+                let problems = try op.validate(c)
+                errors += problems
+                verdicts.append(Verdict(connector: c.name, valid: problems.isEmpty))
             }
+            if !errors.isEmpty { throw CdcErrors(errors) }
+            return CommandResult(json: verdicts, table: verdicts.map { "\($0.connector): valid" }.joined(separator: "\n"))
         }
     }
 
-    struct Restart: ParsableCommand {
+    /// A lifecycle request on one connector, journaled.
+    struct LifecycleResult: Encodable {
+        var connector: String
+        var requested: String
+    }
+
+    static func lifecycle(_ context: CommandContext, _ action: ConnectorOperation.Lifecycle, _ name: String,
+                          includeTasks: Bool = false, onlyFailed: Bool = false, timeout: Double = 30) throws -> CommandResult {
+        try operation(context).act(action, on: name, includeTasks: includeTasks, onlyFailed: onlyFailed, timeoutSeconds: timeout)
+        return CommandResult(json: LifecycleResult(connector: name, requested: action.rawValue),
+                             table: "\(name): \(action.rawValue) requested", detail: action.rawValue)
+    }
+
+    struct Restart: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Restart a connector (and its tasks).")
         @OptionGroup var global: GlobalOptions
         @Argument var name: String
         @Flag(help: "Restart the tasks too.") var includeTasks = false
         @Flag(help: "Only the failed ones.") var onlyFailed = false
 
-        func run() throws {
-            try Lifecycle.act(global, "restart", name, extra: (includeTasks ? ["--include-tasks"] : []) + (onlyFailed ? ["--only-failed"] : [])) { op in
-                try op.client.restart(name, includeTasks: includeTasks, onlyFailed: onlyFailed)
-            }
+        var journal: JournalSpec? {
+            JournalSpec(command: "connector restart", arguments: [name] + (includeTasks ? ["--include-tasks"] : []) + (onlyFailed ? ["--only-failed"] : []))
+        }
+
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            try lifecycle(context, .restart, name, includeTasks: includeTasks, onlyFailed: onlyFailed)
         }
     }
 
-    enum Lifecycle {
-        static func act(_ global: GlobalOptions, _ verb: String, _ name: String, extra: [String] = [],
-                        _ body: (ConnectorOperation) throws -> Void) throws {
-            try cdcctl.run {
-                let (op, text, cluster) = try ConnectorCommand.operation(global)
-                try global.workspace.journaled("connector \(verb)", arguments: [name] + extra,
-                                               inputsHash: InputsHash.of([text, verb, name] + extra), cluster: cluster) {
-                    guard try op.client.status(name) != nil else { throw ConnectorOperation.notFound(name) }
-                    try body(op)
-                    return ((), verb)
-                }
-                if global.output == .table { print("\(name): \(verb) requested") }
-            }
-        }
-
-        struct Pause: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Pause a connector (keeps its tasks and resources).")
-            @OptionGroup var global: GlobalOptions
-            @Argument var name: String
-            func run() throws { try Lifecycle.act(global, "pause", name) { try $0.client.pause(name) } }
-        }
-
-        struct Resume: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Resume a paused or stopped connector.")
-            @OptionGroup var global: GlobalOptions
-            @Argument var name: String
-            func run() throws { try Lifecycle.act(global, "resume", name) { try $0.client.resume(name) } }
-        }
-
-        struct Stop: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Stop a connector and free its tasks (needed before an offset reset).")
-            @OptionGroup var global: GlobalOptions
-            @Argument var name: String
-            func run() throws { try Lifecycle.act(global, "stop", name) { try $0.client.stop(name) } }
-        }
-
-        struct Delete: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Delete a connector (its offsets stay; see offsets reset).")
-            @OptionGroup var global: GlobalOptions
-            @Argument var name: String
-            @Option(help: "Seconds to wait until the worker no longer lists it.") var timeout: Double = 30
-            func run() throws {
-                try Lifecycle.act(global, "delete", name) { op in
-                    try op.client.delete(name)
-                    // Deletion is asynchronous in the worker; return once it is really gone.
-                    let deadline = Date().addingTimeInterval(timeout)
-                    while try op.client.list().contains(name) || (try op.client.status(name)) != nil {
-                        if Date() > deadline { throw CdcError.failed("\(name) is still listed \(Int(timeout)) s after delete", subject: name) }
-                        Thread.sleep(forTimeInterval: 0.5)
-                    }
-                }
-            }
-        }
+    struct Pause: CdcCommand {
+        static let configuration = CommandConfiguration(abstract: "Pause a connector (keeps its tasks and resources).")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+        var journal: JournalSpec? { JournalSpec(command: "connector pause", arguments: [name]) }
+        func execute(_ context: CommandContext) throws -> CommandResult { try lifecycle(context, .pause, name) }
     }
 
-    struct Offsets: ParsableCommand {
+    struct Resume: CdcCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume a paused or stopped connector.")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+        var journal: JournalSpec? { JournalSpec(command: "connector resume", arguments: [name]) }
+        func execute(_ context: CommandContext) throws -> CommandResult { try lifecycle(context, .resume, name) }
+    }
+
+    struct Stop: CdcCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop a connector and free its tasks (needed before an offset reset).")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+        var journal: JournalSpec? { JournalSpec(command: "connector stop", arguments: [name]) }
+        func execute(_ context: CommandContext) throws -> CommandResult { try lifecycle(context, .stop, name) }
+    }
+
+    struct Delete: CdcCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a connector (its offsets stay; see offsets reset).")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+        @Option(help: "Seconds to wait until the worker no longer lists it.") var timeout: Double = 30
+
+        func validate() throws {
+            guard timeout > 0 else { throw ValidationError("--timeout must be positive seconds") }
+        }
+
+        var journal: JournalSpec? { JournalSpec(command: "connector delete", arguments: [name]) }
+        func execute(_ context: CommandContext) throws -> CommandResult { try lifecycle(context, .delete, name, timeout: timeout) }
+    }
+
+    struct Offsets: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Read or reset a connector's source offsets (Connect 3.6+).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "get or reset") var action: String
@@ -216,53 +196,65 @@ struct ConnectorCommand: ParsableCommand {
             guard ["get", "reset"].contains(action) else { throw ValidationError("offsets takes `get` or `reset`, not '\(action)'") }
         }
 
-        func run() throws {
-            if action == "get" {
-                try cdcctl.run {
-                    let (op, _, _) = try ConnectorCommand.operation(global)
-                    let offsets = try op.client.offsets(name)
-                    let data = try JSONSerialization.data(withJSONObject: offsets, options: [.prettyPrinted, .sortedKeys])
-                    print(String(decoding: data, as: UTF8.self))
-                }
-            } else {
-                try Lifecycle.act(global, "offsets reset", name) { op in
-                    guard try op.status(name).state == "STOPPED" else {
-                        throw CdcError.invalid("connector \(name) must be STOPPED to reset its offsets", subject: name,
-                                               fix: "cdcctl connector stop \(name), then run this again")
-                    }
-                    _ = try op.client.resetOffsets(name)
-                }
-            }
+        var journal: JournalSpec? { action == "reset" ? JournalSpec(command: "connector offsets reset", arguments: [name]) : nil }
+
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            guard action == "get" else { return try lifecycle(context, .resetOffsets, name) }
+            let text = try ConnectorCommand.operation(context).offsetsJSON(name)
+            return CommandResult(json: RawJSON(text: text), table: text)
         }
     }
 }
 
-enum ConnectorTable {
-    static func tasks(_ s: ConnectorState) -> String {
-        s.tasks.isEmpty ? "none" : s.tasks.map { "\($0.id):\($0.state)" }.joined(separator: " ")
+/// JSON text that `-o json` prints as it is (Connect's own document).
+struct RawJSON: Encodable {
+    var text: String
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)))
+    }
+}
+
+/// Any JSON value, for passing a server's document through unchanged.
+enum JSONValue: Codable {
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let n = try? c.decode(Double.self) { self = .number(n) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case let .bool(b): try c.encode(b)
+        case let .number(n): if n == n.rounded(), abs(n) < 1e15 { try c.encode(Int64(n)) } else { try c.encode(n) }
+        case let .string(s): try c.encode(s)
+        case let .array(a): try c.encode(a)
+        case let .object(o): try c.encode(o)
+        }
     }
 }
 
 struct Source: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The MySQL/MariaDB source.", subcommands: [Check.self])
 
-    struct Check: ParsableCommand {
+    struct Check: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Binlog, row image, GTID, server id, retention and CDC grants, each with its fix. Exit 3 on a failure.")
         @OptionGroup var global: GlobalOptions
 
-        func run() throws {
-            try cdcctl.run {
-                let (op, _, _) = try ConnectorCommand.operation(global)
-                let checks = try op.sourceCheck()
-                switch global.output {
-                case .json: try Console.json(checks)
-                case .table:
-                    print(TextTable.render([["CHECK", "STATUS", "OBSERVED", "EXPECTED"]] + checks.map { [$0.name, $0.status.rawValue.uppercased(), $0.observed, $0.expected] }))
-                    for c in checks where c.fix != nil { print("fix \(c.name): \(c.fix!)") }
-                }
-                if checks.contains(where: { $0.status == .fail }) { throw ExitCode(3) }
-            }
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let checks = try ConnectorCommand.operation(context).sourceCheck()
+            let table = TextTable.render([["CHECK", "STATUS", "OBSERVED", "EXPECTED"]] + checks.map { [$0.name, $0.status.rawValue.uppercased(), $0.observed, $0.expected] })
+                + checks.compactMap { c in c.fix.map { "\nfix \(c.name): \($0)" } }.joined()
+            return CommandResult(json: checks, table: table, exitCode: checks.contains { $0.status == .fail } ? 3 : 0)
         }
     }
 }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Diagnostics
 import Foundation
-import Operations
+import OperationsCore
 
-struct History: ParsableCommand {
+struct History: CdcCommand {
     static let configuration = CommandConfiguration(abstract: "List the operations journal, newest first.")
 
     @OptionGroup var global: GlobalOptions
@@ -18,20 +18,14 @@ struct History: ParsableCommand {
         guard limit > 0 else { throw ValidationError("--limit must be a positive number") }
     }
 
-    func run() throws {
-        try cdcctl.run {
-            let ops = try global.workspace.openState().operations(limit: limit, cluster: cluster)
-            switch global.output {
-            case .json: try Console.json(ops)
-            case .table:
-                var rows = [["ID", "WHEN (UTC)", "CLUSTER", "COMMAND", "OUTCOME", "EXIT", "DURATION", "DETAIL"]]
-                for op in ops {
-                    rows.append([String(op.id ?? 0), UTCTime.format(op.startedAtMs), op.cluster ?? "-", op.command,
-                                 op.outcome.rawValue, String(op.exitCode), "\(op.durationMs) ms",
-                                 String(op.detail.split(separator: "\n").first ?? "")])
-                }
-                print(TextTable.render(rows))
-            }
+    func execute(_ context: CommandContext) throws -> CommandResult {
+        let ops = try context.workspace.openState().operations(limit: limit, cluster: cluster)
+        var rows = [["ID", "WHEN (UTC)", "CLUSTER", "COMMAND", "OUTCOME", "EXIT", "DURATION", "DETAIL"]]
+        for op in ops {
+            rows.append([String(op.id ?? 0), UTCTime.format(op.startedAtMs), op.cluster ?? "-", op.command,
+                         op.outcome.rawValue, String(op.exitCode), "\(op.durationMs) ms",
+                         String(op.detail.split(separator: "\n").first ?? "")])
         }
+        return CommandResult(json: ops, table: TextTable.render(rows))
     }
 }

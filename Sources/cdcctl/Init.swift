@@ -1,7 +1,9 @@
 import ArgumentParser
-import Operations
+import Foundation
+import OperationsCore
+import Stack
 
-struct Init: ParsableCommand {
+struct Init: CdcCommand {
     static let configuration = CommandConfiguration(abstract: "Write a commented default manifest (cdcctl.yaml).")
 
     @OptionGroup var global: GlobalOptions
@@ -12,11 +14,14 @@ struct Init: ParsableCommand {
     @Flag(help: "Replace an existing manifest.")
     var force = false
 
-    func run() throws {
-        try cdcctl.run {
-            let path = try InitOperation.run(global.workspace, profile: profile, force: force)
-            print("wrote \(path) (\(profile) profile)")
-            print("next: cdcctl validate -m \(path)")
-        }
+    struct Output: Encodable {
+        var manifest: String
+        var profile: String
+    }
+
+    func execute(_ context: CommandContext) throws -> CommandResult {
+        let path = try InitOperation.run(context.workspace, profile: profile, force: force)
+        return CommandResult(json: Output(manifest: path, profile: profile),
+                             table: "wrote \(path) (\(profile) profile)\nnext: cdcctl validate -m \(path)")
     }
 }

@@ -1,7 +1,6 @@
 import ArgumentParser
-import Diagnostics
 import Foundation
-import Operations
+import OperationsCore
 
 struct GlobalOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: ArgumentHelp("Cluster manifest.", valueName: "path"))
@@ -18,21 +17,6 @@ struct GlobalOptions: ParsableArguments {
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table, json
-}
-
-/// Runs a command body, turning cdcctl's errors into a message on stderr and the exit code
-/// the conventions give (1 failed, 2 bad input, 3 unhealthy).
-func run(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as CdcErrors {
-        for e in error.errors { Console.error(e.description) }
-        if error.errors.count > 1 { Console.error("\(error.errors.count) problems found") }
-        throw ExitCode(error.exitCode)
-    } catch let error as CdcError {
-        Console.error(error.description)
-        throw ExitCode(error.exitCode)
-    }
 }
 
 enum Console {

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Diagnostics
 import Foundation
-import Operations
+import OperationsCore
+import Processing
 
 struct ProcessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,52 +10,69 @@ struct ProcessCommand: ParsableCommand {
         abstract: "The bundled stream processor: windows, anomalies, exactly-once effect into ClickHouse.",
         subcommands: [Run.self, Status.self])
 
-    struct Run: ParsableCommand {
+    struct Run: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run in the foreground (logs on stderr) until SIGTERM/SIGINT, then flush and commit.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "Serve /metrics on this port instead of processor.metricsPort.") var metricsPort: Int?
         @Option(help: "Stop after this many seconds without input (backfills, tests).") var exitWhenIdle: Double?
 
-        func run() throws {
-            try cdcctl.run {
-                let ws = global.workspace
-                let loaded = try ws.loadManifest()
-                let snapshot = try ws.journaled("process run", arguments: exitWhenIdle.map { ["--exit-when-idle", "\($0)"] } ?? [],
-                                                manifest: loaded) {
-                    let s = try ProcessOperation.run(ws, manifest: loaded.manifest, metricsPort: metricsPort,
-                                                     exitWhenIdleSeconds: exitWhenIdle, log: Console.progress)
-                    return (s, "\(s.eventsIn) events, \(s.rowsOut.values.reduce(0, +)) rows")
-                }
-                print("processed \(snapshot.eventsIn) events; rows: " + snapshot.rowsOut.keys.sorted().map { "\($0)=\(snapshot.rowsOut[$0]!)" }.joined(separator: " "))
-                if snapshot.batches > 0 {
-                    print(String(format: "%llu flushes, mean %.1f ms (pend commit, inserts, commit)", snapshot.batches,
-                                 snapshot.batchSecondsSum / Double(snapshot.batches) * 1000))
-                }
+        func validate() throws {
+            if let metricsPort, !(1...65535).contains(metricsPort) {
+                throw ValidationError("--metrics-port must be a TCP port from 1 to 65535, not \(metricsPort)")
             }
+            if let exitWhenIdle, exitWhenIdle <= 0 { throw ValidationError("--exit-when-idle must be positive seconds") }
+        }
+
+        var journal: JournalSpec? {
+            JournalSpec(command: "process run", arguments: exitWhenIdle.map { ["--exit-when-idle", "\($0)"] } ?? [])
+        }
+
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let s = try ProcessOperation.run(context.workspace, manifest: try context.manifest().manifest, metricsPort: metricsPort,
+                                             exitWhenIdleSeconds: exitWhenIdle, log: context.log)
+            var lines = ["processed \(s.eventsIn) events; rows: " + s.rowsOut.keys.sorted().map { "\($0)=\(s.rowsOut[$0]!)" }.joined(separator: " ")]
+            if s.batches > 0 {
+                lines.append(String(format: "%llu flushes, mean %.1f ms (pend commit, inserts, commit)", s.batches,
+                                    s.batchSecondsSum / Double(s.batches) * 1000))
+            }
+            let summary = RunSummary(eventsIn: s.eventsIn, malformed: s.malformed, rowsOut: s.rowsOut, sinkErrors: s.sinkErrors,
+                                     flushes: s.batches, meanFlushMs: s.batches > 0 ? s.batchSecondsSum / Double(s.batches) * 1000 : 0)
+            return CommandResult(json: summary, table: lines.joined(separator: "\n"),
+                                 detail: "\(s.eventsIn) events, \(s.rowsOut.values.reduce(0, +)) rows")
         }
     }
 
-    struct Status: ParsableCommand {
+    /// What `process run -o json` prints when it ends.
+    struct RunSummary: Encodable {
+        var eventsIn: UInt64
+        var malformed: UInt64
+        var rowsOut: [String: UInt64]
+        var sinkErrors: UInt64
+        var flushes: UInt64
+        var meanFlushMs: Double
+    }
+
+    struct Status: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Committed offsets and lag per partition; whether it runs. Exit 3 when not running.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "The /metrics port to probe.") var metricsPort: Int?
 
-        func run() throws {
-            try cdcctl.run {
-                let m = try global.workspace.loadManifest().manifest
-                let s = try ProcessOperation.status(m, metricsPort: metricsPort)
-                switch global.output {
-                case .json: try Console.json(s)
-                case .table:
-                    print("processor group \(s.group): \(s.running ? "running" : "NOT RUNNING") (\(s.metricsURL))")
-                    print(TextTable.render([["TOPIC", "PARTITION", "COMMITTED", "HIGH WATERMARK", "LAG"]] + s.partitions.map {
-                        [$0.topic, String($0.partition), $0.committed < 0 ? "-" : String($0.committed), String($0.highWatermark), String($0.lag)]
-                    }))
-                    if !s.running { print("next: cdcctl process run") }
-                }
-                if !s.running { throw ExitCode(3) }
+        func validate() throws {
+            if let metricsPort, !(1...65535).contains(metricsPort) {
+                throw ValidationError("--metrics-port must be a TCP port from 1 to 65535, not \(metricsPort)")
             }
+        }
+
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let s = try ProcessOperation.status(try context.manifest().manifest, metricsPort: metricsPort)
+            var lines = ["processor group \(s.group): \(s.running ? "running" : "NOT RUNNING") (\(s.metricsURL))"]
+            let rows: [[String]] = s.partitions.map { p -> [String] in
+                [p.topic, String(p.partition), p.committed < 0 ? "-" : String(p.committed), String(p.highWatermark), String(p.lag)]
+            }
+            lines.append(TextTable.render([["TOPIC", "PARTITION", "COMMITTED", "HIGH WATERMARK", "LAG"]] + rows))
+            if !s.running { lines.append("next: cdcctl process run") }
+            return CommandResult(json: s, table: lines.joined(separator: "\n"), exitCode: s.running ? 0 : 3)
         }
     }
 }

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Diagnostics
 import Foundation
-import Operations
+import OperationsCore
+import SchemaAdmin
 
 struct Schema: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,36 +21,30 @@ struct Schema: ParsableCommand {
 
         var arguments: [String] { templates.map { ["--templates", $0] } ?? [] }
 
-        func operation(_ global: GlobalOptions) throws -> SchemaOperation {
-            let ws = global.workspace
-            return try SchemaOperation(ws, manifest: try ws.loadManifest().manifest, templatesDir: templates)
+        func operation(_ context: CommandContext, progress: @escaping (String) -> Void = { _ in }) throws -> SchemaOperation {
+            try SchemaOperation(context.workspace, manifest: try context.manifest().manifest, templatesDir: templates, progress: progress)
         }
     }
 
-    struct Plan: ParsableCommand {
+    struct Plan: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show which migrations apply would run. Exit 3 when some are pending, 2 when apply would refuse.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var options: SchemaOptions
 
-        func run() throws {
-            try cdcctl.run {
-                let report = try options.operation(global).plan()
-                switch global.output {
-                case .json: try Console.json(report)
-                case .table:
-                    print(SchemaTable.migrations(report.steps))
-                    for p in report.pending {
-                        print("\n-- \(p.name)")
-                        for s in p.statements { print(s + ";") }
-                    }
-                }
-                try SchemaTable.finish(refused: report.hasRefusals, pending: report.hasPending, drift: false, output: global.output)
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let report = try options.operation(context).plan()
+            var lines = [SchemaTable.migrations(report.steps)]
+            for p in report.pending {
+                lines.append("\n-- \(p.name)")
+                lines += p.statements.map { $0 + ";" }
             }
+            return SchemaTable.finish(CommandResult(json: report, table: lines.joined(separator: "\n")),
+                                      refused: report.hasRefusals, pending: report.hasPending, drift: false)
         }
     }
 
-    struct Apply: ParsableCommand {
+    struct Apply: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run the pending migrations in order and record them. Idempotent; refuses edited applied migrations.")
         @OptionGroup var global: GlobalOptions
@@ -57,53 +52,38 @@ struct Schema: ParsableCommand {
         @Flag(help: "Check checksums and have the server parse the pending statements, without changing anything.")
         var dryRun = false
 
-        func run() throws {
-            try cdcctl.run {
-                let ws = global.workspace
-                let loaded = try ws.loadManifest()
-                let args = options.arguments + (dryRun ? ["--dry-run"] : [])
-                let result = try ws.journaled("schema apply", arguments: args, manifest: loaded) {
-                    let r = try SchemaOperation(ws, manifest: loaded.manifest, templatesDir: options.templates,
-                                                progress: Console.progress).apply(dryRun: dryRun)
-                    return (r, (r.dryRun ? "dry run: " : "") + "\(r.applied.count) migration(s), \(r.statements) statement(s)")
-                }
-                switch global.output {
-                case .json: try Console.json(result)
-                case .table:
-                    print(SchemaTable.migrations(result.steps))
-                    if result.dryRun {
-                        print("dry run: would apply \(result.applied.count) migration(s), \(result.statements) statement(s); nothing changed")
-                    } else if result.applied.isEmpty {
-                        print("no changes: every migration is applied")
-                    } else {
-                        print("applied \(result.applied.count) migration(s) to \(result.database): \(result.applied.joined(separator: ", "))")
-                        print("next: cdcctl schema status")
-                    }
-                }
+        var journal: JournalSpec? { JournalSpec(command: "schema apply", arguments: options.arguments + (dryRun ? ["--dry-run"] : [])) }
+
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let r = try options.operation(context, progress: Console.progress).apply(dryRun: dryRun)
+            var lines = [SchemaTable.migrations(r.steps)]
+            if r.dryRun {
+                lines.append("dry run: would apply \(r.applied.count) migration(s), \(r.statements) statement(s); nothing changed")
+            } else if r.applied.isEmpty {
+                lines.append("no changes: every migration is applied")
+            } else {
+                lines.append("applied \(r.applied.count) migration(s) to \(r.database): \(r.applied.joined(separator: ", "))")
+                lines.append("next: cdcctl schema status")
             }
+            return CommandResult(json: r, table: lines.joined(separator: "\n"),
+                                 detail: (r.dryRun ? "dry run: " : "") + "\(r.applied.count) migration(s), \(r.statements) statement(s)")
         }
     }
 
-    struct Status: ParsableCommand {
+    struct Status: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Applied and pending migrations, and drift of the tables from what they define. Exit 3 on pending or drift.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var options: SchemaOptions
 
-        func run() throws {
-            try cdcctl.run {
-                let report = try options.operation(global).status()
-                switch global.output {
-                case .json: try Console.json(report)
-                case .table:
-                    print("database \(report.database)" + (report.databaseExists ? "" : " (does not exist yet)"))
-                    print(SchemaTable.migrations(report.steps))
-                    if !report.drift.isEmpty { print("\n" + SchemaTable.drift(report.drift)) }
-                    for note in report.notes { print("note: " + note) }
-                    if !report.hasDrift && !report.hasPending && !report.hasRefusals { print("up to date, no drift") }
-                }
-                try SchemaTable.finish(refused: report.hasRefusals, pending: report.hasPending, drift: report.hasDrift, output: global.output)
-            }
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let report = try options.operation(context).status()
+            var lines = ["database \(report.database)" + (report.databaseExists ? "" : " (does not exist yet)"), SchemaTable.migrations(report.steps)]
+            if !report.drift.isEmpty { lines.append("\n" + SchemaTable.drift(report.drift)) }
+            lines += report.notes.map { "note: " + $0 }
+            if !report.hasDrift && !report.hasPending && !report.hasRefusals { lines.append("up to date, no drift") }
+            return SchemaTable.finish(CommandResult(json: report, table: lines.joined(separator: "\n")),
+                                      refused: report.hasRefusals, pending: report.hasPending, drift: report.hasDrift)
         }
     }
 }
@@ -127,14 +107,15 @@ enum SchemaTable {
     }
 
     /// Exit 2 when apply would refuse, 3 when something is pending or drifted.
-    static func finish(refused: Bool, pending: Bool, drift: Bool, output: OutputFormat) throws {
+    static func finish(_ result: CommandResult, refused: Bool, pending: Bool, drift: Bool) -> CommandResult {
+        var r = result
         if refused {
-            if output == .table { Console.error("apply would refuse: see DETAIL above; nothing was changed") }
-            throw ExitCode(2)
+            r.exitCode = 2
+            r.notes.append("apply would refuse: see DETAIL above; nothing was changed")
+        } else if pending || drift {
+            r.exitCode = 3
+            r.table += "\n" + (pending ? "next: cdcctl schema apply" : "drift: the tables differ from what the migrations define")
         }
-        if pending || drift {
-            if output == .table { print(pending ? "next: cdcctl schema apply" : "drift: the tables differ from what the migrations define") }
-            throw ExitCode(3)
-        }
+        return r
     }
 }

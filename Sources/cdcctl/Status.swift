@@ -1,9 +1,10 @@
 import ArgumentParser
 import Diagnostics
 import Foundation
-import Operations
+import OperationsCore
+import Stack
 
-struct Status: ParsableCommand {
+struct Status: CdcCommand {
     static let configuration = CommandConfiguration(
         abstract: "Containers, Kafka, connectors and ClickHouse in one table. Exit 0 healthy, 3 when anything is unhealthy.")
 
@@ -19,23 +20,20 @@ struct Status: ParsableCommand {
         guard interval > 0 else { throw ValidationError("--interval must be positive seconds") }
     }
 
+    func execute(_ context: CommandContext) throws -> CommandResult {
+        let report = try StatusOperation.run(context.workspace)
+        return CommandResult(json: report, table: Self.table(report), exitCode: report.healthy ? 0 : 3)
+    }
+
+    /// `--watch` repeats the one-shot command; an unhealthy report does not end the loop.
     func run() throws {
-        try cdcctl.run {
-            let terminal = isatty(STDOUT_FILENO) == 1
-            while true {
-                let report = try StatusOperation.run(global.workspace)
-                if watch && terminal { print("\u{1B}[H\u{1B}[2J", terminator: "") }
-                switch global.output {
-                case .json: try Console.json(report)
-                case .table: print(Self.table(report))
-                }
-                if !watch {
-                    if !report.healthy { throw ExitCode(3) }
-                    return
-                }
-                fflush(nil)
-                Thread.sleep(forTimeInterval: interval)
-            }
+        guard watch else { return try runOnce() }
+        let terminal = isatty(STDOUT_FILENO) == 1
+        while true {
+            if terminal { print("\u{1B}[H\u{1B}[2J", terminator: "") }
+            do { try runOnce() } catch let e as ExitCode where e == ExitCode(3) {}
+            fflush(nil)
+            Thread.sleep(forTimeInterval: interval)
         }
     }
 

@@ -1,93 +1,70 @@
 import ArgumentParser
 import Diagnostics
 import Foundation
-import Operations
+import OperationsCore
+import Polling
+import TopicAdmin
 
 struct Topics: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Kafka topics from the manifest: plan, apply, describe, health.",
         subcommands: [Plan.self, Apply.self, Describe.self, Health.self])
 
-    struct Plan: ParsableCommand {
+    struct Plan: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Show what apply would change. Exit 3 when the cluster differs.")
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Also exit 3 for topics on the cluster that the manifest does not declare.")
         var failOnExtra = false
 
-        func run() throws {
-            try cdcctl.run {
-                let m = try global.workspace.loadManifest().manifest
-                let steps = try TopicsOperation(manifest: m).plan()
-                switch global.output {
-                case .json: try Console.json(steps)
-                case .table: print(TopicsTable.plan(steps))
-                }
-                if TopicPlanner.hasDrift(steps, countExtra: failOnExtra) {
-                    if global.output == .table { print("next: cdcctl topics apply") }
-                    throw ExitCode(3)
-                }
-            }
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let steps = try TopicsOperation(manifest: try context.manifest().manifest).plan()
+            let drift = TopicPlanner.hasDrift(steps, countExtra: failOnExtra)
+            return CommandResult(json: steps, table: TopicsTable.plan(steps) + (drift ? "\nnext: cdcctl topics apply" : ""),
+                                 exitCode: drift ? 3 : 0)
         }
     }
 
-    struct Apply: ParsableCommand {
+    struct Apply: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create missing topics and fix config drift. Idempotent; refuses unsafe changes.")
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Show the plan and check it against the live brokers without changing anything.")
         var dryRun = false
 
-        func run() throws {
-            try cdcctl.run {
-                let ws = global.workspace
-                let loaded = try ws.loadManifest()
-                let args = dryRun ? ["--dry-run"] : []
-                let result = try ws.journaled("topics apply", arguments: args, manifest: loaded) {
-                    let r = try TopicsOperation(manifest: loaded.manifest).apply(dryRun: dryRun)
-                    return (r, r.dryRun ? "dry run" : "created \(r.created.count), altered \(r.altered.count)")
-                }
-                switch global.output {
-                case .json: try Console.json(result)
-                case .table:
-                    print(TopicsTable.plan(result.steps))
-                    if result.dryRun {
-                        print("dry run: nothing changed")
-                    } else if result.changed {
-                        print("created \(result.created.count), altered \(result.altered.count) topic(s)")
-                        print("next: cdcctl topics health")
-                    } else {
-                        print("no changes: every topic matches the manifest")
-                    }
-                }
+        var journal: JournalSpec? { JournalSpec(command: "topics apply", arguments: dryRun ? ["--dry-run"] : []) }
+
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let r = try TopicsOperation(manifest: try context.manifest().manifest).apply(dryRun: dryRun)
+            var lines = [TopicsTable.plan(r.steps)]
+            if r.dryRun {
+                lines.append("dry run: nothing changed")
+            } else if r.changed {
+                lines += ["created \(r.created.count), altered \(r.altered.count) topic(s)", "next: cdcctl topics health"]
+            } else {
+                lines.append("no changes: every topic matches the manifest")
             }
+            return CommandResult(json: r, table: lines.joined(separator: "\n"),
+                                 detail: r.dryRun ? "dry run" : "created \(r.created.count), altered \(r.altered.count)")
         }
     }
 
-    struct Describe: ParsableCommand {
+    struct Describe: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Partitions, leaders, replicas, ISR and configs.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "A topic; all manifest topics when omitted.") var topic: String?
 
-        func run() throws {
-            try cdcctl.run {
-                let m = try global.workspace.loadManifest().manifest
-                let topics = try TopicsOperation(manifest: m).describe(topic)
-                switch global.output {
-                case .json: try Console.json(topics)
-                case .table:
-                    for t in topics {
-                        print("TOPIC \(t.name)")
-                        print(TopicsTable.partitions(t.partitions))
-                        let configs = t.configs.filter { !$0.isDefault }.map { "\($0.name)=\($0.isSensitive ? Redact.mask : $0.value ?? "")" }
-                        print("configs: " + (configs.isEmpty ? "(defaults)" : configs.joined(separator: " ")))
-                        print("")
-                    }
-                }
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let topics = try TopicsOperation(manifest: try context.manifest().manifest).describe(topic)
+            let text = topics.map { t in
+                let configs = t.configs.filter { !$0.isDefault }.map { "\($0.name)=\($0.isSensitive ? Redact.mask : $0.value ?? "")" }
+                return "TOPIC \(t.name)\n" + TopicsTable.partitions(t.partitions) + "\nconfigs: "
+                    + (configs.isEmpty ? "(defaults)" : configs.joined(separator: " ")) + "\n"
             }
+            return CommandResult(json: topics, table: text.joined(separator: "\n"))
         }
     }
 
-    struct Health: ParsableCommand {
+    struct Health: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Under-replicated, under-min-ISR and leaderless partitions. Exit 0 healthy, 3 unhealthy.")
         @OptionGroup var global: GlobalOptions
@@ -98,26 +75,20 @@ struct Topics: ParsableCommand {
             guard timeout > 0 else { throw ValidationError("--timeout must be positive seconds") }
         }
 
-        func run() throws {
-            try cdcctl.run {
-                let m = try global.workspace.loadManifest().manifest
-                let op = try TopicsOperation(manifest: m)
-                let deadline = Date().addingTimeInterval(timeout)
-                var report = try op.health()
-                while exitWhenHealthy && !report.healthy && Date() < deadline {
-                    Console.progress("waiting: \(report.problems.count) problem(s), first: \(report.problems[0])")
-                    Thread.sleep(forTimeInterval: 1)
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let op = try TopicsOperation(manifest: try context.manifest().manifest)
+            var report = try op.health()
+            if exitWhenHealthy && !report.healthy {
+                report = try Poll.until(Deadline(seconds: timeout), backoff: .every(1), waiting: { _ in
+                    context.log("waiting: \(report.problems.count) problem(s), first: \(report.problems.first ?? "")")
+                }) { () -> TopicHealthReport? in
                     report = try op.health()
-                }
-                switch global.output {
-                case .json: try Console.json(report)
-                case .table:
-                    print("brokers: \(report.brokersLive) of \(report.brokersExpected) live")
-                    print(TopicsTable.partitions(report.partitions))
-                    print(report.healthy ? "healthy" : "UNHEALTHY:\n" + report.problems.map { "  - " + $0 }.joined(separator: "\n"))
-                }
-                if !report.healthy { throw ExitCode(3) }
+                    return report.healthy ? report : nil
+                } ?? report
             }
+            let verdict: String = report.healthy ? "healthy" : "UNHEALTHY:\n" + report.problems.map { "  - " + $0 }.joined(separator: "\n")
+            let text: String = "brokers: \(report.brokersLive) of \(report.brokersExpected) live\n" + TopicsTable.partitions(report.partitions) + "\n" + verdict
+            return CommandResult(json: report, table: text, exitCode: report.healthy ? 0 : 3)
         }
     }
 }

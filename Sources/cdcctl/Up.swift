@@ -1,9 +1,10 @@
 import ArgumentParser
 import Diagnostics
 import Foundation
-import Operations
+import OperationsCore
+import Stack
 
-struct Up: ParsableCommand {
+struct Up: CdcCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render, start and health-gate the stack, then bootstrap topics, schema and connectors. Idempotent.",
         discussion: """
@@ -28,37 +29,31 @@ struct Up: ParsableCommand {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive seconds") }
     }
 
-    func run() throws {
-        try cdcctl.run {
-            var args: [String] = []
-            if let outputDir { args += ["--out", outputDir] }
-            if noBootstrap { args.append("--no-bootstrap") }
-            let result = try UpOperation.run(global.workspace, options: UpOptions(projectDir: outputDir, bootstrap: !noBootstrap, timeoutSeconds: timeout),
-                                             arguments: args, progress: Console.progressReporter())
-            switch global.output {
-            case .json: try Console.json(result)
-            case .table:
-                var rows = [["SERVICE", "STATE", "HEALTH", "PORTS", "IMAGE", "THIS UP"]]
-                for s in result.services {
-                    rows.append([s.service, s.state, s.health, s.ports.joined(separator: " "), s.image, s.change ?? ""])
-                }
-                print(TextTable.render(rows))
-                if let b = result.bootstrap {
-                    print("topics: \(b.topicsCreated.count) created, \(b.topicsAltered.count) altered")
-                    print("schema: \(b.schema)")
-                    for c in b.connectors {
-                        print("connector \(c.connector): \(c.action), \(c.state?.state ?? "-")")
-                    }
-                }
-                print(String(format: "cluster %@ up: healthy after %.1f s, done in %.1f s (project %@)",
-                             result.cluster, result.secondsToHealthy, result.seconds, result.projectDir))
-                print("next: " + result.next.joined(separator: " | "))
-            }
+    func execute(_ context: CommandContext) throws -> CommandResult {
+        var args: [String] = []
+        if let outputDir { args += ["--out", outputDir] }
+        if noBootstrap { args.append("--no-bootstrap") }
+        let result = try UpOperation.run(context.workspace, options: UpOptions(projectDir: outputDir, bootstrap: !noBootstrap, timeoutSeconds: timeout),
+                                         arguments: args, progress: context.progress)
+        var rows = [["SERVICE", "STATE", "HEALTH", "PORTS", "IMAGE", "THIS UP"]]
+        for s in result.services {
+            rows.append([s.service, s.state, s.health, s.ports.joined(separator: " "), s.image, s.change ?? ""])
         }
+        var lines = [TextTable.render(rows)]
+        if let b = result.bootstrap {
+            lines.append("topics: \(b.topicsCreated.count) created, \(b.topicsAltered.count) altered")
+            lines.append("schema: \(b.schema)")
+            for c in b.connectors { lines.append("connector \(c.connector): \(c.action), \(c.state?.state ?? "-")") }
+        }
+        lines.append(String(format: "cluster %@ up: healthy after %.1f s, done in %.1f s (project %@)",
+                            result.cluster, result.secondsToHealthy, result.seconds, result.projectDir))
+        lines.append("next:")
+        lines += result.next.map { "  " + $0 }
+        return CommandResult(json: result, table: lines.joined(separator: "\n"))
     }
 }
 
-struct Down: ParsableCommand {
+struct Down: CdcCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stop and remove the stack's containers and networks; --volumes also deletes its data (asks first).")
 
@@ -70,23 +65,17 @@ struct Down: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Do not ask before removing volumes.")
     var yes = false
 
-    func run() throws {
-        try cdcctl.run {
-            var confirmed = yes
-            if volumes && !yes && isatty(STDIN_FILENO) == 1 {
-                let cluster = (try? global.workspace.loadManifest().manifest.cluster.name) ?? "?"
-                FileHandle.standardError.write(Data("This deletes every topic, table row and binlog of cluster \(cluster). Type the cluster name to confirm: ".utf8))
-                confirmed = readLine()?.trimmingCharacters(in: .whitespaces) == cluster
-            }
-            let args = (volumes ? ["--volumes"] : []) + (yes ? ["--yes"] : [])
-            let result = try DownOperation.run(global.workspace, volumes: volumes, confirmed: confirmed, arguments: args)
-            switch global.output {
-            case .json: try Console.json(result)
-            case .table:
-                print("cluster \(result.cluster) down: removed \(result.removedContainers.count) container(s)"
-                      + (result.volumesRemoved ? " and its volumes" : "; volumes kept (cdcctl down --volumes --yes deletes them)"))
-                print("next: cdcctl up")
-            }
+    func execute(_ context: CommandContext) throws -> CommandResult {
+        var confirmed = yes
+        if volumes && !yes && isatty(STDIN_FILENO) == 1 {
+            let cluster = (try? context.manifest().manifest.cluster.name) ?? "?"
+            FileHandle.standardError.write(Data("This deletes every topic, table row and binlog of cluster \(cluster). Type the cluster name to confirm: ".utf8))
+            confirmed = readLine()?.trimmingCharacters(in: .whitespaces) == cluster
         }
+        let args = (volumes ? ["--volumes"] : []) + (yes ? ["--yes"] : [])
+        let result = try DownOperation.run(context.workspace, volumes: volumes, confirmed: confirmed, arguments: args)
+        let text = "cluster \(result.cluster) down: removed \(result.removedContainers.count) container(s)"
+            + (result.volumesRemoved ? " and its volumes" : "; volumes kept (cdcctl down --volumes --yes deletes them)") + "\nnext: cdcctl up"
+        return CommandResult(json: result, table: text)
     }
 }

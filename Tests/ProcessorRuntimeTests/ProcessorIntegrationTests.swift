@@ -71,9 +71,7 @@ final class ProcessorIntegrationTests: XCTestCase {
         addTeardownBlock { _ = try? self.clickhouse.execute("DROP DATABASE IF EXISTS \(self.database)") }
     }
 
-    func cdcctl(_ args: [String]) throws -> (status: Int32, output: String) {
-        try TestSupport.run(TestSupport.cdcctlBinary, args + ["--state-dir", dir + "/state"], cwd: dir)
-    }
+    var cdcctl: CLI { CLI(directory: dir) }
 
     /// A 5-minute boundary two hours ago: recent enough for every table's TTL (ClickHouse drops
     /// rows already past their TTL as they are inserted).

@@ -85,7 +85,8 @@ final class RuntimeTests: XCTestCase {
         r.on(["docker", "version"], ProcessResult(status: 0, stdout: "20.10.24\n"))
         r.on(["docker", "compose"], ProcessResult(status: 1, stderr: "unknown command: docker compose\n"))
         XCTAssertThrowsError(try runtime(r).check()) { error in
-            let e = error as? CdcError
+            XCTAssertEqual((error as? RuntimeError)?.reason, .composeNotInstalled)
+            let e: CdcError? = CdcError.bridging(error)
             XCTAssertEqual(e?.exitCode, 1)
             XCTAssertTrue(e?.message.contains("neither `docker compose` nor `docker-compose` runs") == true, "\(error)")
             XCTAssertTrue(e?.fix?.contains("docker-compose-plugin") == true, "\(error)")
@@ -95,7 +96,8 @@ final class RuntimeTests: XCTestCase {
     func testDockerNotInstalled() throws {
         let r = FakeRunner(installed: [])
         XCTAssertThrowsError(try runtime(r).check()) { error in
-            let e = error as? CdcError
+            XCTAssertEqual((error as? RuntimeError)?.reason, .dockerNotInstalled)
+            let e: CdcError? = CdcError.bridging(error)
             XCTAssertEqual(e?.message, "the docker command is not installed (not found on PATH)")
             XCTAssertTrue(e?.fix?.contains("apt-get install docker.io") == true)
         }
@@ -106,13 +108,15 @@ final class RuntimeTests: XCTestCase {
         r.on(["docker", "version"], ProcessResult(status: 1, stdout: "Client: 28.2.2\n",
                                                   stderr: "Cannot connect to the Docker daemon at unix:///tmp/x.sock. Is the docker daemon running?\n"))
         XCTAssertThrowsError(try runtime(r, env: ["DOCKER_HOST": "unix:///tmp/x.sock"]).check()) { error in
-            let e = error as? CdcError
+            XCTAssertEqual((error as? RuntimeError)?.reason, .daemonNotRunning(address: "unix:///tmp/x.sock", fromDockerHost: true))
+            XCTAssertEqual((error as? RuntimeError)?.engineUnavailable, true)
+            let e: CdcError? = CdcError.bridging(error)
             XCTAssertEqual(e?.message, "the Docker daemon is not running (nothing answers at unix:///tmp/x.sock)")
             XCTAssertTrue(e?.fix?.contains("DOCKER_HOST") == true)
         }
         XCTAssertThrowsError(try runtime(r).check()) { error in
-            XCTAssertEqual((error as? CdcError)?.message, "the Docker daemon is not running (nothing answers at unix:///var/run/docker.sock)")
-            XCTAssertTrue((error as? CdcError)?.fix?.contains("systemctl start docker") == true)
+            XCTAssertEqual(CdcError.bridging(error).message, "the Docker daemon is not running (nothing answers at unix:///var/run/docker.sock)")
+            XCTAssertTrue(CdcError.bridging(error).fix?.contains("systemctl start docker") == true)
         }
     }
 
@@ -120,7 +124,7 @@ final class RuntimeTests: XCTestCase {
         let r = FakeRunner()
         r.on(["docker", "version"], ProcessResult(status: 1, stderr: "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock\n"))
         XCTAssertThrowsError(try runtime(r).check()) { error in
-            XCTAssertTrue((error as? CdcError)?.fix?.contains("docker group") == true, "\(error)")
+            XCTAssertTrue(CdcError.bridging(error).fix?.contains("docker group") == true, "\(error)")
         }
     }
 

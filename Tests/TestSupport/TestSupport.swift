@@ -122,3 +122,38 @@ extension TestSupport {
         "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 }
+
+/// The real `cdcctl` binary, run the way a user runs it: in a working directory, with its own
+/// state directory, the test's extra arguments appended (the one runner every test target uses).
+public struct CLI {
+    public var directory: String
+    public var stateDir: String
+    /// Appended to every call (e.g. `-m manifest.yaml`, `--templates dir`).
+    public var extraArguments: [String]
+    public var environment: [String: String]?
+
+    public init(directory: String, stateDir: String? = nil, extraArguments: [String] = [], environment: [String: String]? = nil) {
+        self.directory = directory
+        self.stateDir = stateDir ?? directory + "/state"
+        self.extraArguments = extraArguments
+        self.environment = environment
+    }
+
+    var arguments: [String] { extraArguments + ["--state-dir", stateDir] }
+
+    /// Exit code and stdout + stderr together.
+    @discardableResult
+    public func callAsFunction(_ args: [String]) throws -> (status: Int32, output: String) {
+        try TestSupport.run(TestSupport.cdcctlBinary, args + arguments, cwd: directory, environment: environment)
+    }
+
+    @discardableResult
+    public func callAsFunction(_ args: String...) throws -> (status: Int32, output: String) {
+        try callAsFunction(args)
+    }
+
+    /// Exit code, stdout (results) and stderr (progress, errors) apart.
+    public func separately(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try TestSupport.runSeparately(TestSupport.cdcctlBinary, args + arguments, cwd: directory, environment: environment)
+    }
+}

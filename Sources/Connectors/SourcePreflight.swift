@@ -1,0 +1,129 @@
+import OperationsCore
+import Diagnostics
+import Manifest
+import Foundation
+import MySQL
+
+public struct PreflightCheck: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable { case ok, warn, fail }
+    public var name: String
+    public var status: Status
+    public var observed: String
+    public var expected: String
+    /// The exact SQL or config line that fixes it.
+    public var fix: String?
+}
+
+/// What the source server told us, gathered once so the verdicts stay pure.
+public struct SourceFacts: Sendable, Equatable {
+    public var variables: [String: String]
+    /// `SHOW GRANTS` lines of the CDC user, or nil when it could not log in.
+    public var cdcGrants: [String]?
+    public var cdcLoginError: String?
+
+    public init(variables: [String: String], cdcGrants: [String]?, cdcLoginError: String?) {
+        self.variables = variables
+        self.cdcGrants = cdcGrants
+        self.cdcLoginError = cdcLoginError
+    }
+
+    /// MariaDB has gtid_strict_mode; MySQL does not. (The version string cannot tell: the
+    /// testbed's MariaDB reports 8.0.2 for the Debezium MySQL connector's sake.)
+    public var isMariaDB: Bool { variables["gtid_strict_mode"] != nil }
+}
+
+/// Debezium's requirements of a MySQL/MariaDB source, each with its fix. Pure.
+public enum SourcePreflight {
+    public static let requiredPrivileges = ["SELECT", "RELOAD", "SHOW DATABASES", "REPLICATION SLAVE", "REPLICATION CLIENT"]
+
+    public static func assess(_ facts: SourceFacts, manifest m: Manifest) -> [PreflightCheck] {
+        let v = facts.variables
+        var checks: [PreflightCheck] = []
+        func check(_ name: String, _ ok: Bool, observed: String?, expected: String, fix: String, warnOnly: Bool = false) {
+            checks.append(PreflightCheck(name: name, status: ok ? .ok : (warnOnly ? .warn : .fail),
+                                         observed: observed ?? "(not set)", expected: expected, fix: ok ? nil : fix))
+        }
+        let mysql = !facts.isMariaDB
+        let persist = mysql ? "SET PERSIST" : "SET GLOBAL"
+        let cnfNote = mysql ? "" : " (and put it in the [mysqld] section of my.cnf so it survives a restart)"
+
+        let logBin = v["log_bin"]?.uppercased()
+        check("binlog enabled", logBin == "ON" || logBin == "1", observed: v["log_bin"], expected: "ON",
+              fix: "add `log_bin = mysql-bin` to the [mysqld] section of my.cnf and restart the server")
+        check("binlog_format", v["binlog_format"]?.uppercased() == "ROW", observed: v["binlog_format"], expected: "ROW",
+              fix: "\(persist) binlog_format = 'ROW';\(cnfNote) — then restart the connector")
+        check("binlog_row_image", v["binlog_row_image"]?.uppercased() == "FULL", observed: v["binlog_row_image"], expected: "FULL",
+              fix: "\(persist) binlog_row_image = 'FULL';\(cnfNote)")
+        if let options = v["binlog_row_value_options"] {
+            check("binlog_row_value_options", !options.uppercased().contains("PARTIAL_JSON"), observed: options.isEmpty ? "(empty)" : options,
+                  expected: "not PARTIAL_JSON", fix: "SET PERSIST binlog_row_value_options = '';")
+        }
+        if m.source.gtid {
+            if mysql {
+                check("gtid_mode", v["gtid_mode"]?.uppercased() == "ON", observed: v["gtid_mode"], expected: "ON",
+                      fix: "SET PERSIST enforce_gtid_consistency = ON; then step gtid_mode through OFF_PERMISSIVE, ON_PERMISSIVE to ON with SET PERSIST gtid_mode = …;")
+                check("enforce_gtid_consistency", v["enforce_gtid_consistency"]?.uppercased() == "ON", observed: v["enforce_gtid_consistency"],
+                      expected: "ON", fix: "SET PERSIST enforce_gtid_consistency = ON;")
+            } else {
+                // MariaDB always writes GTIDs; strict mode keeps them in order.
+                check("gtid_strict_mode", v["gtid_strict_mode"]?.uppercased() == "ON", observed: v["gtid_strict_mode"], expected: "ON",
+                      fix: "SET GLOBAL gtid_strict_mode = ON; and gtid_strict_mode = ON in my.cnf", warnOnly: true)
+            }
+        }
+        let serverId = Int(v["server_id"] ?? "") ?? 0
+        let connectorIds = m.connect.connectors.map(\.serverId)
+        check("server_id", serverId > 0 && !connectorIds.contains(serverId), observed: String(serverId),
+              expected: "non-zero and not used by a connector (\(connectorIds.map(String.init).joined(separator: ", ")))",
+              fix: serverId == 0 ? "set `server-id = \(m.source.serverId)` in my.cnf and restart"
+                                 : "give the connector another serverId in the manifest (connect.connectors[].serverId)")
+        let expire = Int(v["binlog_expire_logs_seconds"] ?? "") ?? (Int(v["expire_logs_days"] ?? "") ?? 0) * 86_400
+        let minimum = 86_400
+        check("binlog retention", expire == 0 || expire >= minimum, observed: expire == 0 ? "never purged" : "\(expire) s",
+              expected: "at least \(minimum) s (the manifest asks \(m.source.binlogExpireSeconds) s)",
+              fix: "\(persist) binlog_expire_logs_seconds = \(m.source.binlogExpireSeconds);\(cnfNote)")
+        if expire != 0 && expire >= minimum && expire < m.source.binlogExpireSeconds {
+            checks[checks.count - 1].status = .warn
+            checks[checks.count - 1].fix = "\(persist) binlog_expire_logs_seconds = \(m.source.binlogExpireSeconds);\(cnfNote)"
+        }
+
+        let grantFix = "GRANT \(requiredPrivileges.joined(separator: ", ")) ON *.* TO '\(m.source.cdcUser)'@'%';"
+        if let grants = facts.cdcGrants {
+            let missing = missingPrivileges(grants)
+            check("grants of \(m.source.cdcUser)", missing.isEmpty, observed: missing.isEmpty ? "all present" : "missing \(missing.joined(separator: ", "))",
+                  expected: requiredPrivileges.joined(separator: ", "), fix: grantFix)
+        } else {
+            check("login as \(m.source.cdcUser)", false, observed: facts.cdcLoginError ?? "failed", expected: "can log in",
+                  fix: "CREATE USER '\(m.source.cdcUser)'@'%' IDENTIFIED BY '<the secret mysqlCdcPassword>'; \(grantFix)")
+        }
+        return checks
+    }
+
+    /// Privileges of `requiredPrivileges` that the grant lines do not give on *.*.
+    public static func missingPrivileges(_ grants: [String]) -> [String] {
+        var have: Set<String> = []
+        for line in grants {
+            let upper = line.uppercased()
+            guard upper.hasPrefix("GRANT "), let on = upper.range(of: " ON *.* TO ") ?? upper.range(of: " ON `*`.`*` TO ") else { continue }
+            let privileges = upper[upper.index(upper.startIndex, offsetBy: 6)..<on.lowerBound]
+            for p in privileges.split(separator: ",") { have.insert(p.trimmingCharacters(in: .whitespaces)) }
+        }
+        if have.contains("ALL PRIVILEGES") { return [] }
+        // MariaDB 10.5+ renamed REPLICATION CLIENT to BINLOG MONITOR and lists it that way.
+        if have.contains("BINLOG MONITOR") { have.insert("REPLICATION CLIENT") }
+        return requiredPrivileges.filter { !have.contains($0) }
+    }
+}
+
+extension SourcePreflight {
+    /// Connects as the admin (for variables) and as the CDC user (for its own grants).
+    public static func gather(_ m: Manifest, rootPassword: String, cdcPassword: String) throws -> SourceFacts {
+        let admin = try MySQLConnection(MySQLEndpoint(host: m.access.mysqlHost, port: m.access.mysqlPort, user: "root", password: rootPassword))
+        let variables = try admin.variables()
+        do {
+            let cdc = try MySQLConnection(MySQLEndpoint(host: m.access.mysqlHost, port: m.access.mysqlPort, user: m.source.cdcUser, password: cdcPassword))
+            return SourceFacts(variables: variables, cdcGrants: try cdc.query("SHOW GRANTS").firstColumn, cdcLoginError: nil)
+        } catch let e as MySQLError {
+            return SourceFacts(variables: variables, cdcGrants: nil, cdcLoginError: e.description)
+        }
+    }
+}

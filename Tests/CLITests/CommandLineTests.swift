@@ -1,0 +1,106 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Runs the real `cdcctl` binary the way a user does and checks stdout, stderr and exit codes.
+final class CommandLineTests: XCTestCase {
+    var dir = ""
+
+    override func setUpWithError() throws {
+        dir = try TestSupport.temporaryDirectory(self)
+    }
+
+    var cdcctl: CLI { CLI(directory: dir) }
+
+    func testInitValidateRenderHistory() throws {
+        let initRun = try cdcctl("init", "-m", dir + "/cdcctl.yaml")
+        XCTAssertEqual(initRun.status, 0, initRun.output)
+        XCTAssertEqual(try String(contentsOfFile: dir + "/cdcctl.yaml", encoding: .utf8),
+                       try String(contentsOfFile: TestSupport.repo + "/manifests/default.yaml", encoding: .utf8))
+
+        let again = try cdcctl("init", "-m", dir + "/cdcctl.yaml")
+        XCTAssertEqual(again.status, 2)
+        XCTAssertTrue(again.output.contains("already exists; not overwriting it"), again.output)
+
+        let validate = try cdcctl("validate", "-m", dir + "/cdcctl.yaml")
+        XCTAssertEqual(validate.status, 0, validate.output)
+        XCTAssertTrue(validate.output.contains("headroom                    6272 MiB"), validate.output)
+
+        let render = try cdcctl("render", "-m", dir + "/cdcctl.yaml", "--out", dir + "/out", "-o", "json")
+        XCTAssertEqual(render.status, 0, render.output)
+        let result = try JSONSerialization.jsonObject(with: Data(render.output.utf8)) as? [String: Any]
+        XCTAssertEqual((result?["files"] as? [Any])?.count, 24)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/docker-compose.yml"))
+
+        let history = try cdcctl("history", "-o", "json")
+        XCTAssertEqual(history.status, 0, history.output)
+        let ops = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(history.output.utf8)) as? [[String: Any]])
+        XCTAssertEqual(ops.map { $0["command"] as? String }, ["render", "init", "init"])
+        XCTAssertEqual(ops.map { $0["outcome"] as? String }, ["ok", "invalid", "ok"])
+        XCTAssertEqual(ops.first?["cluster"] as? String, "cdc")
+        XCTAssertEqual((ops.first?["inputsHash"] as? String)?.count, 16)
+    }
+
+    func testInvalidManifestExitsTwoWithLocatedMessages() throws {
+        try "kafka:\n  heap: 1g\n  topics:\n    - name: a.b\n      replicationFactor: 4\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+        let run = try cdcctl("validate", "-m", dir + "/bad.yaml")
+        XCTAssertEqual(run.status, 2)
+        XCTAssertTrue(run.output.contains("bad.yaml:2 kafka.heap: JVM heap 1024 MiB must be below the container limit 768 MiB"), run.output)
+        XCTAssertTrue(run.output.contains("bad.yaml:5 kafka.topics[0].replicationFactor: 4 exceeds the 3 brokers"), run.output)
+        XCTAssertTrue(run.output.contains("fix:"), run.output)
+    }
+
+    func testRenderOfInvalidManifestWritesNothing() throws {
+        try "kafka:\n  brokers: 2\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+        let run = try cdcctl("render", "-m", dir + "/bad.yaml", "--out", dir + "/out")
+        XCTAssertEqual(run.status, 2, run.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"))
+    }
+
+    func testMissingManifestAndBadFlagsAreUsageErrors() throws {
+        let missing = try cdcctl("validate", "-m", dir + "/nope.yaml")
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.output.contains("no such file"), missing.output)
+        XCTAssertTrue(missing.output.contains("cdcctl init"), missing.output)
+        let badOutput = try cdcctl("validate", "-o", "xml")
+        XCTAssertEqual(badOutput.status, 2, "usage errors exit 2, as --help promises (not argument-parser's 64)")
+        XCTAssertTrue(badOutput.output.contains("--output"), badOutput.output)
+        let badPort = try cdcctl("process", "run", "-m", TestSupport.repo + "/manifests/default.yaml", "--metrics-port", "70000")
+        XCTAssertEqual(badPort.status, 2, "a bad port is a usage error, not a crash: \(badPort.output)")
+        XCTAssertTrue(badPort.output.contains("--metrics-port must be a TCP port from 1 to 65535, not 70000"), badPort.output)
+        let badTemplates = try cdcctl("render", "-m", TestSupport.repo + "/manifests/default.yaml", "--out", dir + "/o", "--templates", dir + "/none")
+        XCTAssertEqual(badTemplates.status, 2, badTemplates.output)
+        XCTAssertTrue(badTemplates.output.contains("templates directory does not exist"), badTemplates.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/o"))
+    }
+
+    func testTypoSuggestsTheNearestSubcommand() throws {
+        let top = try cdcctl("statsu")
+        XCTAssertEqual(top.status, 2, top.output)
+        XCTAssertTrue(top.output.contains("did you mean `cdcctl status`?"), top.output)
+        let nested = try cdcctl("topics", "aply")
+        XCTAssertEqual(nested.status, 2, nested.output)
+        XCTAssertTrue(nested.output.contains("did you mean `cdcctl topics apply`?"), nested.output)
+        let nothingClose = try cdcctl("zzzzzz")
+        XCTAssertEqual(nothingClose.status, 2, nothingClose.output)
+        XCTAssertTrue(nothingClose.output.contains("the subcommands of cdcctl are: init, validate, render, up"), nothingClose.output)
+    }
+
+    func testVersionNamesTheCommitAndTheLoadedLibrdkafka() throws {
+        let v = try cdcctl("--version")
+        XCTAssertEqual(v.status, 0, v.output)
+        XCTAssertTrue(v.output.hasPrefix("cdcctl "), v.output)
+        XCTAssertNotNil(v.output.range(of: #"librdkafka \d+\.\d+\.\d+"#, options: .regularExpression), v.output)
+        XCTAssertNotNil(v.output.range(of: #"commit [0-9a-f]{7,}"#, options: .regularExpression), "built in a git checkout: \(v.output)")
+    }
+
+    /// Every read command answers `-o json` with a JSON document (not a table).
+    func testReadCommandsPrintJSON() throws {
+        let m = TestSupport.repo + "/manifests/default.yaml"
+        for args in [["validate", "-m", m], ["history"], ["init", "-m", dir + "/j.yaml"]] {
+            let r = try cdcctl.separately(args + ["-o", "json"])
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+            XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)), "\(args) printed: \(r.stdout)")
+        }
+    }
+}
