@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Kafka", dependencies: ["CRdKafka", "Diagnostics"]),
         .target(name: "HTTP", dependencies: ["CCurl", "Diagnostics"]),
         .target(name: "MySQL", dependencies: ["CMariaDB", "Diagnostics"]),
-        .target(name: "Connect", dependencies: ["HTTP", "Diagnostics"]),
+        .target(name: "Connect", dependencies: ["HTTP", "Polling", "Diagnostics"]),
         .target(name: "ClickHouse", dependencies: ["HTTP", "Diagnostics"]),
         .target(name: "Runtime", dependencies: ["Diagnostics"]),
         // Stream engine: pure logic (decoding, windows, anomaly rules); Kafka and ClickHouse adapters live elsewhere.

@@ -27,7 +27,7 @@ public enum InsertFormat: String, Sendable {
 /// A client for ClickHouse's HTTP interface (the server's, not a driver's): one statement per
 /// request, settings as URL parameters, credentials in `X-ClickHouse-User`/`X-ClickHouse-Key`,
 /// server exceptions as `ClickHouseError`.
-public final class ClickHouseClient: @unchecked Sendable {
+public final class ClickHouseClient: Sendable {
     public let config: ClickHouseConfig
     let http: HTTPClient
 

@@ -1,6 +1,7 @@
 import Diagnostics
 import Foundation
 import HTTP
+import Polling
 
 public struct ConnectorState: Sendable, Codable, Equatable {
     public struct Task: Sendable, Codable, Equatable {
@@ -33,7 +34,7 @@ public struct ConnectClient: Sendable {
     public let baseURL: String
     let http: HTTPClient
     let timeoutSeconds: Double
-    let rebalanceRetries = 20
+    let rebalanceSeconds: Double = 20
 
     public init(baseURL: String, http: HTTPClient = HTTPClient(), timeoutSeconds: Double = 30) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -130,9 +131,11 @@ public struct ConnectClient: Sendable {
                                   body: data.map { Array($0) }, timeoutSeconds: timeoutSeconds, idempotent: idempotent)
         var response = try http.send(request)
         // 409: the group is rebalancing (e.g. right after a create). Transient; wait it out, bounded.
-        for _ in 0..<rebalanceRetries where response.status == 409 {
-            Thread.sleep(forTimeInterval: 1)
-            response = try http.send(request)
+        if response.status == 409 {
+            response = try Poll.until(Deadline(seconds: rebalanceSeconds), backoff: .every(1)) { () -> HTTPResponse? in
+                let again = try http.send(request)
+                return again.status == 409 ? nil : again
+            } ?? response
         }
         if response.status == 404 && allow404 { return nil }
         guard (200..<300).contains(response.status) else {

@@ -32,7 +32,7 @@ public struct HTTPResponse: Sendable {
 
 /// One small blocking HTTP client over libcurl: timeouts, retries with exponential backoff for
 /// idempotent requests, and no credentials in error messages.
-public final class HTTPClient: @unchecked Sendable {
+public final class HTTPClient: Sendable {
     public let retries: Int
     public let backoffSeconds: Double
     let sleep: @Sendable (Double) -> Void

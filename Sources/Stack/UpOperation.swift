@@ -158,11 +158,12 @@ public enum UpOperation {
         }
         thread.start()
         var announced: Set<String> = []
-        var lastLive = ""
-        while true {
+        var last = HealthGate(ready: [], waitingStage: nil, waitingOn: [], failed: [])
+        let healthy = try Poll.until(Deadline(seconds: deadline.timeIntervalSinceNow), backoff: .every(1)) { () -> Bool? in
             let finished = outcome.get()
             let statuses = try runtime.services()
             let gate = HealthGate.evaluate(stages, statuses, composeFinished: finished != nil)
+            last = gate
             for name in gate.ready where !announced.contains(name) {
                 announced.insert(name)
                 let services = stages.first { $0.name == name }?.services ?? []
@@ -179,25 +180,25 @@ public enum UpOperation {
                                              fix: "see the log lines below and `cdcctl status`; fix the cause and run `cdcctl up` again"),
                                     runtime, names)
             }
-            if gate.done && finished != nil { return }
-            if Date() > deadline {
-                let waiting = gate.waitingOn.filter { !$0.health.isReady }
-                throw withDiagnosis(CdcError(.unhealthy, "not healthy after \(Int(deadline.timeIntervalSince(started))) s: "
-                                                + waiting.map(\.description).joined(separator: ", "),
-                                             subject: "cdcctl up", fix: "see the log lines below; wait longer with --timeout, or fix the cause and run `cdcctl up` again"),
-                                    runtime, waiting.map(\.service))
-            }
+            if gate.done && finished != nil { return true }
             let live = gate.waitingStage.map { "waiting for \($0): " + gate.waitingOn.map(\.description).joined(separator: ", ") }
                 ?? "waiting for docker compose up to return"
-            if live != lastLive { lastLive = live }
             progress.live("[\(elapsed(started))] \(live)")
-            Thread.sleep(forTimeInterval: 1)
+            return nil
+        }
+        if healthy == nil {
+            let waiting = last.waitingOn.filter { !$0.health.isReady }
+            throw withDiagnosis(CdcError(.unhealthy, "not healthy after \(Int(deadline.timeIntervalSince(started))) s: "
+                                            + waiting.map(\.description).joined(separator: ", "),
+                                         subject: "cdcctl up", fix: "see the log lines below; wait longer with --timeout, or fix the cause and run `cdcctl up` again"),
+                                runtime, waiting.map(\.service))
         }
     }
 
     /// Adds each named service's last healthcheck output and log lines to the error.
     static func withDiagnosis(_ error: Error, _ runtime: Runtime, _ services: [String]) -> Error {
-        guard var e = error as? CdcError, !services.isEmpty else { return error }
+        guard !services.isEmpty else { return error }
+        var e = CdcError.bridging(error)
         let statuses = (try? runtime.services()) ?? []
         var lines: [String] = []
         for name in Array(Set(services)).sorted() {

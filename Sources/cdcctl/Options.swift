@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import OperationsCore
 
 struct GlobalOptions: ParsableArguments {
@@ -56,24 +57,28 @@ enum Console {
 }
 
 /// Whether a live line is on screen, and when one was last printed.
-final class LiveState: @unchecked Sendable {
-    private let lock = NSLock()
-    private var showing = false
-    private var last = Date.distantPast
+final class LiveState: Sendable {
+    private struct Shown {
+        var showing = false
+        var last = Date.distantPast
+    }
 
-    func setLive() { lock.lock(); showing = true; lock.unlock() }
+    private let state = Mutex(Shown())
+
+    func setLive() { state.withLock { $0.showing = true } }
 
     func takeLive() -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        let was = showing
-        showing = false
-        return was
+        state.withLock { s in
+            defer { s.showing = false }
+            return s.showing
+        }
     }
 
     func due(every seconds: Double) -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        guard Date().timeIntervalSince(last) >= seconds else { return false }
-        last = Date()
-        return true
+        state.withLock { s in
+            guard Date().timeIntervalSince(s.last) >= seconds else { return false }
+            s.last = Date()
+            return true
+        }
     }
 }
