@@ -24,10 +24,17 @@ public struct Workspace {
     public var stateDir: String
     public var environment: Environment
 
-    public init(manifestPath: String, stateDir: String, environment: Environment = Environment()) {
+    /// `stateDir` nil: `.cdcctl` beside the manifest, so the same manifest finds the same state
+    /// (and generated secrets) from whatever directory cdcctl runs in.
+    public init(manifestPath: String, stateDir: String? = nil, environment: Environment = Environment()) {
         self.manifestPath = manifestPath
-        self.stateDir = stateDir
+        self.stateDir = stateDir ?? Self.defaultStateDir(manifestPath: manifestPath)
         self.environment = environment
+    }
+
+    public static func defaultStateDir(manifestPath: String) -> String {
+        let dir = (manifestPath as NSString).deletingLastPathComponent
+        return (dir.isEmpty ? "." : dir) + "/.cdcctl"
     }
 
     public var statePath: String { stateDir + "/state.db" }
@@ -37,9 +44,10 @@ public struct Workspace {
         try ManifestLoader.load(path: manifestPath, environment: environment.variables)
     }
 
-    /// The manifest's secret references resolved (generated ones kept in the state dir).
-    public func resolveSecrets(_ m: Manifest) throws -> ResolvedSecrets {
-        try SecretResolver(environment: environment.variables, storePath: secretsPath).resolve(m)
+    /// The manifest's secret references resolved (generated ones kept in the state dir; with
+    /// `persist` false a secret generated now is not stored, for checks that must write nothing).
+    public func resolveSecrets(_ m: Manifest, persist: Bool = true) throws -> ResolvedSecrets {
+        try SecretResolver(environment: environment.variables, storePath: secretsPath).resolve(m, persist: persist)
     }
 
     /// How cdcctl reaches ClickHouse: `access.clickhouseURL` as `access.clickhouseUser`.
@@ -60,6 +68,12 @@ public struct Workspace {
             throw CdcError.failed("cannot create the state directory: \(error.localizedDescription)", subject: stateDir,
                                   fix: "pass --state-dir to a writable directory")
         }
+        return try StateStore(path: statePath)
+    }
+
+    /// The state store if one exists; nil without creating anything (read-only commands).
+    public func existingState() throws -> StateStore? {
+        guard FileManager.default.fileExists(atPath: statePath) else { return nil }
         return try StateStore(path: statePath)
     }
 

@@ -123,6 +123,7 @@ enum RenderContext {
                 "mysqlRootPassword": secrets.mysqlRootPassword, "mysqlCdcPassword": secrets.mysqlCdcPassword,
                 "clickhousePassword": secrets.clickhousePassword, "grafanaAdminPassword": secrets.grafanaAdminPassword,
                 "cloudflareTunnelToken": secrets.cloudflareTunnelToken ?? "",
+                "volumeFingerprint": secrets.volumeFingerprint,
             ],
             "budget": ["totalMiB": budget.totalMiB, "budgetMiB": budget.budgetMiB],
         ]

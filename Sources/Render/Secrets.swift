@@ -21,6 +21,15 @@ public struct ResolvedSecrets: Sendable, Equatable {
         self.cloudflareTunnelToken = cloudflareTunnelToken
     }
 
+    /// A fingerprint of the secrets that data volumes keep from their first start (MySQL's root
+    /// and CDC users, Grafana's admin): a label on those containers, so that `up` can refuse to
+    /// recreate them with other secrets (a render from another state dir generated new ones).
+    /// 16 hex digits of SHA-256 over the values; it reveals nothing `docker inspect` does not.
+    public var volumeFingerprint: String {
+        String(SHA256.hex(["cdcctl-volume-secrets-v1", mysqlRootPassword, mysqlCdcPassword, grafanaAdminPassword]
+            .joined(separator: "\u{0}")).prefix(16))
+    }
+
     /// Every value, for log redaction.
     public var all: [String] {
         [mysqlRootPassword, mysqlCdcPassword, clickhousePassword, grafanaAdminPassword] + (cloudflareTunnelToken.map { [$0] } ?? [])
@@ -41,7 +50,7 @@ public struct SecretResolver {
         self.random = random
     }
 
-    public func resolve(_ manifest: Manifest) throws -> ResolvedSecrets {
+    public func resolve(_ manifest: Manifest, persist: Bool = true) throws -> ResolvedSecrets {
         var store = SecretStoreFile.read(storePath)
         var changed = false
         var errors: [CdcError] = []
@@ -89,7 +98,7 @@ public struct SecretResolver {
                                    fix: "use letters, digits and punctuation other than ' \\ $ (or `generate`)"))
         }
         if !errors.isEmpty { throw CdcErrors(errors) }
-        if changed { try SecretStoreFile.write(store, to: storePath) }
+        if changed && persist { try SecretStoreFile.write(store, to: storePath) }
         return resolved
     }
 

@@ -139,8 +139,18 @@ public final class DockerComposeRuntime: Runtime, @unchecked Sendable {
         try compose(args + services, what: "up")
     }
 
+    /// With `volumes`, also the anonymous volumes the images' VOLUME lines gave the containers:
+    /// `compose down --volumes` leaves those behind with some Compose versions, so whatever
+    /// is still there afterwards is removed by name.
     public func down(volumes: Bool) throws {
+        let mounted = volumes ? Set(try services().flatMap(\.volumes)) : []
         try compose(["down", "--remove-orphans", "--timeout", "20"] + (volumes ? ["--volumes"] : []), what: "down")
+        guard !mounted.isEmpty else { return }
+        let left = try docker(["volume", "ls", "-q"]).stdout.split(separator: "\n").map(String.init).filter(mounted.contains)
+        guard !left.isEmpty else { return }
+        let r = try docker(["volume", "rm"] + left.sorted())
+        guard r.ok else { throw RuntimeError(.composeFailed(what: "down (removing volumes \(left.joined(separator: ", ")))", command: "down",
+                                                            output: Self.lastLines(r.message, 3), projectDirectory: project.directory)) }
     }
 
     public func start(_ services: [String]) throws { try compose(["start"] + services, what: "start") }
@@ -256,7 +266,10 @@ public final class DockerComposeRuntime: Runtime, @unchecked Sendable {
                 startedAt: state["StartedAt"] as? String ?? "", exitCode: (state["ExitCode"] as? NSNumber)?.intValue ?? 0,
                 restartCount: (c["RestartCount"] as? NSNumber)?.intValue ?? 0,
                 memoryLimitBytes: (host["Memory"] as? NSNumber)?.int64Value ?? 0,
-                ports: ports, networks: (net["Networks"] as? [String: Any] ?? [:]).keys.sorted())
+                ports: ports, networks: (net["Networks"] as? [String: Any] ?? [:]).keys.sorted(),
+                secretsFingerprint: labels["io.cdcctl.secrets-fingerprint"],
+                volumes: (c["Mounts"] as? [[String: Any]] ?? []).filter { $0["Type"] as? String == "volume" }
+                    .compactMap { $0["Name"] as? String }.sorted())
         }
     }
 

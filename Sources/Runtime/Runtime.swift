@@ -37,10 +37,15 @@ public struct ServiceStatus: Sendable, Codable, Equatable {
     public var memoryLimitBytes: Int64
     public var ports: [PublishedPort]
     public var networks: [String]
+    /// The `io.cdcctl.secrets-fingerprint` label: the secrets the container was created with.
+    public var secretsFingerprint: String?
+    /// Names of the volumes mounted (named and anonymous: an image's VOLUME gets one).
+    public var volumes: [String]
 
     public init(service: String, container: String, id: String, image: String, imageId: String = "", state: String,
                 health: String?, lastHealthOutput: String? = nil, startedAt: String = "", exitCode: Int = 0,
-                restartCount: Int = 0, memoryLimitBytes: Int64 = 0, ports: [PublishedPort] = [], networks: [String] = []) {
+                restartCount: Int = 0, memoryLimitBytes: Int64 = 0, ports: [PublishedPort] = [], networks: [String] = [],
+                secretsFingerprint: String? = nil, volumes: [String] = []) {
         self.service = service
         self.container = container
         self.id = id
@@ -55,6 +60,8 @@ public struct ServiceStatus: Sendable, Codable, Equatable {
         self.memoryLimitBytes = memoryLimitBytes
         self.ports = ports
         self.networks = networks
+        self.secretsFingerprint = secretsFingerprint
+        self.volumes = volumes
     }
 
     public var verdict: ServiceHealth { ServiceHealth(state: state, health: health) }

@@ -60,12 +60,14 @@ public struct SchemaOperation {
     let workspace: Workspace
     let progress: (String) -> Void
 
-    public init(_ ws: Workspace, manifest: Manifest, templatesDir: String? = nil, progress: @escaping (String) -> Void = { _ in }) throws {
+    /// `readOnly` (plan, status): a secret that would be generated now is not stored.
+    public init(_ ws: Workspace, manifest: Manifest, templatesDir: String? = nil, readOnly: Bool = false,
+                progress: @escaping (String) -> Void = { _ in }) throws {
         self.manifest = manifest
         workspace = ws
         database = manifest.clickhouse.database
         self.progress = progress
-        let secrets = try ws.resolveSecrets(manifest)
+        let secrets = try ws.resolveSecrets(manifest, persist: !readOnly)
         let files = try Renderer(templates: try ws.templates(override: templatesDir))
             .render(manifest, secrets: secrets, under: SchemaPlanner.folder)
         migrations = try SchemaPlanner.migrations(files.map { (path: $0.path, text: $0.contents) })
@@ -125,7 +127,7 @@ public struct SchemaOperation {
         let steps = SchemaPlanner.plan(migrations, applied: observed.applied)
         let expected = try SchemaPlanner.expectedSchema(migrations, steps: steps, database: database)
         let drift = SchemaPlanner.drift(expected: expected, actual: observed.tables, database: database)
-        let local = try workspace.openState().schemaMigrations(cluster: cluster, database: database)
+        let local = try workspace.existingState()?.schemaMigrations(cluster: cluster, database: database) ?? []
         return SchemaStatusReport(database: database, databaseExists: observed.databaseExists, steps: steps, drift: drift,
                                   notes: Self.notes(server: observed.applied, local: local))
     }

@@ -86,3 +86,12 @@ public struct HealthGate: Sendable, Equatable {
         return gate
     }
 }
+
+extension StackLayout {
+    /// Containers created with other secrets than `fingerprint` (their data volumes were
+    /// initialised with those): recreating them would lock cdcctl out of MySQL and Grafana.
+    /// Containers without the label (made by an older cdcctl) are not judged.
+    public static func secretsConflicts(_ running: [ServiceStatus], fingerprint: String) -> [String] {
+        running.filter { ($0.secretsFingerprint ?? fingerprint) != fingerprint }.map(\.service).sorted()
+    }
+}

@@ -64,8 +64,37 @@ public struct StatusReport: Sendable, Codable {
     public var kafka: KafkaReport
     public var connectors: [ConnectorReport]
     public var clickhouse: ClickHouseReport
-    public var problems: [String]
+    /// Whether the cluster runs on this Docker engine (it has containers, or `cdcctl up` started
+    /// it); a cluster whose servers run elsewhere shows no container table.
+    public var runsOnDocker: Bool
+    /// One plain sentence when nothing of the cluster is there at all.
+    public var summary: String?
+    public var problems: [StatusProblem]
     public var healthy: Bool { problems.isEmpty }
+}
+
+/// What is wrong, with the command or setting that fixes it.
+public struct StatusProblem: Sendable, Codable, Equatable, CustomStringConvertible {
+    public var subject: String
+    public var message: String
+    public var fix: String
+
+    public init(_ subject: String, _ message: String, fix: String) {
+        self.subject = subject
+        self.message = message
+        self.fix = fix
+    }
+
+    public var description: String { "\(subject): \(message)" }
+}
+
+/// What the containers look like: the engine's answer, or why there is none.
+public struct ContainerObservation: Sendable, Equatable {
+    public var engineError: String?
+    public var reports: [ServiceReport]
+    public var problems: [StatusProblem]
+    /// Containers of the project exist (running or not).
+    public var any: Bool
 }
 
 /// `cdcctl status`: containers (state, health, memory vs limit), Kafka (brokers, controller,
@@ -75,37 +104,73 @@ public enum StatusOperation {
     public static func run(_ ws: Workspace, runtime makeRuntime: UpOperation.RuntimeFactory = UpOperation.dockerCompose) throws -> StatusReport {
         let loaded = try ws.loadManifest()
         let m = loaded.manifest
-        let store = try ws.openState()
-        let record = try store.cluster(named: m.cluster.name)
+        let record = try ws.existingState()?.cluster(named: m.cluster.name)
         let dir = record?.projectDir ?? UpOperation.projectDir(ws, cluster: m.cluster.name)
-        var problems: [String] = []
-
-        let services = containerReports(makeRuntime(ComposeProject(name: m.cluster.name, directory: dir), ws.environment.variables),
-                                        expected: StackLayout.services(m), problems: &problems)
+        let containers = containerReports(makeRuntime(ComposeProject(name: m.cluster.name, directory: dir), ws.environment.variables),
+                                          expected: StackLayout.services(m))
         let kafka = kafkaReport(m)
-        if let error = kafka.error { problems.append("kafka: \(error)") }
-        problems += kafka.problems.map { "kafka: \($0)" }
         let connectors = connectorReports(m)
-        problems += connectors.filter { !$0.healthy }
-            .map { "connector \($0.name): \($0.error ?? "\($0.state), tasks \($0.tasks)")" }
         let clickhouse = clickhouseReport(ws, m)
-        if let error = clickhouse.error { problems.append("clickhouse: \(error)") }
-
-        return StatusReport(cluster: m.cluster.name, projectDir: dir, clusterState: record?.status ?? "never rendered",
-                            lastUpAtMs: record?.lastUpAtMs, lastDownAtMs: record?.lastDownAtMs, services: services,
-                            kafka: kafka, connectors: connectors, clickhouse: clickhouse, problems: problems)
+        let flag = ws.manifestPath == "cdcctl.yaml" ? "" : " -m \(ws.manifestPath)"
+        let verdict = judge(cluster: m.cluster.name, containers: containers, startedByUp: record?.lastUpAtMs != nil, kafka: kafka,
+                            connectors: connectors, clickhouse: clickhouse,
+                            addresses: "Kafka \(m.access.kafkaBootstrap), Connect \(m.access.connectURL), ClickHouse \(m.access.clickhouseURL)",
+                            flag: flag)
+        return StatusReport(cluster: m.cluster.name, projectDir: dir, clusterState: record?.status ?? "never started with cdcctl up",
+                            lastUpAtMs: record?.lastUpAtMs, lastDownAtMs: record?.lastDownAtMs,
+                            services: verdict.runsOnDocker ? containers.reports : [], kafka: kafka, connectors: connectors,
+                            clickhouse: clickhouse, runsOnDocker: verdict.runsOnDocker, summary: verdict.summary, problems: verdict.problems)
     }
 
-    static func containerReports(_ runtime: Runtime, expected: [String], problems: inout [String]) -> [ServiceReport] {
+    /// The verdict, pure: every problem with its fix; "nothing is running" said once, plainly,
+    /// instead of one raw connection error per part; container problems only for a cluster that
+    /// runs on Docker.
+    static func judge(cluster: String, containers: ContainerObservation, startedByUp: Bool, kafka: KafkaReport,
+                      connectors: [ConnectorReport], clickhouse: ClickHouseReport, addresses: String, flag: String)
+        -> (runsOnDocker: Bool, summary: String?, problems: [StatusProblem]) {
+        let nothingAnswers = kafka.error != nil && !clickhouse.reachable && connectors.allSatisfy { $0.state == "UNKNOWN" }
+        if !containers.any && nothingAnswers {
+            return (startedByUp, "nothing is running for cluster \(cluster)",
+                    [StatusProblem("cluster \(cluster)", "no container of it exists and none of its servers answers (\(addresses))",
+                                   fix: "cdcctl\(flag) up starts it")])
+        }
+        let runsOnDocker = containers.any || startedByUp
+        var problems: [StatusProblem] = []
+        if runsOnDocker {
+            if let error = containers.engineError {
+                problems.append(StatusProblem("containers", error, fix: "start the Docker engine (cdcctl up says how), then cdcctl\(flag) status"))
+            }
+            problems += containers.problems
+        }
+        if let error = kafka.error {
+            problems.append(StatusProblem("kafka", error, fix: "cdcctl\(flag) up starts the brokers; access.kafkaBootstrap in the manifest says where cdcctl looks"))
+        }
+        problems += kafka.problems.map { StatusProblem("kafka", $0, fix: "cdcctl\(flag) topics health shows each partition") }
+        for c in connectors where !c.healthy {
+            let fix = c.state == "NOT REGISTERED" ? "cdcctl\(flag) connector register \(c.name)"
+                : c.state == "UNKNOWN" ? "start Kafka Connect (cdcctl\(flag) up), or fix access.connectURL"
+                : "cdcctl\(flag) connector status \(c.name) shows the trace; then cdcctl\(flag) connector restart \(c.name) --include-tasks --only-failed"
+            problems.append(StatusProblem("connector \(c.name)", c.error ?? "\(c.state), tasks \(c.tasks)", fix: fix))
+        }
+        if let error = clickhouse.error {
+            problems.append(StatusProblem("clickhouse", error, fix: clickhouse.reachable
+                ? "check access.clickhouseUser and secrets.clickhousePassword; cdcctl\(flag) schema status"
+                : "cdcctl\(flag) up starts ClickHouse; access.clickhouseURL says where cdcctl looks"))
+        }
+        return (runsOnDocker, nil, problems)
+    }
+
+    static func containerReports(_ runtime: Runtime, expected: [String]) -> ContainerObservation {
         let statuses: [ServiceStatus]
         do {
             _ = try runtime.check()
             statuses = try runtime.services()
         } catch {
-            problems.append("containers: \(String(describing: error).split(separator: "\n").first ?? "")")
-            return []
+            return ContainerObservation(engineError: String(CdcError.bridging(error).message.split(separator: "\n").first ?? ""),
+                                        reports: [], problems: [], any: false)
         }
         let stats = Dictionary(((try? runtime.stats()) ?? []).map { ($0.container, $0) }, uniquingKeysWith: { a, _ in a })
+        var problems: [StatusProblem] = []
         var reports = statuses.map { s -> ServiceReport in
             let st = stats[s.container]
             let limit = s.memoryLimitBytes > 0 ? s.memoryLimitBytes : (st?.memoryLimitBytes ?? 0)
@@ -115,15 +180,18 @@ public enum StatusOperation {
                                  ports: s.ports.map(\.description), image: s.image, startedAt: s.startedAt, restarts: s.restartCount)
         }
         for s in statuses where !s.verdict.isReady {
-            problems.append("service \(s.service): \(s.verdict.rawValue)")
+            problems.append(StatusProblem("service \(s.service)", s.verdict.rawValue,
+                                          fix: "its last healthcheck and logs: docker logs \(s.container); cdcctl up recreates it"))
         }
         for name in expected where !statuses.contains(where: { $0.service == name }) {
             reports.append(ServiceReport(service: name, state: "missing", health: ServiceHealth.missing.rawValue, memoryMiB: nil,
                                          memoryLimitMiB: nil, ports: [], image: "", startedAt: "", restarts: 0))
-            problems.append("service \(name): no container (run cdcctl up)")
+            problems.append(StatusProblem("service \(name)", "no container", fix: "cdcctl up creates it"))
         }
         let order = Dictionary(expected.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        return reports.sorted { (order[$0.service] ?? Int.max, $0.service) < (order[$1.service] ?? Int.max, $1.service) }
+        return ContainerObservation(engineError: nil,
+                                    reports: reports.sorted { (order[$0.service] ?? Int.max, $0.service) < (order[$1.service] ?? Int.max, $1.service) },
+                                    problems: problems, any: !statuses.isEmpty)
     }
 
     static func kafkaReport(_ m: Manifest) -> KafkaReport {
@@ -159,7 +227,7 @@ public enum StatusOperation {
 
     static func clickhouseReport(_ ws: Workspace, _ m: Manifest) -> ClickHouseReport {
         var report = ClickHouseReport(reachable: false, database: m.clickhouse.database, tables: [], error: nil)
-        let password = (try? ws.resolveSecrets(m))?.clickhousePassword ?? ""
+        let password = (try? ws.resolveSecrets(m, persist: false))?.clickhousePassword ?? ""
         let client = ClickHouseClient(ws.clickhouse(m, secrets: password, timeoutSeconds: 10), http: HTTPClient(retries: 0))
         do {
             try client.ping()

@@ -89,6 +89,19 @@ public enum UpOperation {
             let info = try runtime.check()
             step("Docker Engine \(info.engineVersion), \(info.compose) \(info.composeVersion)")
 
+            // Before anything is written: the running containers must have been created with the
+            // secrets this render would give them (another state dir generates other ones).
+            let running = try runtime.services()
+            let conflicts = StackLayout.secretsConflicts(running, fingerprint: try ws.resolveSecrets(m, persist: false).volumeFingerprint)
+            if !conflicts.isEmpty {
+                throw CdcError.invalid("cluster \(m.cluster.name) is running with other secrets than \(ws.secretsPath) holds: "
+                                       + "\(conflicts.joined(separator: ", ")) would be recreated with passwords their data volumes do not know",
+                                       subject: "--state-dir \(ws.stateDir)",
+                                       fix: "run cdcctl with the state dir the cluster was started with (by default .cdcctl beside the manifest; "
+                                           + "`docker inspect \(m.cluster.name)-mysql` shows its project directory), or point the manifest's secrets at "
+                                           + "the values in use; `cdcctl down --volumes --yes` starts afresh and deletes the data")
+            }
+
             let store = try ws.openState()
             let previous = try store.lastRender(cluster: m.cluster.name)
             let rendered = try RenderOperation.render(ws, loaded, outputDir: dir, templatesDir: nil)

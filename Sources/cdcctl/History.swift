@@ -19,7 +19,8 @@ struct History: CdcCommand {
     }
 
     func execute(_ context: CommandContext) throws -> CommandResult {
-        let ops = try context.workspace.openState().operations(limit: limit, cluster: cluster)
+        // A read: no state directory is created where there is none.
+        let ops = try context.workspace.existingState()?.operations(limit: limit, cluster: cluster) ?? []
         var rows = [["ID", "WHEN (UTC)", "CLUSTER", "COMMAND", "OUTCOME", "EXIT", "DURATION", "DETAIL"]]
         for op in ops {
             rows.append([String(op.id ?? 0), UTCTime.format(op.startedAtMs), op.cluster ?? "-", op.command,

@@ -7,8 +7,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: ArgumentHelp("Cluster manifest.", valueName: "path"))
     var manifest: String = ProcessInfo.processInfo.environment["CDCCTL_MANIFEST"] ?? "cdcctl.yaml"
 
-    @Option(help: ArgumentHelp("Where cdcctl keeps its SQLite state and generated secrets.", valueName: "dir"))
-    var stateDir: String = ProcessInfo.processInfo.environment["CDCCTL_STATE_DIR"] ?? ".cdcctl"
+    @Option(help: ArgumentHelp("Where cdcctl keeps its SQLite state and generated secrets (default: .cdcctl beside the manifest, or $CDCCTL_STATE_DIR).",
+                               valueName: "dir"))
+    var stateDir: String? = ProcessInfo.processInfo.environment["CDCCTL_STATE_DIR"]
 
     @Option(name: .shortAndLong, help: "Result format on stdout: table or json.")
     var output: OutputFormat = .table

@@ -21,8 +21,9 @@ struct Schema: ParsableCommand {
 
         var arguments: [String] { templates.map { ["--templates", $0] } ?? [] }
 
-        func operation(_ context: CommandContext, progress: @escaping (String) -> Void = { _ in }) throws -> SchemaOperation {
-            try SchemaOperation(context.workspace, manifest: try context.manifest().manifest, templatesDir: templates, progress: progress)
+        func operation(_ context: CommandContext, readOnly: Bool, progress: @escaping (String) -> Void = { _ in }) throws -> SchemaOperation {
+            try SchemaOperation(context.workspace, manifest: try context.manifest().manifest, templatesDir: templates, readOnly: readOnly,
+                                progress: progress)
         }
     }
 
@@ -33,7 +34,7 @@ struct Schema: ParsableCommand {
         @OptionGroup var options: SchemaOptions
 
         func execute(_ context: CommandContext) throws -> CommandResult {
-            let report = try options.operation(context).plan()
+            let report = try options.operation(context, readOnly: true).plan()
             var lines = [SchemaTable.migrations(report.steps)]
             for p in report.pending {
                 lines.append("\n-- \(p.name)")
@@ -55,7 +56,7 @@ struct Schema: ParsableCommand {
         var journal: JournalSpec? { JournalSpec(command: "schema apply", arguments: options.arguments + (dryRun ? ["--dry-run"] : [])) }
 
         func execute(_ context: CommandContext) throws -> CommandResult {
-            let r = try options.operation(context, progress: Console.progress).apply(dryRun: dryRun)
+            let r = try options.operation(context, readOnly: dryRun, progress: Console.progress).apply(dryRun: dryRun)
             var lines = [SchemaTable.migrations(r.steps)]
             if r.dryRun {
                 lines.append("dry run: would apply \(r.applied.count) migration(s), \(r.statements) statement(s); nothing changed")
@@ -77,7 +78,7 @@ struct Schema: ParsableCommand {
         @OptionGroup var options: SchemaOptions
 
         func execute(_ context: CommandContext) throws -> CommandResult {
-            let report = try options.operation(context).status()
+            let report = try options.operation(context, readOnly: true).status()
             var lines = ["database \(report.database)" + (report.databaseExists ? "" : " (does not exist yet)"), SchemaTable.migrations(report.steps)]
             if !report.drift.isEmpty { lines.append("\n" + SchemaTable.drift(report.drift)) }
             lines += report.notes.map { "note: " + $0 }

@@ -43,24 +43,29 @@ struct Status: CdcCommand {
         if let up = r.lastUpAtMs { head += ", last up \(UTCTime.format(up)) UTC" }
         if let down = r.lastDownAtMs { head += ", last down \(UTCTime.format(down)) UTC" }
         out.append(head)
-        var rows = [["SERVICE", "STATE", "HEALTH", "MEMORY", "LIMIT", "RESTARTS", "PORTS"]]
-        for s in r.services {
-            rows.append([s.service, s.state, s.health, s.memoryMiB.map { String(format: "%.0f MiB", $0) } ?? "-",
-                         s.memoryLimitMiB.map { String(format: "%.0f MiB", $0) } ?? "-", String(s.restarts), s.ports.joined(separator: " ")])
+        if let summary = r.summary {
+            out.append(summary)
+        } else {
+            if r.runsOnDocker {
+                var rows = [["SERVICE", "STATE", "HEALTH", "MEMORY", "LIMIT", "RESTARTS", "PORTS"]]
+                for s in r.services {
+                    rows.append([s.service, s.state, s.health, s.memoryMiB.map { String(format: "%.0f MiB", $0) } ?? "-",
+                                 s.memoryLimitMiB.map { String(format: "%.0f MiB", $0) } ?? "-", String(s.restarts), s.ports.joined(separator: " ")])
+                }
+                out.append(TextTable.render(rows))
+                out.append("")
+            }
+            let k = r.kafka
+            out.append("kafka: " + (k.error ?? "\(k.brokersLive) of \(k.brokersExpected) brokers live, controller \(k.controller.map(String.init) ?? "unknown"), \(k.partitions) partitions, \(k.problems.isEmpty ? "all healthy" : "\(k.problems.count) unhealthy")"))
+            var crow = [["CONNECTOR", "STATE", "TASKS"]]
+            for c in r.connectors { crow.append([c.name, c.state, c.tasks]) }
+            out.append(TextTable.render(crow))
+            let ch = r.clickhouse
+            out.append("clickhouse: " + (ch.reachable ? "reachable" : "UNREACHABLE") + (ch.error.map { " (\($0))" } ?? "")
+                       + (ch.reachable && ch.error == nil ? ", database \(ch.database): " + (ch.tables.isEmpty ? "no tables" : ch.tables.map { "\($0.table)=\($0.rows)" }.joined(separator: " ")) : ""))
         }
-        out.append(TextTable.render(rows))
         out.append("")
-        let k = r.kafka
-        out.append("kafka: " + (k.error ?? "\(k.brokersLive) of \(k.brokersExpected) brokers live, controller \(k.controller.map(String.init) ?? "unknown"), \(k.partitions) partitions, \(k.problems.isEmpty ? "all healthy" : "\(k.problems.count) unhealthy")"))
-        for p in k.problems { out.append("  - \(p)") }
-        var crow = [["CONNECTOR", "STATE", "TASKS"]]
-        for c in r.connectors { crow.append([c.name, c.state, c.tasks]) }
-        out.append(TextTable.render(crow))
-        let ch = r.clickhouse
-        out.append("clickhouse: " + (ch.reachable ? "reachable" : "UNREACHABLE") + (ch.error.map { " (\($0))" } ?? "")
-                   + (ch.reachable && ch.error == nil ? ", database \(ch.database): " + (ch.tables.isEmpty ? "no tables" : ch.tables.map { "\($0.table)=\($0.rows)" }.joined(separator: " ")) : ""))
-        out.append("")
-        out.append(r.healthy ? "healthy" : "UNHEALTHY:\n" + r.problems.map { "  - " + $0 }.joined(separator: "\n"))
+        out.append(r.healthy ? "healthy" : "UNHEALTHY:\n" + r.problems.map { "  - \($0.subject): \($0.message)\n    fix: \($0.fix)" }.joined(separator: "\n"))
         return out.joined(separator: "\n")
     }
 }

@@ -126,18 +126,37 @@ final class UpEndToEndTests: XCTestCase {
             ($0["service"] as? String ?? "", $0["startedAt"] as? String ?? "")
         })
         XCTAssertEqual(before, after, "no container was restarted")
+
+        // The same manifest with another state dir would generate other secrets: up refuses
+        // before it writes or recreates anything.
+        let elsewhere = try CLI(directory: dir, stateDir: dir + "/elsewhere", extraArguments: ["-m", dir + "/cdcctl.yaml"], environment: env)(["up"])
+        XCTAssertEqual(elsewhere.status, 2, elsewhere.output)
+        XCTAssertTrue(elsewhere.output.contains("cluster cdc is running with other secrets than"), elsewhere.output)
+        XCTAssertTrue(elsewhere.output.contains("grafana, mysql would be recreated"), elsewhere.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/elsewhere/secrets.env"), "no secret was generated and kept")
+        let untouched = Dictionary(uniqueKeysWithValues: (try json(try cdcctl("status", "-o", "json").output)["services"] as? [[String: Any]] ?? []).map {
+            ($0["service"] as? String ?? "", $0["startedAt"] as? String ?? "")
+        })
+        XCTAssertEqual(before, untouched, "the refused up restarted nothing")
         print(String(format: "UP-TIMING second up (converge, nothing to do): %.1f s", again.seconds))
 
         let history = try cdcctl("history", "-o", "json").output
         XCTAssertTrue(history.contains("\"command\" : \"up\""), history)
 
         // down --volumes removes containers, network and volumes; status then says so.
+        let volumes = try docker("ps", "-aq", "--filter", "label=com.docker.compose.project=cdc").split(separator: "\n").flatMap { id in
+            try docker("inspect", "--format", "{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Name}} {{end}}{{end}}", String(id))
+                .split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        }
+        XCTAssertGreaterThan(volumes.count, 4, "named volumes and the images' anonymous ones: \(volumes)")
         let refused = try cdcctl("down", "--volumes")
         XCTAssertEqual(refused.status, 2, "volumes need --yes without a terminal: \(refused.output)")
         let down = try cdcctl("down", "--volumes", "--yes")
         XCTAssertEqual(down.status, 0, down.output)
         XCTAssertEqual(try docker("ps", "-aq", "--filter", "label=com.docker.compose.project=cdc"), "")
         XCTAssertEqual(try docker("volume", "ls", "-q", "--filter", "label=com.docker.compose.project=cdc"), "")
+        let remaining = Set(try docker("volume", "ls", "-q").split(separator: "\n").map(String.init))
+        XCTAssertEqual(remaining.intersection(volumes), [], "anonymous volumes of the project's containers are removed too")
         XCTAssertEqual(try docker("network", "ls", "-q", "--filter", "label=com.docker.compose.project=cdc"), "")
         let gone = try cdcctl("status")
         XCTAssertEqual(gone.status, 3, gone.output)
