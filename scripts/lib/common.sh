@@ -12,6 +12,8 @@
 #   apt_install LOG PKG…    install the missing ones (root), or say which and exit 2
 #   venv_pip VENV LOG ARG…  create VENV from Debian's python3 if needed, then pip install ARG…
 #   rdkafka_so PYTHON       the librdkafka 2.16 shared object inside that python's confluent-kafka
+#   ld_library_path DIR     $LD_LIBRARY_PATH with DIR first (once)
+#   remove_stale_ldconf     drop the ld.so.conf.d entry older scripts/testbed versions wrote
 
 : "${SVC:=${0##*/}}"
 say()   { printf '%s [%s] %s\n' "$(date +%H:%M:%S)" "$SVC" "$*" >&2; }
@@ -111,4 +113,28 @@ rdkafka_so() {
   sp="$("$1" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)" || return 1
   so="$(ls "$sp"/confluent_kafka.libs/librdkafka-*.so.1 2>/dev/null | head -n1)"
   [[ -n "$so" ]] && echo "$so"
+}
+
+# ld_library_path DIR: prints $LD_LIBRARY_PATH with DIR first and nowhere else, so that `env`
+# output can be eval'd any number of times. This is how the test processes, and only they,
+# load librdkafka 2.16 (DIR/librdkafka.so.1) instead of Debian's 2.0.2.
+ld_library_path() {
+  local out="$1" p
+  local IFS=:
+  for p in ${LD_LIBRARY_PATH:-}; do [[ -n "$p" && "$p" != "$1" ]] && out+=":$p"; done
+  echo "$out"
+}
+
+# Versions of scripts/testbed before this library registered its librdkafka directory with the
+# dynamic loader for the whole machine. Remove that one file (only if it is ours: it names an
+# rdkafka-lib directory) and refresh the loader cache.
+STALE_LDCONF=/etc/ld.so.conf.d/cdcctl-testbed-rdkafka.conf
+remove_stale_ldconf() {
+  [[ -f $STALE_LDCONF ]] || return 0
+  grep -qx '/.*/rdkafka-lib' "$STALE_LDCONF" || return 0
+  if [[ $EUID -ne 0 ]]; then
+    say "$STALE_LDCONF was left by an older scripts/testbed; as root: rm $STALE_LDCONF && ldconfig"
+    return 0
+  fi
+  rm -f "$STALE_LDCONF" && ldconfig && say "removed $STALE_LDCONF (left by an older scripts/testbed)"
 }
