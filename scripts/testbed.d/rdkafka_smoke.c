@@ -1,7 +1,7 @@
 /* Testbed smoke test for the librdkafka that .testbed/pkgconfig/rdkafka.pc selects:
  * prints rd_kafka_version_str() and fetches cluster metadata from a Tansu broker.
  * Build: cc rdkafka_smoke.c $(PKG_CONFIG_PATH=.testbed/pkgconfig pkg-config --cflags --libs rdkafka)
- * Run:   ./a.out 127.0.0.1:19092          (exit 0 = metadata fetched) */
+ * Run:   LD_LIBRARY_PATH=.testbed/rdkafka-lib ./a.out 127.0.0.1:19092   (exit 0 = metadata fetched) */
 #include <stdio.h>
 #include <librdkafka/rdkafka.h>
 

@@ -12,9 +12,14 @@ step "Kafka (Tansu x3) through each listener, confluent-kafka/librdkafka 2.16"
 
 step "C program built with .testbed/pkgconfig/rdkafka.pc (Debian headers + librdkafka 2.16)"
 out="$(mktemp -d)"
+# It needs librdkafka-<hash>.so.1, found only through LD_LIBRARY_PATH (nothing is registered
+# with the machine's dynamic loader).
+# shellcheck disable=SC2046  # pkg-config prints several words on purpose
 if cc -o "$out/rdkafka_smoke" "$HERE/rdkafka_smoke.c" \
      $(PKG_CONFIG_PATH="$TESTBED_RDKAFKA_PKG_CONFIG_PATH" pkg-config --cflags --libs rdkafka); then
-  for b in ${TESTBED_KAFKA_BOOTSTRAP//,/ }; do "$out/rdkafka_smoke" "$b" || rc=1; done
+  for b in ${TESTBED_KAFKA_BOOTSTRAP//,/ }; do
+    LD_LIBRARY_PATH="$TESTBED_RDKAFKA_LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$out/rdkafka_smoke" "$b" || rc=1
+  done
 else
   rc=1
 fi
