@@ -42,7 +42,9 @@ let package = Package(
         // What spans modules, split by capability family on a small core (docs/architecture.md).
         // Core: workspace (manifest, state dir, secrets), journal, progress, deadlines and retries.
         .target(name: "Polling", dependencies: ["Diagnostics"]),
-        .target(name: "OperationsCore", dependencies: ["Manifest", "Render", "State", "ClickHouse", "Polling", "Diagnostics", "Checksum"]),
+        // templates/ and manifests/ compiled in (scripts/embed-builtin-files), so a copied binary is whole.
+        .target(name: "BuiltinFiles"),
+        .target(name: "OperationsCore", dependencies: ["Manifest", "Render", "State", "ClickHouse", "Polling", "BuiltinFiles", "Diagnostics", "Checksum"]),
         .target(name: "TopicAdmin", dependencies: ["OperationsCore", "Kafka", "Manifest", "Polling", "Diagnostics"]),
         .target(name: "SchemaAdmin", dependencies: ["OperationsCore", "ClickHouse", "Manifest", "Render", "State", "Diagnostics", "Checksum"]),
         .target(name: "Connectors", dependencies: ["OperationsCore", "Connect", "MySQL", "HTTP", "Manifest", "Render", "Polling", "Diagnostics"]),
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "StateTests", dependencies: ["State", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Diagnostics", "TestSupport"]),
         .testTarget(name: "PollingTests", dependencies: ["Polling", "Diagnostics"]),
+        .testTarget(name: "BuiltinFilesTests", dependencies: ["BuiltinFiles", "TestSupport"]),
         .testTarget(name: "ClickHouseTests", dependencies: ["ClickHouse", "Diagnostics", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Diagnostics", "TestSupport"]),
         .testTarget(name: "TestbedTests", dependencies: ["Connect", "HTTP", "Kafka", "MySQL", "TestSupport"]),

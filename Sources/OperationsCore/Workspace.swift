@@ -1,3 +1,4 @@
+import BuiltinFiles
 import Checksum
 import ClickHouse
 import Diagnostics
@@ -83,8 +84,7 @@ public struct Workspace {
             throw CdcError.invalid("templates directory does not exist", subject: "--templates \(dir)",
                                    fix: "pass a directory holding the templates you override")
         }
-        let home = try Resources.home(environment: environment.variables)
-        return TemplateSource(directories: (dir.map { [$0] } ?? []) + [home + "/templates"])
+        return TemplateSource(directories: dir.map { [$0] } ?? [], embedded: BuiltinFiles.templates)
     }
 
     /// Runs a command that changes something and writes its journal row, whatever the outcome.
@@ -117,41 +117,19 @@ public struct Workspace {
     }
 
     static func describe(_ error: Error) -> (JournalEntry.Outcome, Int32, String) {
-        let code: Int32
-        switch error {
-        case let e as CdcError: code = e.exitCode
-        case let e as CdcErrors: code = e.exitCode
-        default: code = 1
-        }
+        let code = CdcErrors.exitCode(of: error)
         let outcome: JournalEntry.Outcome = code == 2 ? .invalid : code == 3 ? .unhealthy : .failed
-        return (outcome, code, String(describing: error))
+        return (outcome, code, (error as? CdcErrors)?.description ?? CdcError.bridging(error).description)
     }
 }
 
-/// Finds the built-in `templates/` and `manifests/`: `$CDCCTL_HOME`, then the source tree the
-/// binary was built in (walking up from the executable), then `<prefix>/share/cdcctl`.
-public enum Resources {
-    public static func home(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
-        if let home = environment["CDCCTL_HOME"], isHome(home) { return home }
-        var candidates: [String] = []
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            var dir = (exe as NSString).deletingLastPathComponent
-            while dir != "/" && !dir.isEmpty {
-                candidates.append(dir)
-                candidates.append(dir + "/share/cdcctl")
-                dir = (dir as NSString).deletingLastPathComponent
-            }
-        }
-        candidates.append(FileManager.default.currentDirectoryPath)
-        if let found = candidates.first(where: isHome) { return found }
-        throw CdcError.failed("cannot find cdcctl's built-in templates/ and manifests/",
-                              fix: "set CDCCTL_HOME to the cdcctl source or install directory")
+/// The manifest profiles built into the binary (manifests/*.yaml), for `cdcctl init`.
+public enum BuiltinProfiles {
+    public static var names: [String] {
+        BuiltinFiles.manifests.keys.filter { $0.hasSuffix(".yaml") && !$0.contains("/") }.map { String($0.dropLast(5)) }.sorted()
     }
 
-    static func isHome(_ dir: String) -> Bool {
-        FileManager.default.fileExists(atPath: dir + "/templates/docker-compose.yml.mustache")
-            && FileManager.default.fileExists(atPath: dir + "/manifests/default.yaml")
-    }
+    public static func text(_ profile: String) -> String? { BuiltinFiles.manifests[profile + ".yaml"] }
 }
 
 public enum InputsHash {

@@ -20,9 +20,15 @@ public struct RenderedFile: Sendable, Equatable {
 /// Where templates come from: the user's `--templates DIR` first, then the built-in set, so a
 /// user overrides a single file without copying the rest.
 public struct TemplateSource: Sendable {
+    /// Searched first, in order (`--templates DIR` overrides single files).
     public var directories: [String]
+    /// The built-in templates by relative path, after the directories.
+    public var embedded: [String: String]
 
-    public init(directories: [String]) { self.directories = directories }
+    public init(directories: [String], embedded: [String: String] = [:]) {
+        self.directories = directories
+        self.embedded = embedded
+    }
 
     func text(_ relativePath: String) throws -> String {
         for dir in directories {
@@ -34,7 +40,8 @@ public struct TemplateSource: Sendable {
                 return text
             }
         }
-        throw CdcError.invalid("template \(relativePath) not found in \(directories.joined(separator: ", "))",
+        if let text = embedded[relativePath] { return text }
+        throw CdcError.invalid("template \(relativePath) not found in \((directories + (embedded.isEmpty ? [] : ["the built-in templates"])).joined(separator: ", "))",
                                fix: "restore it from the cdcctl templates/ directory or remove --templates")
     }
 
@@ -44,6 +51,10 @@ public struct TemplateSource: Sendable {
         for dir in directories {
             let items = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/" + folder)) ?? []
             for item in items where item.hasSuffix(".mustache") { names.insert(folder + "/" + item) }
+        }
+        for path in embedded.keys where path.hasPrefix(folder + "/") && path.hasSuffix(".mustache")
+            && !path.dropFirst(folder.count + 1).contains("/") {
+            names.insert(path)
         }
         return names.sorted()
     }

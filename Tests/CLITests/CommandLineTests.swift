@@ -103,4 +103,37 @@ final class CommandLineTests: XCTestCase {
             XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)), "\(args) printed: \(r.stdout)")
         }
     }
+
+    /// A binary copied away from the source tree (as `install` puts it on PATH) has its templates
+    /// and profiles built in: no CDCCTL_HOME, no files beside it.
+    func testACopiedBinaryIsSelfContained() throws {
+        let bin = dir + "/bin/cdcctl"
+        try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: TestSupport.cdcctlBinary, toPath: bin)
+        var env = ProcessInfo.processInfo.environment
+        env["CDCCTL_HOME"] = nil
+        let work = dir + "/elsewhere"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let initRun = try TestSupport.run(bin, ["init", "--profile", "lean", "-m", work + "/cdcctl.yaml"], cwd: work, environment: env)
+        XCTAssertEqual(initRun.status, 0, initRun.output)
+        XCTAssertEqual(try String(contentsOfFile: work + "/cdcctl.yaml", encoding: .utf8),
+                       try String(contentsOfFile: TestSupport.repo + "/manifests/lean.yaml", encoding: .utf8))
+        let render = try TestSupport.run(bin, ["render", "-m", work + "/cdcctl.yaml", "--out", work + "/out"], cwd: work, environment: env)
+        XCTAssertEqual(render.status, 0, render.output)
+        XCTAssertTrue(try String(contentsOfFile: work + "/out/docker-compose.yml", encoding: .utf8).contains("\nservices:\n"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/.cdcctl/state.db"), "state beside the manifest by default")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bin/.cdcctl"))
+    }
+
+    /// Read-only commands create no state directory where there is none.
+    func testReadsCreateNoState() throws {
+        let m = dir + "/ro/cdcctl.yaml"
+        try FileManager.default.createDirectory(atPath: dir + "/ro", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: TestSupport.repo + "/manifests/default.yaml", toPath: m)
+        for args in [["history"], ["validate"]] {
+            let r = try TestSupport.run(TestSupport.cdcctlBinary, args + ["-m", m], cwd: dir + "/ro")
+            XCTAssertEqual(r.status, 0, "\(args): \(r.output)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/ro/.cdcctl"), "a read wrote state")
+    }
 }
