@@ -55,6 +55,24 @@ final class KafkaHandle: @unchecked Sendable {
     }
 }
 
+/// A broker's or librdkafka's answer with its error code, for callers that must tell codes apart
+/// (never by matching message text). `error` is what the user sees.
+public struct KafkaError: Error, Sendable, CustomStringConvertible {
+    /// librdkafka's `rd_kafka_resp_err_t` value (broker codes ≥ 0, local ones < 0).
+    public var code: Int32
+    public var name: String
+    public var error: CdcError
+
+    init(code: rd_kafka_resp_err_t, error: CdcError) {
+        self.code = code.rawValue
+        self.name = String(cString: rd_kafka_err2name(code))
+        self.error = error
+    }
+
+    public var description: String { error.description }
+    public var isTopicAlreadyExists: Bool { code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS.rawValue }
+}
+
 enum KafkaErrors {
     /// An error that carries librdkafka's code name and text and the brokers tried.
     static func make(_ what: String, code: rd_kafka_resp_err_t, detail: String?, bootstrap: String) -> CdcError {

@@ -23,7 +23,7 @@ struct Topics: ParsableCommand {
                 case .table: print(TopicsTable.plan(steps))
                 }
                 if TopicPlanner.hasDrift(steps, countExtra: failOnExtra) {
-                    if global.output == .table { print("next: cdcctl topics apply") }
+                    if global.output == .table, let next = TopicPlanner.nextStep(steps) { print("next: \(next)") }
                     throw ExitCode(3)
                 }
             }
@@ -112,8 +112,11 @@ struct Topics: ParsableCommand {
                 switch global.output {
                 case .json: try Console.json(report)
                 case .table:
-                    print("brokers: \(report.brokersLive) of \(report.brokersExpected) live")
+                    print("brokers: \(report.brokersLive) of \(report.brokersExpected) live"
+                          + report.brokers.filter { !$0.live }.map { "; \($0.label) DOWN" }.joined())
                     print(TopicsTable.partitions(report.partitions))
+                    for w in report.warnings { print("warning: \(w)") }
+                    for d in report.drift { print("drift: \(d)") }
                     print(report.healthy ? "healthy" : "UNHEALTHY:\n" + report.problems.map { "  - " + $0 }.joined(separator: "\n"))
                 }
                 if !report.healthy { throw ExitCode(3) }
@@ -126,7 +129,7 @@ enum TopicsTable {
     static func plan(_ steps: [TopicStep]) -> String {
         var rows = [["TOPIC", "ACTION", "PARTITIONS", "RF", "DETAIL"]]
         for s in steps {
-            let detail = s.reason ?? s.changes.map { "\($0.key): \($0.current ?? "unset") → \($0.desired)" }.joined(separator: "; ")
+            let detail = s.reason ?? s.changes.map(\.summary).joined(separator: "; ")
             rows.append([s.topic, s.kind.rawValue, s.partitions.map(String.init) ?? "-", s.replicationFactor.map(String.init) ?? "-",
                          s.kind == .create ? "" : detail])
         }
@@ -134,11 +137,11 @@ enum TopicsTable {
     }
 
     static func partitions(_ ps: [PartitionHealth]) -> String {
-        var rows = [["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "STATE"]]
+        var rows = [["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "MIN-ISR", "STATE"]]
         for p in ps {
-            let state = p.leaderless ? "LEADERLESS" : p.underMinIsr ? "UNDER-MIN-ISR" : p.underReplicated ? "UNDER-REPLICATED" : "ok"
-            rows.append([p.topic, String(p.partition), String(p.leader), p.replicas.map(String.init).joined(separator: ","),
-                         p.isr.map(String.init).joined(separator: ","), state])
+            rows.append([p.topic + (p.internalTopic ? " (internal)" : ""), String(p.partition), String(p.leader),
+                         p.replicas.map(String.init).joined(separator: ","), p.isr.map(String.init).joined(separator: ","),
+                         String(p.minInsyncReplicas), p.state + (p.ledByPreferred ? "" : ", not preferred leader")])
         }
         return TextTable.render(rows)
     }
