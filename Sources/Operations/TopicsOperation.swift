@@ -178,7 +178,7 @@ public struct TopicsOperation {
                                   configs: configs, electionHint: electionHint(brokers))
     }
 
-    /// How to move leadership back to the preferred replicas (docs/operations.md): Kafka's own
+    /// How to move leadership back to the preferred replicas (docs/architecture.md): Kafka's own
     /// tool, run in a live broker's container with a small heap beside the broker's.
     public func electionHint(_ brokers: [BrokerState]) -> String {
         guard manifest.kafka.engine != "tansu" else { return "not applicable to Tansu (one logical broker)" }
