@@ -172,8 +172,10 @@ public enum TopicHealth {
         for id in ids {
             let service = id >= 1 && Int(id) <= expected ? KafkaListeners.serviceName(Int(id)) : nil
             guard let b = listed[id] else {
+                let stillNamed = metadata.topics.contains { $0.partitions.contains { $0.leader == id || $0.isr.contains(id) } }
                 out.append(BrokerState(id: id, service: service, address: nil, live: false,
-                                       reason: "not in the cluster's metadata (fenced by the controller, or not started)"))
+                                       reason: stillNamed ? "not in the cluster's broker list, though partitions still name it as leader or ISR member"
+                                           : "not in the cluster's metadata (fenced by the controller, or not started)"))
                 continue
             }
             let address = "\(b.host):\(b.port)"

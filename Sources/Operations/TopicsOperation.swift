@@ -173,9 +173,20 @@ public struct TopicsOperation {
         let onCluster = md.topics.filter { $0.error == nil }.map(\.name)
         let topics = TopicHealth.topics(manifest, onCluster: onCluster)
         let present = Set(onCluster)
-        let configs = try admin.describeTopicConfigs(topics.map(\.name).filter { present.contains($0) })
-        return TopicHealth.assess(topics, metadata: md, brokers: brokers, brokersExpected: manifest.kafka.brokers,
-                                  configs: configs, electionHint: electionHint(brokers))
+        // A verdict without configs beats none: then min.insync.replicas comes from the manifest, and the report says so.
+        var configs: [String: [ConfigEntry]] = [:]
+        var configsError: String?
+        do {
+            configs = try admin.describeTopicConfigs(topics.map(\.name).filter { present.contains($0) })
+        } catch {
+            configsError = String(String(describing: error).split(separator: "\n").first ?? "")
+        }
+        var report = TopicHealth.assess(topics, metadata: md, brokers: brokers, brokersExpected: manifest.kafka.brokers,
+                                        configs: configs, electionHint: electionHint(brokers))
+        if let configsError {
+            report.warnings.insert("cannot read topic configs, so min.insync.replicas is the manifest's (or Kafka's default 1): \(configsError)", at: 0)
+        }
+        return report
     }
 
     /// How to move leadership back to the preferred replicas (docs/architecture.md): Kafka's own
