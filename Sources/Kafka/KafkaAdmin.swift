@@ -224,7 +224,12 @@ public final class KafkaAdmin: @unchecked Sendable {
                                    error: "\(String(cString: rd_kafka_err2name(err))) within \(timeoutMs) ms")
             }
             defer { rd_kafka_metadata_destroy(md) }
-            return BrokerProbe(address: address, answered: true, nodeId: md.pointee.orig_broker_id, error: nil)
+            // orig_broker_id is -1 while the bootstrap connection has no node id yet: find the
+            // address in the broker list instead.
+            let m = md.pointee
+            let listed = (0..<Int(m.broker_cnt)).first { "\(cString(m.brokers[$0].host)):\(m.brokers[$0].port)" == address }
+                .map { m.brokers[$0].id }
+            return BrokerProbe(address: address, answered: true, nodeId: listed ?? (m.orig_broker_id >= 0 ? m.orig_broker_id : nil), error: nil)
         } catch {
             return BrokerProbe(address: address, answered: false, nodeId: nil, error: String(describing: error))
         }
@@ -282,11 +287,13 @@ public final class KafkaAdmin: @unchecked Sendable {
 
     // MARK: - Configs
 
-    public func describeTopicConfigs(_ topics: [String]) throws -> [String: [ConfigEntry]] {
+    /// `broker`: ask that broker (each answers topic configs from its own metadata, which lags
+    /// the controller briefly); nil lets librdkafka pick one.
+    public func describeTopicConfigs(_ topics: [String], broker: Int32? = nil) throws -> [String: [ConfigEntry]] {
         guard !topics.isEmpty else { return [:] }
         var resources: [OpaquePointer?] = topics.map { rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, $0) }
         defer { resources.forEach { rd_kafka_ConfigResource_destroy($0) } }
-        let event = try runAdmin(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS) { options, queue in
+        let event = try runAdmin(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, broker: broker) { options, queue in
             resources.withUnsafeMutableBufferPointer { rd_kafka_DescribeConfigs(handle.rk, $0.baseAddress, $0.count, options, queue) }
         }
         defer { rd_kafka_event_destroy(event) }
@@ -408,7 +415,7 @@ public final class KafkaAdmin: @unchecked Sendable {
     // MARK: - Plumbing
 
     /// Runs one admin request and waits for its result event (bounded by the timeout).
-    private func runAdmin(_ op: rd_kafka_admin_op_t, validateOnly: Bool = false,
+    private func runAdmin(_ op: rd_kafka_admin_op_t, validateOnly: Bool = false, broker: Int32? = nil,
                           _ call: (OpaquePointer?, OpaquePointer?) -> Void) throws -> OpaquePointer {
         let options = rd_kafka_AdminOptions_new(handle.rk, op)
         defer { rd_kafka_AdminOptions_destroy(options) }
@@ -416,6 +423,7 @@ public final class KafkaAdmin: @unchecked Sendable {
         rd_kafka_AdminOptions_set_request_timeout(options, timeoutMs, &errbuf, errbuf.count)
         rd_kafka_AdminOptions_set_operation_timeout(options, timeoutMs, &errbuf, errbuf.count)
         if validateOnly { rd_kafka_AdminOptions_set_validate_only(options, 1, &errbuf, errbuf.count) }
+        if let broker { rd_kafka_AdminOptions_set_broker(options, broker, &errbuf, errbuf.count) }
         let queue = rd_kafka_queue_new(handle.rk)
         defer { rd_kafka_queue_destroy(queue) }
         call(options, queue)

@@ -110,8 +110,9 @@ public struct TopicsOperation {
                                              currentOverrides: observedByName[step.topic]?.overrideValues ?? [:])
         }
         let trustSources = manifest.kafka.engine != "tansu"
-        try waitForBrokers("config changes") { _, broker in
-            let seen = try broker.describeTopicConfigs(alters.map(\.topic))
+        try waitForBrokers("config changes") { _, broker, id in
+            // Ask the broker at this address itself, not whichever one librdkafka would pick.
+            let seen = try broker.describeTopicConfigs(alters.map(\.topic), broker: id)
             return alters.filter { step in
                 step.changes.contains { c in
                     guard let e = seen[step.topic]?.first(where: { $0.name == c.key }) else { return true }
@@ -130,7 +131,7 @@ public struct TopicsOperation {
     func waitForMetadata(_ topics: [String]) throws {
         let expected = Dictionary(manifest.kafka.topics.map { ($0.name, $0.partitions) }, uniquingKeysWith: { a, _ in a })
         guard !topics.isEmpty else { return }
-        try waitForBrokers("new topics") { md, _ in
+        try waitForBrokers("new topics") { md, _, _ in
             topics.filter { name in
                 !md.topics.contains { $0.name == name && $0.error == nil && $0.partitions.count >= (expected[name] ?? 1) }
             }
@@ -146,7 +147,7 @@ public struct TopicsOperation {
 
     /// Polls each broker until `pending` returns nothing for it (bounded).
     func waitForBrokers(_ what: String, timeoutSeconds: Double = 20,
-                        pending: (ClusterMetadata, KafkaAdmin) throws -> [String]) throws {
+                        pending: (ClusterMetadata, KafkaAdmin, Int32?) throws -> [String]) throws {
         let addresses = Self.brokerAddresses(bootstrap: manifest.access.kafkaBootstrap, metadata: try? admin.metadata())
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         for address in addresses {
@@ -154,7 +155,8 @@ public struct TopicsOperation {
             while true {
                 // A broker that does not answer is reported by health, not waited for here.
                 guard let md = try? broker.metadata() else { break }
-                let left = try pending(md, broker)
+                let id = md.brokers.first { "\($0.host):\($0.port)" == address }?.id ?? (md.origin >= 0 ? md.origin : nil)
+                let left = try pending(md, broker, id)
                 if left.isEmpty { break }
                 if Date() > deadline {
                     throw CdcError.failed("broker \(address) still does not show the \(what) for \(left.joined(separator: ", ")) after \(Int(timeoutSeconds)) s",

@@ -241,6 +241,7 @@ final class KafkaIntegrationTests: XCTestCase {
                                    as? [String: Any], health.output)
         let brokers = try XCTUnwrap(report["brokers"] as? [[String: Any]])
         XCTAssertEqual(brokers.map { $0["live"] as? Bool }, [true, true, true, false])
+        XCTAssertEqual(brokers.map { $0["id"] as? Int }, [111, 111, 111, nil], "each answering Tansu process reports node 111")
         XCTAssertEqual(brokers.last?["address"] as? String, address)
         let problems = report["problems"] as? [String] ?? []
         XCTAssertTrue(problems.contains { $0.hasPrefix("broker at \(address) is down: does not answer at \(address)") }, "\(problems)")
