@@ -114,7 +114,12 @@ struct Topics: ParsableCommand {
                 case .table:
                     print("brokers: \(report.brokersLive) of \(report.brokersExpected) live"
                           + report.brokers.filter { !$0.live }.map { "; \($0.label) DOWN" }.joined())
-                    print(TopicsTable.partitions(report.partitions))
+                    // Internal topics (offsets, Connect's, …) have many partitions: only the unhealthy ones get rows.
+                    let internalOk = report.partitions.filter { $0.internalTopic && $0.healthy && $0.ledByPreferred }
+                    print(TopicsTable.partitions(report.partitions.filter { p in !internalOk.contains(p) }))
+                    if !internalOk.isEmpty {
+                        print("internal topics: \(internalOk.count) more partition(s) ok (\(Set(internalOk.map(\.topic)).sorted().joined(separator: ", ")))")
+                    }
                     for w in report.warnings { print("warning: \(w)") }
                     for d in report.drift { print("drift: \(d)") }
                     print(report.healthy ? "healthy" : "UNHEALTHY:\n" + report.problems.map { "  - " + $0 }.joined(separator: "\n"))
