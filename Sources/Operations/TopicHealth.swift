@@ -7,7 +7,8 @@ public struct HealthTopic: Sendable, Codable, Equatable {
     public var name: String
     /// What an internal topic is for (`consumer offsets`, `Connect configs`, …); nil for the manifest's topics.
     public var internalRole: String?
-    /// The manifest's min.insync.replicas (manifest topics only): drift is reported against it.
+    /// The manifest's min.insync.replicas, for the manifest's topics only (nil: not in the
+    /// manifest). Drift is reported against it; a manifest topic that is missing is a problem.
     public var manifestMinInsync: Int?
 
     public init(name: String, internalRole: String? = nil, manifestMinInsync: Int? = nil) {
@@ -127,8 +128,11 @@ public enum TopicHealth {
     /// topics (names as rendered in connect/worker.env), Debezium's heartbeat topics, and any
     /// other `__`-prefixed topic.
     public static func topics(_ m: Manifest, onCluster: [String]) -> [HealthTopic] {
+        // Debezium's schema history topic is declared in the manifest (validation requires it) and internal to the connector.
+        let history = Dictionary(m.connect.connectors.map { ($0.schemaHistoryTopic, "Debezium schema history of \($0.name)") },
+                                 uniquingKeysWith: { a, _ in a })
         var out = m.kafka.topics.map { t in
-            HealthTopic(name: t.name, internalRole: nil, manifestMinInsync: t.minInsyncReplicas)
+            HealthTopic(name: t.name, internalRole: history[t.name], manifestMinInsync: t.minInsyncReplicas)
         }
         var internalTopics: [(String, String)] = [
             ("__consumer_offsets", "consumer offsets"),
@@ -215,7 +219,7 @@ public enum TopicHealth {
         let byName = Dictionary(metadata.topics.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for t in topics {
             guard let info = byName[t.name], info.error == nil, !info.partitions.isEmpty else {
-                if !t.isInternal { problems.append("\(t.name): missing (run cdcctl topics apply)") }
+                if t.manifestMinInsync != nil { problems.append("\(t.label): missing (run cdcctl topics apply)") }
                 continue
             }
             let (minIsr, source) = effectiveMinInsync(t, described: configs[t.name])

@@ -165,6 +165,9 @@ final class KafkaCorrectnessTests: XCTestCase {
         XCTAssertEqual(roles["__debezium-heartbeat.cdc"], "Debezium heartbeats of \(manifest.connect.connectors[0].name)")
         XCTAssertEqual(roles["__share_group_state"], "Kafka internal")
         XCTAssertNil(roles["other-team"])
+        let history = manifest.connect.connectors[0].schemaHistoryTopic
+        XCTAssertEqual(ts.first { $0.name == history }?.internalRole, "Debezium schema history of \(manifest.connect.connectors[0].name)")
+        XCTAssertNotNil(ts.first { $0.name == history }?.manifestMinInsync, "declared in the manifest, so missing is a problem")
         XCTAssertEqual(manifest.connect.connectors[0].topicPrefix, "cdc")
 
         let md = ClusterMetadata(origin: 1, brokers: [BrokerInfo(id: 1, host: "h", port: 1), BrokerInfo(id: 3, host: "h", port: 3)], topics: [
