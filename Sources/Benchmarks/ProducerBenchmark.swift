@@ -1,4 +1,5 @@
 import OperationsCore
+import TopicAdmin
 import Diagnostics
 import Foundation
 import Kafka
@@ -25,6 +26,8 @@ public enum ProducerBenchmark {
         let admin = try KafkaAdmin(settings)
         let topic = "cdcctl-bench-\(UUID().uuidString.prefix(8).lowercased())"
         let d = m.kafka.defaults
+        // The same rule as topics apply: no RF-3 topic while fewer than 3 brokers are live.
+        try TopicsOperation(manifest: m).requireBrokersToCreate([(topic, d.replicationFactor)])
         let errors = try admin.createTopics([NewTopic(name: topic, partitions: d.partitions, replicationFactor: d.replicationFactor,
                                                       configs: [("min.insync.replicas", String(d.minInsyncReplicas))])])
         if let e = errors.values.first { throw e }

@@ -852,6 +852,10 @@ KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER
 KAFKA_INTER_BROKER_LISTENER_NAME=INTERNAL
 KAFKA_LOG_DIRS=/var/lib/kafka/data
 KAFKA_HEAP_OPTS=-Xms{{kafka.heapMiB}}m -Xmx{{kafka.heapMiB}}m
+# G1, as Kafka's own kafka-run-class.sh sets it: the image's launch script puts only its CDS flag
+# in KAFKA_JVM_PERFORMANCE_OPTS (which turns that default off) and the JVM would pick SerialGC
+# under the container limit. The launch script appends its flag to this. (docs/image-contracts.md)
+KAFKA_JVM_PERFORMANCE_OPTS=-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true
 KAFKA_NUM_PARTITIONS={{kafka.defaultPartitions}}
 KAFKA_DEFAULT_REPLICATION_FACTOR={{kafka.defaultReplicationFactor}}
 KAFKA_MIN_INSYNC_REPLICAS={{kafka.minInsyncReplicas}}

@@ -1,5 +1,7 @@
 // The one door to librdkafka. pkg-config's rdkafka.pc gives no include path, hence the prefix.
 #include <librdkafka/rdkafka.h>
+// librdkafka's in-process mock cluster (test.mock.num.brokers): tests only, named as an imitation there.
+#include <librdkafka/rdkafka_mock.h>
 #include <dlfcn.h>
 #include <stddef.h>
 

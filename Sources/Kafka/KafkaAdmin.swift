@@ -55,6 +55,31 @@ public struct ClusterMetadata: Sendable, Codable, Equatable {
     }
 }
 
+/// One broker asked directly (see `KafkaAdmin.probe`).
+public struct BrokerProbe: Sendable, Codable, Equatable {
+    /// host:port asked.
+    public var address: String
+    public var answered: Bool
+    /// The node id that answered.
+    public var nodeId: Int32?
+    public var error: String?
+
+    public init(address: String, answered: Bool, nodeId: Int32?, error: String?) {
+        self.address = address
+        self.answered = answered
+        self.nodeId = nodeId
+        self.error = error
+    }
+}
+
+final class ProbeResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [BrokerProbe?]
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ p: BrokerProbe) { lock.lock(); values[i] = p; lock.unlock() }
+    var results: [BrokerProbe?] { lock.lock(); defer { lock.unlock() }; return values }
+}
+
 public struct NewTopic: Sendable, Equatable {
     public var name: String
     public var partitions: Int
@@ -82,6 +107,47 @@ public struct ConfigEntry: Sendable, Codable, Equatable {
     public var isSensitive: Bool
     /// librdkafka's source name: DYNAMIC_TOPIC_CONFIG, DEFAULT_CONFIG, STATIC_BROKER_CONFIG, …
     public var source: String
+
+    public init(name: String, value: String?, isDefault: Bool = false, isReadOnly: Bool = false, isSensitive: Bool = false,
+                source: String) {
+        self.name = name
+        self.value = value
+        self.isDefault = isDefault
+        self.isReadOnly = isReadOnly
+        self.isSensitive = isSensitive
+        self.source = source
+    }
+
+    public static let topicOverrideSource = "DYNAMIC_TOPIC_CONFIG"
+
+    /// Set on the topic itself (not inherited from a broker setting or Kafka's default).
+    public var isTopicOverride: Bool { source == Self.topicOverrideSource }
+}
+
+/// How topic configs are changed. librdkafka ≥ 2.2 has IncrementalAlterConfigs (looked up at run
+/// time); Debian's 2.0.2 has only the legacy AlterConfigs, which replaces the topic's whole set of
+/// overrides with what it is sent.
+public enum AlterConfigsMode: String, Sendable, Codable {
+    case incremental
+    case legacy
+
+    /// What the loaded library offers, unless `CDCCTL_KAFKA_ALTER_CONFIGS=legacy|incremental` forces
+    /// one (a diagnostic override: it lets a newer library exercise the path 2.0.2 users take).
+    public static func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) -> AlterConfigsMode {
+        switch environment["CDCCTL_KAFKA_ALTER_CONFIGS"] {
+        case "legacy": .legacy
+        case "incremental": .incremental
+        default: cdc_has_incremental_alter_configs() != 0 ? .incremental : .legacy
+        }
+    }
+
+    /// The full set legacy AlterConfigs must be sent: the topic's own overrides (and only those:
+    /// resending inherited values would pin broker defaults on the topic) with the changes applied.
+    public static func legacyEntries(currentOverrides: [String: String], changes: [(String, String)]) -> [(String, String)] {
+        var merged = currentOverrides
+        for (k, v) in changes { merged[k] = v }
+        return merged.keys.sorted().map { ($0, merged[$0]!) }
+    }
 }
 
 public struct PartitionLag: Sendable, Codable, Equatable {
@@ -133,10 +199,40 @@ public final class KafkaAdmin: @unchecked Sendable {
         return ClusterMetadata(origin: m.orig_broker_id, brokers: brokers, topics: topics)
     }
 
-    /// The controller's broker id, or nil when the cluster does not tell within the timeout.
-    public func controllerId() -> Int32? {
-        let id = rd_kafka_controllerid(handle.rk, timeoutMs)
-        return id >= 0 ? id : nil
+    /// Asks each address alone for metadata (in parallel, each bounded by `timeoutMs`): a broker
+    /// that was killed keeps its place in the cluster's metadata until the controller fences it
+    /// (seconds), but it stops answering at once.
+    public static func probe(_ addresses: [String], settings: KafkaSettings, timeoutMs: Int32 = 1500) -> [BrokerProbe] {
+        let box = ProbeResults(count: addresses.count)
+        DispatchQueue.concurrentPerform(iterations: addresses.count) { i in
+            box.set(i, probeOne(addresses[i], settings: settings, timeoutMs: timeoutMs))
+        }
+        return box.results.compactMap { $0 }
+    }
+
+    static func probeOne(_ address: String, settings: KafkaSettings, timeoutMs: Int32) -> BrokerProbe {
+        var s = settings
+        s.bootstrap = address
+        s.clientId = "cdcctl-probe"
+        do {
+            let h = try KafkaHandle(RD_KAFKA_PRODUCER, settings: s, extra: ["socket.connection.setup.timeout.ms": String(max(timeoutMs, 1000))])
+            var md: UnsafePointer<rd_kafka_metadata_t>?
+            // all_topics 0 and no topic: a fresh handle knows no topics, so this asks for brokers only.
+            let err = rd_kafka_metadata(h.rk, 0, nil, &md, timeoutMs)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md else {
+                return BrokerProbe(address: address, answered: false, nodeId: nil,
+                                   error: "\(String(cString: rd_kafka_err2name(err))) within \(timeoutMs) ms")
+            }
+            defer { rd_kafka_metadata_destroy(md) }
+            // orig_broker_id is -1 while the bootstrap connection has no node id yet: find the
+            // address in the broker list instead.
+            let m = md.pointee
+            let listed = (0..<Int(m.broker_cnt)).first { "\(cString(m.brokers[$0].host)):\(m.brokers[$0].port)" == address }
+                .map { m.brokers[$0].id }
+            return BrokerProbe(address: address, answered: true, nodeId: listed ?? (m.orig_broker_id >= 0 ? m.orig_broker_id : nil), error: nil)
+        } catch {
+            return BrokerProbe(address: address, answered: false, nodeId: nil, error: String(describing: error))
+        }
     }
 
     // MARK: - Topics
@@ -191,11 +287,13 @@ public final class KafkaAdmin: @unchecked Sendable {
 
     // MARK: - Configs
 
-    public func describeTopicConfigs(_ topics: [String]) throws -> [String: [ConfigEntry]] {
+    /// `broker`: ask that broker (each answers topic configs from its own metadata, which lags
+    /// the controller briefly); nil lets librdkafka pick one.
+    public func describeTopicConfigs(_ topics: [String], broker: Int32? = nil) throws -> [String: [ConfigEntry]] {
         guard !topics.isEmpty else { return [:] }
         var resources: [OpaquePointer?] = topics.map { rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, $0) }
         defer { resources.forEach { rd_kafka_ConfigResource_destroy($0) } }
-        let event = try runAdmin(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS) { options, queue in
+        let event = try runAdmin(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, broker: broker) { options, queue in
             resources.withUnsafeMutableBufferPointer { rd_kafka_DescribeConfigs(handle.rk, $0.baseAddress, $0.count, options, queue) }
         }
         defer { rd_kafka_event_destroy(event) }
@@ -224,16 +322,20 @@ public final class KafkaAdmin: @unchecked Sendable {
         return out
     }
 
-    /// Sets the given topic configs and leaves the others as they are. Uses
-    /// IncrementalAlterConfigs when the library has it; otherwise legacy AlterConfigs, which
-    /// replaces every dynamic config, so `currentDynamic` (the topic's other overrides) is resent.
-    public func setTopicConfigs(_ topic: String, _ changes: [(String, String)], currentDynamic: [(String, String)]) throws {
-        guard !changes.isEmpty else { return }
+    /// Sets the given topic configs and leaves the others as they are; returns the mode used.
+    /// IncrementalAlterConfigs sends only the changes. Legacy AlterConfigs replaces every topic
+    /// override, so `currentOverrides` must be the topic's own overrides (DescribeConfigs entries
+    /// whose source is DYNAMIC_TOPIC_CONFIG), never every described config.
+    @discardableResult
+    public func setTopicConfigs(_ topic: String, _ changes: [(String, String)], currentOverrides: [String: String],
+                                mode: AlterConfigsMode = .resolve()) throws -> AlterConfigsMode {
+        guard !changes.isEmpty else { return mode }
         guard let resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic) else {
             throw CdcError.failed("librdkafka: out of memory")
         }
         defer { rd_kafka_ConfigResource_destroy(resource) }
-        let incremental = cdc_has_incremental_alter_configs() != 0
+        let incremental = mode == .incremental
+        let sent: [(String, String)]
         if incremental {
             var errbuf = [CChar](repeating: 0, count: 512)
             for (k, v) in changes {
@@ -241,20 +343,27 @@ public final class KafkaAdmin: @unchecked Sendable {
                     throw CdcError.invalid("cannot set \(k)=\(v) on \(topic): \(String(cString: problem))", subject: topic)
                 }
             }
+            sent = changes
         } else {
-            var merged = Dictionary(currentDynamic, uniquingKeysWith: { _, b in b })
-            for (k, v) in changes { merged[k] = v }
-            for k in merged.keys.sorted() { rd_kafka_ConfigResource_set_config(resource, k, merged[k]!) }
+            sent = AlterConfigsMode.legacyEntries(currentOverrides: currentOverrides, changes: changes)
+            for (k, v) in sent { rd_kafka_ConfigResource_set_config(resource, k, v) }
         }
+        let what = incremental ? "IncrementalAlterConfigs" : "legacy AlterConfigs (the topic's overrides: \(sent.map(\.0).joined(separator: ", ")))"
         var resources: [OpaquePointer?] = [resource]
-        let event = try runAdmin(incremental ? RD_KAFKA_ADMIN_OP_ANY : RD_KAFKA_ADMIN_OP_ALTERCONFIGS) { options, queue in
-            resources.withUnsafeMutableBufferPointer { buf in
-                if incremental {
-                    cdc_incremental_alter_configs(handle.rk, buf.baseAddress, buf.count, options, queue)
-                } else {
-                    rd_kafka_AlterConfigs(handle.rk, buf.baseAddress, buf.count, options, queue)
+        let event: OpaquePointer
+        do {
+            event = try runAdmin(incremental ? RD_KAFKA_ADMIN_OP_ANY : RD_KAFKA_ADMIN_OP_ALTERCONFIGS) { options, queue in
+                resources.withUnsafeMutableBufferPointer { buf in
+                    if incremental {
+                        cdc_incremental_alter_configs(handle.rk, buf.baseAddress, buf.count, options, queue)
+                    } else {
+                        rd_kafka_AlterConfigs(handle.rk, buf.baseAddress, buf.count, options, queue)
+                    }
                 }
             }
+        } catch var error as KafkaError {
+            error.operation = "cannot alter configs of \(topic) with \(what): " + error.operation
+            throw error
         }
         defer { rd_kafka_event_destroy(event) }
         var count = 0
@@ -265,9 +374,10 @@ public final class KafkaAdmin: @unchecked Sendable {
             guard let r = results?[i] else { continue }
             let err = rd_kafka_ConfigResource_error(r)
             if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                throw handle.error("cannot alter configs of \(topic)", err, cString(rd_kafka_ConfigResource_error_string(r)))
+                throw handle.error("cannot alter configs of \(topic) with \(what)", err, cString(rd_kafka_ConfigResource_error_string(r)))
             }
         }
+        return mode
     }
 
     // MARK: - Consumer groups
@@ -305,7 +415,7 @@ public final class KafkaAdmin: @unchecked Sendable {
     // MARK: - Plumbing
 
     /// Runs one admin request and waits for its result event (bounded by the timeout).
-    private func runAdmin(_ op: rd_kafka_admin_op_t, validateOnly: Bool = false,
+    private func runAdmin(_ op: rd_kafka_admin_op_t, validateOnly: Bool = false, broker: Int32? = nil,
                           _ call: (OpaquePointer?, OpaquePointer?) -> Void) throws -> OpaquePointer {
         let options = rd_kafka_AdminOptions_new(handle.rk, op)
         defer { rd_kafka_AdminOptions_destroy(options) }
@@ -313,6 +423,7 @@ public final class KafkaAdmin: @unchecked Sendable {
         rd_kafka_AdminOptions_set_request_timeout(options, timeoutMs, &errbuf, errbuf.count)
         rd_kafka_AdminOptions_set_operation_timeout(options, timeoutMs, &errbuf, errbuf.count)
         if validateOnly { rd_kafka_AdminOptions_set_validate_only(options, 1, &errbuf, errbuf.count) }
+        if let broker { rd_kafka_AdminOptions_set_broker(options, broker, &errbuf, errbuf.count) }
         let queue = rd_kafka_queue_new(handle.rk)
         defer { rd_kafka_queue_destroy(queue) }
         call(options, queue)

@@ -26,7 +26,12 @@ public struct ServiceReport: Sendable, Codable, Equatable {
 public struct KafkaReport: Sendable, Codable, Equatable {
     public var brokersLive: Int
     public var brokersExpected: Int
+    /// Each broker, probed directly (a killed one is down at once, not after it is fenced).
+    public var brokers: [BrokerState]
+    /// The active controller, only when something can tell it truthfully: never, so far (see
+    /// `controllerNote`). A wrong id is worse than none.
     public var controller: Int32?
+    public var controllerNote: String
     public var partitions: Int
     /// Under-replicated, under-min-ISR and leaderless partitions, missing topics.
     public var problems: [String]
@@ -198,14 +203,21 @@ public enum StatusOperation {
         do {
             let op = try TopicsOperation(manifest: m, timeoutMs: 5000)
             let health = try op.health()
-            return KafkaReport(brokersLive: health.brokersLive, brokersExpected: health.brokersExpected,
-                               controller: op.admin.controllerId(), partitions: health.partitions.count,
+            return KafkaReport(brokersLive: health.brokersLive, brokersExpected: health.brokersExpected, brokers: health.brokers,
+                               controller: nil, controllerNote: controllerNote, partitions: health.partitions.count,
                                problems: health.problems, error: nil)
         } catch {
-            return KafkaReport(brokersLive: 0, brokersExpected: m.kafka.brokers, controller: nil, partitions: 0, problems: [],
-                               error: "unreachable at \(m.access.kafkaBootstrap) (\(firstLine(error)))")
+            return KafkaReport(brokersLive: 0, brokersExpected: m.kafka.brokers, brokers: [], controller: nil, controllerNote: controllerNote,
+                               partitions: 0, problems: [], error: "unreachable at \(m.access.kafkaBootstrap) (\(firstLine(error)))")
         }
     }
+
+    /// Why no controller id is shown. In KRaft a broker answers both Metadata and DescribeCluster
+    /// (librdkafka ≥ 2.3) with a random live broker as "controller" (KafkaApis:
+    /// `KRaftCachedControllerId(_) => metadataCache.getRandomAliveBrokerId`); only the quorum
+    /// (DescribeQuorum, which librdkafka lacks) knows the active controller.
+    public static let controllerNote = "not shown: KRaft brokers name a random live broker as controller; "
+        + "ask the quorum: kafka-metadata-quorum.sh --bootstrap-server kafka-1:19092 describe --status"
 
     static func connectorReports(_ m: Manifest) -> [ConnectorReport] {
         let client = ConnectClient(baseURL: m.access.connectURL)

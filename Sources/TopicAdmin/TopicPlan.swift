@@ -1,3 +1,4 @@
+import Kafka
 import Manifest
 
 /// A topic as the cluster has it.
@@ -5,14 +6,33 @@ public struct ObservedTopic: Sendable, Codable, Equatable {
     public var name: String
     public var partitions: Int
     public var replicationFactor: Int
-    /// Config values the cluster reports (only managed keys matter to the plan).
+    /// Effective config values the cluster reports (only managed keys matter to the plan).
     public var configs: [String: String]
+    /// The keys set on the topic itself (DescribeConfigs source DYNAMIC_TOPIC_CONFIG); the others
+    /// are inherited from broker settings or Kafka's defaults and follow their changes.
+    public var overrides: Set<String>
 
-    public init(name: String, partitions: Int, replicationFactor: Int, configs: [String: String]) {
+    /// `overrides` defaults to every key in `configs`.
+    public init(name: String, partitions: Int, replicationFactor: Int, configs: [String: String], overrides: Set<String>? = nil) {
         self.name = name
         self.partitions = partitions
         self.replicationFactor = replicationFactor
         self.configs = configs
+        self.overrides = overrides ?? Set(configs.keys)
+    }
+
+    /// The topic's own overrides with their values: what legacy AlterConfigs must resend.
+    public var overrideValues: [String: String] { configs.filter { overrides.contains($0.key) } }
+
+    /// From a DescribeConfigs answer. `trustSources` is false for Tansu, which labels the keys
+    /// that were set on a topic DEFAULT_CONFIG (measured) but describes only those: there every
+    /// described key is taken as an override.
+    public static func from(name: String, partitions: Int, replicationFactor: Int, described: [ConfigEntry],
+                            trustSources: Bool = true) -> ObservedTopic {
+        let withValues = described.filter { $0.value != nil }
+        return ObservedTopic(name: name, partitions: partitions, replicationFactor: replicationFactor,
+                             configs: Dictionary(withValues.map { ($0.name, $0.value!) }, uniquingKeysWith: { a, _ in a }),
+                             overrides: Set(withValues.filter { !trustSources || $0.isTopicOverride }.map(\.name)))
     }
 }
 
@@ -20,6 +40,22 @@ public struct ConfigChange: Sendable, Codable, Equatable {
     public var key: String
     public var current: String?
     public var desired: String
+    /// The value matches but is inherited (its topic override was deleted): the topic would follow
+    /// a later broker-level change. Apply sets it on the topic again.
+    public var inherited: Bool
+
+    public init(key: String, current: String?, desired: String, inherited: Bool = false) {
+        self.key = key
+        self.current = current
+        self.desired = desired
+        self.inherited = inherited
+    }
+
+    /// `retention.ms: 60000 → 86400000`, or `retention.ms: 86400000 inherited, no longer pinned to the topic → pin it`.
+    public var summary: String {
+        inherited ? "\(key): \(desired) is inherited, no longer pinned to the topic → pin \(desired)"
+            : "\(key): \(current ?? "unset") → \(desired)"
+    }
 }
 
 /// One line of `cdcctl topics plan`: what apply would do for a topic, or why it will not.
@@ -57,7 +93,8 @@ public enum TopicPlanner {
                 continue
             }
             let changes = t.configs.compactMap { kv -> ConfigChange? in
-                o.configs[kv.key] == kv.value ? nil : ConfigChange(key: kv.key, current: o.configs[kv.key], desired: kv.value)
+                guard o.configs[kv.key] == kv.value else { return ConfigChange(key: kv.key, current: o.configs[kv.key], desired: kv.value) }
+                return o.overrides.contains(kv.key) ? nil : ConfigChange(key: kv.key, current: kv.value, desired: kv.value, inherited: true)
             }
             if o.replicationFactor != t.replicationFactor {
                 steps.append(TopicStep(topic: t.name, kind: .unsafe, partitions: o.partitions, replicationFactor: o.replicationFactor, changes: changes,
@@ -91,6 +128,18 @@ public enum TopicPlanner {
     /// Kafka's, Connect's and Debezium's own topics (`__consumer_offsets`, `_connect-configs`,
     /// `__debezium-heartbeat.…`) are not the manifest's business.
     public static func isInternal(_ name: String) -> Bool { name.hasPrefix("_") }
+
+    /// What to run next after a plan with drift. Apply refuses the whole plan while any step is
+    /// unsafe, so then it is the manual path, not apply.
+    public static func nextStep(_ steps: [TopicStep]) -> String? {
+        let unsafe = steps.filter { $0.kind == .unsafe }
+        if !unsafe.isEmpty {
+            return "make the unsafe change(s) by hand as the DETAIL column says, or edit the manifest to match the cluster, "
+                + "then run cdcctl topics plan again (topics apply refuses while \(unsafe.map(\.topic).joined(separator: ", ")) "
+                + (unsafe.count == 1 ? "is" : "are") + " unsafe)"
+        }
+        return hasDrift(steps) ? "cdcctl topics apply" : nil
+    }
 
     /// Whether apply has work (or refuses work). Extra topics count only when asked: a shared
     /// cluster has other teams' topics, and those are not drift of this manifest.

@@ -56,7 +56,7 @@ struct Status: CdcCommand {
                 out.append("")
             }
             let k = r.kafka
-            out.append("kafka: " + (k.error ?? "\(k.brokersLive) of \(k.brokersExpected) brokers live, controller \(k.controller.map(String.init) ?? "unknown"), \(k.partitions) partitions, \(k.problems.isEmpty ? "all healthy" : "\(k.problems.count) unhealthy")"))
+            out.append("kafka: " + (k.error ?? "\(k.brokersLive) of \(k.brokersExpected) brokers live, controller \(k.controller.map(String.init) ?? "not shown (KRaft; see -o json controllerNote)"), \(k.partitions) partitions, \(k.problems.isEmpty ? "all healthy" : "\(k.problems.count) unhealthy")"))
             var crow = [["CONNECTOR", "STATE", "TASKS"]]
             for c in r.connectors { crow.append([c.name, c.state, c.tasks]) }
             out.append(TextTable.render(crow))

@@ -19,8 +19,8 @@ struct Topics: ParsableCommand {
         func execute(_ context: CommandContext) throws -> CommandResult {
             let steps = try TopicsOperation(manifest: try context.manifest().manifest).plan()
             let drift = TopicPlanner.hasDrift(steps, countExtra: failOnExtra)
-            return CommandResult(json: steps, table: TopicsTable.plan(steps) + (drift ? "\nnext: cdcctl topics apply" : ""),
-                                 exitCode: drift ? 3 : 0)
+            let next = drift ? TopicPlanner.nextStep(steps).map { "\nnext: \($0)" } ?? "" : ""
+            return CommandResult(json: steps, table: TopicsTable.plan(steps) + next, exitCode: drift ? 3 : 0)
         }
     }
 
@@ -86,18 +86,32 @@ struct Topics: ParsableCommand {
                     return report.healthy ? report : nil
                 } ?? report
             }
-            let verdict: String = report.healthy ? "healthy" : "UNHEALTHY:\n" + report.problems.map { "  - " + $0 }.joined(separator: "\n")
-            let text: String = "brokers: \(report.brokersLive) of \(report.brokersExpected) live\n" + TopicsTable.partitions(report.partitions) + "\n" + verdict
-            return CommandResult(json: report, table: text, exitCode: report.healthy ? 0 : 3)
+            return CommandResult(json: report, table: TopicsTable.health(report), exitCode: report.healthy ? 0 : 3)
         }
     }
 }
 
 enum TopicsTable {
+    static func health(_ report: TopicHealthReport) -> String {
+        var lines = ["brokers: \(report.brokersLive) of \(report.brokersExpected) live"
+                     + report.brokers.filter { !$0.live }.map { "; \($0.label) DOWN" }.joined()]
+        // Internal topics (offsets, Connect's, …) have many partitions: only the unhealthy ones get rows.
+        let internalOk = report.partitions.filter { $0.internalTopic && $0.healthy && $0.ledByPreferred }
+        lines.append(partitions(report.partitions.filter { p in !internalOk.contains(p) }))
+        if !internalOk.isEmpty {
+            lines.append("internal topics: \(internalOk.count) more partition(s) ok (\(Set(internalOk.map(\.topic)).sorted().joined(separator: ", ")))")
+        }
+        lines += report.warnings.map { "warning: \($0)" }
+        lines += report.drift.map { "drift: \($0)" }
+        let verdict: String = report.healthy ? "healthy" : "UNHEALTHY:\n" + report.problems.map { "  - " + $0 }.joined(separator: "\n")
+        lines.append(verdict)
+        return lines.joined(separator: "\n")
+    }
+
     static func plan(_ steps: [TopicStep]) -> String {
         var rows = [["TOPIC", "ACTION", "PARTITIONS", "RF", "DETAIL"]]
         for s in steps {
-            let detail = s.reason ?? s.changes.map { "\($0.key): \($0.current ?? "unset") → \($0.desired)" }.joined(separator: "; ")
+            let detail = s.reason ?? s.changes.map(\.summary).joined(separator: "; ")
             rows.append([s.topic, s.kind.rawValue, s.partitions.map(String.init) ?? "-", s.replicationFactor.map(String.init) ?? "-",
                          s.kind == .create ? "" : detail])
         }
@@ -105,11 +119,11 @@ enum TopicsTable {
     }
 
     static func partitions(_ ps: [PartitionHealth]) -> String {
-        var rows = [["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "STATE"]]
+        var rows = [["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "MIN-ISR", "STATE"]]
         for p in ps {
-            let state = p.leaderless ? "LEADERLESS" : p.underMinIsr ? "UNDER-MIN-ISR" : p.underReplicated ? "UNDER-REPLICATED" : "ok"
-            rows.append([p.topic, String(p.partition), String(p.leader), p.replicas.map(String.init).joined(separator: ","),
-                         p.isr.map(String.init).joined(separator: ","), state])
+            rows.append([p.topic + (p.internalTopic ? " (internal)" : ""), String(p.partition), String(p.leader),
+                         p.replicas.map(String.init).joined(separator: ","), p.isr.map(String.init).joined(separator: ","),
+                         String(p.minInsyncReplicas), p.state + (p.ledByPreferred ? "" : ", not preferred leader")])
         }
         return TextTable.render(rows)
     }

@@ -105,6 +105,12 @@ final class RenderTests: XCTestCase {
             XCTAssertEqual(env["KAFKA_LOG_DIRS"], "/var/lib/kafka/data", "the image defaults to /tmp, outside the volume")
             XCTAssertEqual(env["KAFKA_LOG_RETENTION_HOURS"], "72")
             XCTAssertEqual(env["KAFKA_HEAP_OPTS"], "-Xms512m -Xmx512m")
+            // G1 deliberately (issue 13): unset, the image's launch script leaves only its CDS flag here
+            // and the JVM picks SerialGC under the 768 MiB limit.
+            let jvm = env["KAFKA_JVM_PERFORMANCE_OPTS"]?.split(separator: " ").map(String.init) ?? []
+            XCTAssertTrue(jvm.contains("-XX:+UseG1GC"), "\(jvm)")
+            XCTAssertTrue(jvm.contains("-XX:MaxGCPauseMillis=20"), "\(jvm)")
+            XCTAssertFalse(jvm.contains { $0.hasPrefix("-Xm") }, "heap stays in KAFKA_HEAP_OPTS")
         }
     }
 

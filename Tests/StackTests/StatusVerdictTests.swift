@@ -31,7 +31,7 @@ final class StatusVerdictTests: XCTestCase {
         XCTAssertEqual(seen.engineError, "the Docker daemon is not running (nothing answers at unix:///x.sock)")
     }
 
-    let unreachableKafka = KafkaReport(brokersLive: 0, brokersExpected: 3, controller: nil, partitions: 0, problems: [], error: "unreachable")
+    let unreachableKafka = KafkaReport(brokersLive: 0, brokersExpected: 3, brokers: [], controller: nil, controllerNote: "", partitions: 0, problems: [], error: "unreachable")
     let unknownConnector = ConnectorReport(name: "shop-mysql", state: "UNKNOWN", tasks: "-", error: "Kafka Connect unreachable", healthy: false)
     let unreachableClickHouse = ClickHouseReport(reachable: false, database: "analytics", tables: [], error: "unreachable")
 
@@ -47,7 +47,7 @@ final class StatusVerdictTests: XCTestCase {
     func testAClusterOutsideDockerShowsNoContainerProblems() {
         // The servers answer elsewhere (the testbed's, a remote cluster); no container runs here.
         let none = ContainerObservation(engineError: "the Docker daemon is not running", reports: [], problems: [], any: false)
-        let kafka = KafkaReport(brokersLive: 3, brokersExpected: 3, controller: 1, partitions: 12, problems: [], error: nil)
+        let kafka = KafkaReport(brokersLive: 3, brokersExpected: 3, brokers: [], controller: nil, controllerNote: "", partitions: 12, problems: [], error: nil)
         let running = ConnectorReport(name: "shop-mysql", state: "RUNNING", tasks: "0:RUNNING", error: nil, healthy: true)
         let clickhouse = ClickHouseReport(reachable: true, database: "analytics", tables: [], error: nil)
         let v = StatusOperation.judge(cluster: "testbed", containers: none, startedByUp: false, kafka: kafka, connectors: [running],

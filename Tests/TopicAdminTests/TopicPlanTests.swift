@@ -70,19 +70,26 @@ final class TopicPlanTests: XCTestCase {
             TopicInfo(name: t.name, partitions: [
                 PartitionInfo(id: 0, leader: 1, replicas: [1, 2, 3], isr: [1, 2, 3], error: nil),
                 PartitionInfo(id: 1, leader: 1, replicas: [1, 2, 3], isr: [1, 2], error: nil),
-                PartitionInfo(id: 2, leader: 2, replicas: [1, 2, 3], isr: [2], error: nil),
-                PartitionInfo(id: 3, leader: -1, replicas: [1, 2, 3], isr: [], error: nil),
+                PartitionInfo(id: 2, leader: 2, replicas: [2, 1, 3], isr: [2], error: nil),
+                PartitionInfo(id: 3, leader: -1, replicas: [3, 1, 2], isr: [], error: nil),
             ], error: nil)])
-        let report = TopicHealth.assess([t, topics[1]], metadata: md, brokersLive: 2, brokersExpected: 3)
+        let brokers = TopicHealth.brokerStates(engine: "kafka", metadata: md, probes: [], expected: 3)
+        let report = TopicHealth.assess([HealthTopic(name: t.name, manifestMinInsync: 2), HealthTopic(name: topics[1].name, manifestMinInsync: 2)],
+                                        metadata: md, brokers: brokers, brokersExpected: 3,
+                                        configs: [t.name: [ConfigEntry(name: "min.insync.replicas", value: "2", source: "DYNAMIC_TOPIC_CONFIG")]])
         XCTAssertFalse(report.healthy)
+        // Broker 3 is not in metadata, so the ISR entry of partition 0 that still names it does not count.
         XCTAssertEqual(report.problems, [
             "2 of 3 brokers are live",
-            "cdc.shop.orders[1]: under-replicated (ISR 2 of 3)",
-            "cdc.shop.orders[2]: ISR 1 below min.insync.replicas 2: acks=all writes are refused",
-            "cdc.shop.orders[3]: no leader",
-            "cdc.shop.orders[3]: ISR 0 below min.insync.replicas 2: acks=all writes are refused",
+            "cdc.shop.orders: no live leader, unavailable: 3",
+            "cdc.shop.orders: live ISR below min.insync.replicas 2, acks=all writes are refused: 2 (ISR 1)",
+            "cdc.shop.orders: under-replicated, acks=all writes still succeed: 0 (ISR 2 of 3), 1 (ISR 2 of 3)",
             "cdc.shop.order_executions: missing (run cdcctl topics apply)",
+            "broker 3 (kafka-3) is down: not in the cluster's broker list, though partitions still name it as leader or ISR member; it leads no partitions; "
+                + "still in the ISR of 1 partition(s); 1 partition(s) it led moved: cdc.shop.orders[3] → no leader",
+            "acks=all writes are refused on 2 of 4 partition(s): cdc.shop.orders[2], cdc.shop.orders[3]",
         ])
-        XCTAssertTrue(report.partitions[0].healthy)
+        XCTAssertEqual(report.partitions.map(\.state), ["UNDER-REPLICATED", "UNDER-REPLICATED", "UNDER-MIN-ISR", "LEADERLESS"])
+        XCTAssertEqual(report.minInsyncSources, [t.name: "cluster"])
     }
 }

