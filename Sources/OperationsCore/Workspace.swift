@@ -88,11 +88,27 @@ public struct Workspace {
     }
 
     /// Runs a command that changes something and writes its journal row, whatever the outcome.
-    /// The row is written before the caller prints the result.
+    /// The row is written before the caller prints the result. A SIGINT/SIGTERM while it runs is
+    /// recorded as `interrupted` (exit 130/143) before the process ends, unless the command
+    /// `handlesSignals` itself (the processor drains and then returns normally).
     public func journaled<T>(_ command: String, arguments: [String], inputsHash: String, cluster: String?,
-                             _ body: () throws -> (T, detail: String)) throws -> T {
+                             handlesSignals: Bool = false, _ body: () throws -> (T, detail: String)) throws -> T {
         let store = try openState()
         let started = environment.nowMs()
+        let (path, nowMs, joined) = (statePath, environment.nowMs, arguments.joined(separator: " "))
+        let guardian = handlesSignals ? nil : InterruptGuard { signal in
+            // On the signal's own queue: a second connection (WAL), then leave with 128 + signal.
+            let code = 128 + signal
+            if let late = try? StateStore(path: path) {
+                try? late.record(JournalEntry(cluster: cluster, command: command, arguments: joined,
+                                              inputsHash: inputsHash, startedAtMs: started, durationMs: nowMs() - started,
+                                              outcome: .interrupted, exitCode: code,
+                                              detail: "interrupted by \(signal == SIGINT ? "SIGINT" : "SIGTERM") before it finished"))
+            }
+            FileHandle.standardError.write(Data("\ninterrupted: \(command) stopped before it finished (recorded in cdcctl history)\n".utf8))
+            exit(code)
+        }
+        defer { guardian?.cancel() }
         do {
             let (result, detail) = try body()
             try store.record(JournalEntry(cluster: cluster, command: command, arguments: arguments.joined(separator: " "),
@@ -110,10 +126,10 @@ public struct Workspace {
 
     /// `journaled` for a command on a loaded manifest: the inputs are the manifest text and the
     /// arguments, the cluster is the manifest's.
-    public func journaled<T>(_ command: String, arguments: [String], manifest loaded: LoadedManifest,
+    public func journaled<T>(_ command: String, arguments: [String], manifest loaded: LoadedManifest, handlesSignals: Bool = false,
                              _ body: () throws -> (T, detail: String)) throws -> T {
         try journaled(command, arguments: arguments, inputsHash: InputsHash.of([loaded.text] + arguments),
-                      cluster: loaded.manifest.cluster.name, body)
+                      cluster: loaded.manifest.cluster.name, handlesSignals: handlesSignals, body)
     }
 
     static func describe(_ error: Error) -> (JournalEntry.Outcome, Int32, String) {

@@ -290,6 +290,8 @@ public struct SchemaMigrationRecord: Sendable, Codable, Equatable {
 public struct JournalEntry: Sendable, Codable, Equatable {
     public enum Outcome: String, Sendable, Codable {
         case ok, failed, invalid, unhealthy
+        /// Stopped by SIGINT/SIGTERM before it finished.
+        case interrupted
     }
 
     public var id: Int64?

@@ -20,6 +20,9 @@ struct CommandResult {
 struct JournalSpec {
     var command: String
     var arguments: [String]
+    /// The command drains on SIGINT/SIGTERM itself (a long-running service); otherwise a
+    /// signal is journaled as `interrupted` and ends the process.
+    var handlesSignals = false
 }
 
 /// What `execute` gets: the workspace, the output format and the progress sinks. The manifest is
@@ -68,7 +71,8 @@ extension CdcCommand {
         do {
             if let journal {
                 let loaded = try context.manifest()
-                result = try context.workspace.journaled(journal.command, arguments: journal.arguments, manifest: loaded) {
+                result = try context.workspace.journaled(journal.command, arguments: journal.arguments, manifest: loaded,
+                                                         handlesSignals: journal.handlesSignals) {
                     let r = try execute(context)
                     return (r, r.detail)
                 }

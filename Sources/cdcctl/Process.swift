@@ -25,7 +25,7 @@ struct ProcessCommand: ParsableCommand {
         }
 
         var journal: JournalSpec? {
-            JournalSpec(command: "process run", arguments: exitWhenIdle.map { ["--exit-when-idle", "\($0)"] } ?? [])
+            JournalSpec(command: "process run", arguments: exitWhenIdle.map { ["--exit-when-idle", "\($0)"] } ?? [], handlesSignals: true)
         }
 
         func execute(_ context: CommandContext) throws -> CommandResult {

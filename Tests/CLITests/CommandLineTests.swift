@@ -136,4 +136,40 @@ final class CommandLineTests: XCTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/ro/.cdcctl"), "a read wrote state")
     }
+
+    /// A SIGINT while a journaled command runs is recorded as `interrupted` (exit 130), not lost.
+    /// The command blocks on a Connect URL whose socket accepts but never answers.
+    func testAnInterruptedOperationIsJournaled() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        XCTAssertEqual(withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }, 0)
+        XCTAssertEqual(listen(fd, 8), 0, "accepts connections (the backlog), never answers")
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        try "apiVersion: cdcctl/v1\naccess:\n  connectURL: http://127.0.0.1:\(port)\n".write(toFile: dir + "/silent.yaml", atomically: true, encoding: .utf8)
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestSupport.cdcctlBinary)
+        p.arguments = ["connector", "register", "--skip-preflight", "-m", dir + "/silent.yaml", "--state-dir", dir + "/state"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        XCTAssertTrue(p.isRunning, "still waiting for Connect")
+        p.interrupt()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130)
+
+        let history = try cdcctl("history", "-o", "json")
+        let ops = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(history.output.utf8)) as? [[String: Any]])
+        XCTAssertEqual(ops.first?["command"] as? String, "connector register")
+        XCTAssertEqual(ops.first?["outcome"] as? String, "interrupted")
+        XCTAssertEqual(ops.first?["exitCode"] as? Int, 130)
+    }
 }
