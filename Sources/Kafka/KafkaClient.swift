@@ -50,8 +50,12 @@ final class KafkaHandle: @unchecked Sendable {
 
     deinit { rd_kafka_destroy(rk) }
 
+    /// A failed request. When nothing answered, the bootstrap addresses are probed over TCP: if
+    /// every one accepts connections, the servers are there but do not speak this client's Kafka.
     func error(_ what: String, _ code: rd_kafka_resp_err_t, _ detail: String? = nil) -> KafkaError {
-        KafkaError(what, code: code, detail: detail, bootstrap: bootstrap)
+        var e = KafkaError(what, code: code, detail: detail, bootstrap: bootstrap)
+        if e.isUnreachable { e.everyBrokerAcceptsTCP = TCPProbe.allAccept(bootstrap) }
+        return e
     }
 }
 
@@ -67,6 +71,9 @@ public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible, C
     public var name: String
     public var detail: String
     public var bootstrap: String
+    /// Set for an unreachable-kind failure when every bootstrap address accepted a TCP
+    /// connection: not a broker that is down, but a protocol or client-library mismatch.
+    public var everyBrokerAcceptsTCP = false
 
     /// The codes cdcctl reacts to.
     public enum Code {
@@ -103,17 +110,33 @@ public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible, C
          Code.unknownTopicOrPartition].contains(code)
     }
 
+    /// The brokers accept connections but no Kafka request succeeds: waiting will not help.
+    public var isProtocolMismatch: Bool { isUnreachable && everyBrokerAcceptsTCP }
+
     /// Worth the same request again shortly: the cluster is starting, electing or unreachable.
     public var isTransient: Bool {
-        isUnreachable || [Code.notController, Code.leaderNotAvailable, Code.notEnoughReplicas, Code.requestTimedOut].contains(code)
+        (isUnreachable && !isProtocolMismatch)
+            || [Code.notController, Code.leaderNotAvailable, Code.notEnoughReplicas, Code.requestTimedOut].contains(code)
     }
 
-    public var description: String { "\(operation): \(name) (\(detail)); brokers tried: \(bootstrap)" }
+    public var description: String {
+        "\(operation): \(name) (\(detail)); brokers tried: \(bootstrap)"
+            + (isProtocolMismatch ? "; every address accepts TCP connections but no Kafka request succeeds: a protocol or client-library "
+               + "mismatch (librdkafka \(KafkaLibrary.version) loaded)" : "")
+    }
 
     public var cdcError: CdcError {
-        CdcError(isInvalidRequest ? .invalidInput : .operationFailed, description, subject: "kafka",
-                 fix: isUnreachable ? "check the brokers are up and reachable at \(bootstrap) (cdcctl status; access.kafkaBootstrap in the manifest)" : nil,
-                 transient: isTransient)
+        let fix: String?
+        if isProtocolMismatch {
+            fix = "check these addresses are Kafka listeners with the protocol the manifest says (PLAINTEXT unless security.protocol is set); "
+                + "if they are, this librdkafka cannot talk to them: Debian's 2.0.2 cannot speak to some brokers (the testbed's Tansu among them), "
+                + "load a newer one with LD_LIBRARY_PATH (scripts/testbed env shows how)"
+        } else if isUnreachable {
+            fix = "check the brokers are up and reachable at \(bootstrap) (cdcctl status; access.kafkaBootstrap in the manifest)"
+        } else {
+            fix = nil
+        }
+        return CdcError(isInvalidRequest ? .invalidInput : .operationFailed, description, subject: "kafka", fix: fix, transient: isTransient)
     }
 }
 

@@ -256,7 +256,14 @@ public enum UpOperation {
     /// controller electing, a Connect worker joining its group). Retry what the adapters call
     /// transient until the deadline; bad input and a FAILED connector fail at once.
     static func retrying<T>(_ what: String, until deadline: Date, progress: ProgressSink, _ body: () throws -> T) throws -> T {
-        try Poll.retry(Deadline(seconds: deadline.timeIntervalSinceNow), isTransient: { error in
+        var mismatches = 0
+        return try Poll.retry(Deadline(seconds: deadline.timeIntervalSinceNow), isTransient: { error in
+            // Brokers that accept TCP but answer no Kafka request: give a just-started broker a few
+            // tries (about 20 s), then stop instead of retrying until the deadline.
+            if let kafka = error as? KafkaError, kafka.isProtocolMismatch {
+                mismatches += 1
+                return mismatches < 6
+            }
             // Several problems at once (CdcErrors): retry unless one of them is bad input.
             if let many = error as? CdcErrors { return many.exitCode != 2 && many.errors.allSatisfy { $0.kind != .invalidInput } }
             if let connect = error as? ConnectError { return connect.isTransient }

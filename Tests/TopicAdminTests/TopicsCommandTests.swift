@@ -277,6 +277,16 @@ final class KafkaIntegrationTests: XCTestCase {
         XCTAssertEqual(unreachable.status, 1, unreachable.output)
         XCTAssertTrue(unreachable.output.contains("brokers tried: 127.0.0.1:1"), unreachable.output)
         XCTAssertTrue(unreachable.output.contains("check the brokers are up"), unreachable.output)
+        XCTAssertFalse(unreachable.output.contains("protocol or client-library mismatch"), "nothing listens there: \(unreachable.output)")
+
+        // Something listens but speaks no Kafka (the testbed's PostgreSQL): not "check the brokers
+        // are up" (they are), but a protocol/client-library mismatch naming the librdkafka loaded.
+        let postgres = try writeManifest(bootstrap: "127.0.0.1:\(testbed["TESTBED_POSTGRES_PORT"].isEmpty ? "15432" : testbed["TESTBED_POSTGRES_PORT"])")
+        let mismatch = try cdcctl(["topics", "plan", "-m", postgres])
+        XCTAssertEqual(mismatch.status, 1, mismatch.output)
+        XCTAssertTrue(mismatch.output.contains("every address accepts TCP connections but no Kafka request succeeds: a protocol or client-library mismatch (librdkafka 2."),
+                      mismatch.output)
+        XCTAssertTrue(mismatch.output.contains("LD_LIBRARY_PATH"), mismatch.output)
     }
 
     func testIdempotentProducerAndManualCommitConsumer() throws {
