@@ -39,6 +39,14 @@ public struct Workspace {
     }
 
     public var statePath: String { stateDir + "/state.db" }
+
+    /// The options a suggested next command needs to reach this same manifest and state
+    /// (` -m x.yaml --state-dir d`), empty for the defaults.
+    public var commandFlags: String {
+        var flags = manifestPath == "cdcctl.yaml" ? "" : " -m \(manifestPath)"
+        if stateDir != Self.defaultStateDir(manifestPath: manifestPath) { flags += " --state-dir \(stateDir)" }
+        return flags
+    }
     public var secretsPath: String { stateDir + "/secrets.env" }
 
     public func loadManifest() throws -> LoadedManifest {

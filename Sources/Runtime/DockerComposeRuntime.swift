@@ -64,6 +64,46 @@ public final class DockerComposeRuntime: Runtime, @unchecked Sendable {
         }
     }
 
+    /// The local dockerd's hard `Max open files` from /proc: the daemon answering at DOCKER_HOST
+    /// (or the default socket). Nil for a remote engine or one this user cannot see.
+    public func engineOpenFilesLimit() -> Int? {
+        let socket = daemonAddress.hasPrefix("unix://") ? String(daemonAddress.dropFirst("unix://".count)) : nil
+        guard let socket else { return nil }
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.filter { $0.allSatisfy(\.isNumber) } ?? []
+        for pid in pids {
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
+            let argv = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard let exe = argv.first, exe.hasSuffix("dockerd") else { continue }
+            let hosts = Self.daemonSockets(argv)
+            guard hosts.isEmpty ? socket == "/var/run/docker.sock" : hosts.contains(socket) else { continue }
+            guard let limits = try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8) else { return nil }
+            return Self.hardOpenFiles(limits)
+        }
+        return nil
+    }
+
+    /// The unix sockets a dockerd command line listens on (`-H unix://…`, `--host=unix://…`).
+    static func daemonSockets(_ argv: [String]) -> [String] {
+        var out: [String] = []
+        for (i, a) in argv.enumerated() {
+            let value: String?
+            if a == "-H" || a == "--host" { value = i + 1 < argv.count ? argv[i + 1] : nil }
+            else if a.hasPrefix("--host=") { value = String(a.dropFirst("--host=".count)) }
+            else if a.hasPrefix("-H") && a.count > 2 { value = String(a.dropFirst(2)) }
+            else { value = nil }
+            if let v = value, v.hasPrefix("unix://") { out.append(String(v.dropFirst("unix://".count))) }
+        }
+        return out
+    }
+
+    /// The hard limit of `Max open files` in a /proc/PID/limits text.
+    static func hardOpenFiles(_ limits: String) -> Int? {
+        guard let line = limits.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") }) else { return nil }
+        let fields = line.dropFirst("Max open files".count).split(separator: " ")
+        guard fields.count >= 2 else { return nil }
+        return fields[1] == "unlimited" ? Int.max : Int(fields[1])
+    }
+
     public func check() throws -> RuntimeInfo {
         let version = try docker(["version", "--format", "{{.Server.Version}}"], timeout: 20)
         guard version.ok else { throw daemonError(version.message) }
@@ -125,6 +165,10 @@ public final class DockerComposeRuntime: Runtime, @unchecked Sendable {
         }
         guard result.ok else {
             if result.message.lowercased().contains("cannot connect to the docker daemon") { throw daemonError(result.message) }
+            // runc's words for a `ulimits: nofile` above the daemon's own hard limit (RLIMIT_NOFILE is type 7).
+            if result.message.contains("error setting rlimit type 7") {
+                throw RuntimeError(.openFilesLimitRefused(output: Self.lastLines(result.message, 2)))
+            }
             throw RuntimeError(.composeFailed(what: what, command: args.first ?? "", output: Self.lastLines(result.message, 6),
                                               projectDirectory: project.directory))
         }

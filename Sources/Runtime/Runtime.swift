@@ -156,9 +156,14 @@ public protocol Runtime: Sendable {
     func stats() throws -> [ServiceStats]
     func logs(_ service: String, tail: Int) throws -> String
     func health(_ service: String) throws -> ServiceHealth
+    /// The engine's own hard limit on open files, where it can be read (a daemon on this
+    /// machine); containers cannot be given more (`ulimits: nofile`). Nil when unknown.
+    func engineOpenFilesLimit() -> Int?
 }
 
 extension Runtime {
+    public func engineOpenFilesLimit() -> Int? { nil }
+
     public func health(_ service: String) throws -> ServiceHealth {
         try services().first { $0.service == service }?.verdict ?? .missing
     }

@@ -15,6 +15,8 @@ public struct RuntimeError: Error, Sendable, Equatable, CustomStringConvertible,
         case noContainer(service: String, project: String)
         case networkChangeFailed(service: String, network: String, connect: Bool, output: String)
         case unreadableOutput(command: String, output: String)
+        /// runc could not give a container the open-files limit the compose file asks for.
+        case openFilesLimitRefused(output: String)
     }
 
     public var reason: Reason
@@ -42,6 +44,8 @@ public struct RuntimeError: Error, Sendable, Equatable, CustomStringConvertible,
         case let .networkChangeFailed(service, network, connect, output):
             "cannot \(connect ? "reconnect" : "disconnect") \(service) \(connect ? "to" : "from") \(network): \(output)"
         case let .unreadableOutput(command, output): "\(command) printed something that is not a JSON array: \(output)"
+        case let .openFilesLimitRefused(output):
+            "the container engine refused the open-files limit the stack asks for (runc: \(output)); the containers started so far keep running"
         }
     }
 
@@ -73,6 +77,10 @@ public struct RuntimeError: Error, Sendable, Equatable, CustomStringConvertible,
             .failed(description, subject: service)
         case .unreadableOutput:
             .failed(description, subject: "docker inspect")
+        case .openFilesLimitRefused:
+            .invalid(description, subject: "clickhouse.openFiles",
+                     fix: "lower clickhouse.openFiles in the manifest to at most the engine's own hard limit (`grep 'open files' /proc/$(pidof dockerd)/limits`), "
+                         + "or raise dockerd's limit (LimitNOFILE in its systemd unit); then cdcctl up again")
         }
     }
 }

@@ -1,4 +1,5 @@
 import OperationsCore
+import Diagnostics
 import Manifest
 import Runtime
 
@@ -93,5 +94,18 @@ extension StackLayout {
     /// Containers without the label (made by an older cdcctl) are not judged.
     public static func secretsConflicts(_ running: [ServiceStatus], fingerprint: String) -> [String] {
         running.filter { ($0.secretsFingerprint ?? fingerprint) != fingerprint }.map(\.service).sorted()
+    }
+}
+
+extension StackLayout {
+    /// `clickhouse.openFiles` above what the engine itself may hand out makes runc refuse the
+    /// ClickHouse container halfway through `compose up`: say so before anything starts.
+    public static func openFilesProblem(requested: Int, engineLimit: Int?) -> CdcError? {
+        guard let limit = engineLimit, requested > limit else { return nil }
+        return CdcError.invalid("ClickHouse would get \(requested) open files, but the Docker engine may hand out at most \(limit) "
+                                + "(its own hard limit), so the container could not start",
+                                subject: "clickhouse.openFiles",
+                                fix: "set clickhouse.openFiles: \(limit) (or lower) in the manifest, or raise dockerd's open-files limit "
+                                    + "(LimitNOFILE in its systemd unit) and restart it")
     }
 }

@@ -116,7 +116,7 @@ public enum StatusOperation {
         let kafka = kafkaReport(m)
         let connectors = connectorReports(m)
         let clickhouse = clickhouseReport(ws, m)
-        let flag = ws.manifestPath == "cdcctl.yaml" ? "" : " -m \(ws.manifestPath)"
+        let flag = ws.commandFlags
         let verdict = judge(cluster: m.cluster.name, containers: containers, startedByUp: record?.lastUpAtMs != nil, kafka: kafka,
                             connectors: connectors, clickhouse: clickhouse,
                             addresses: "Kafka \(m.access.kafkaBootstrap), Connect \(m.access.connectURL), ClickHouse \(m.access.clickhouseURL)",

@@ -89,6 +89,9 @@ public enum UpOperation {
             let info = try runtime.check()
             step("Docker Engine \(info.engineVersion), \(info.compose) \(info.composeVersion)")
 
+            if let problem = StackLayout.openFilesProblem(requested: m.clickhouse.openFiles, engineLimit: runtime.engineOpenFilesLimit()) {
+                throw problem
+            }
             // Before anything is written: the running containers must have been created with the
             // secrets this render would give them (another state dir generates other ones).
             let running = try runtime.services()
@@ -146,7 +149,7 @@ public enum UpOperation {
                            change: before[s.service] == nil ? "created" : before[s.service] != s.id ? "recreated"
                                : startedBefore[s.service] != s.startedAt ? "started" : "unchanged")
             }
-            let flag = ws.manifestPath == "cdcctl.yaml" ? "" : " -m \(ws.manifestPath)"
+            let flag = ws.commandFlags
             let result = UpResult(cluster: m.cluster.name, projectDir: dir, engine: info, services: rows,
                                   secondsToHealthy: secondsToHealthy, seconds: Date().timeIntervalSince(started), bootstrap: report,
                                   next: ["cdcctl\(flag) status", "cdcctl\(flag) connector status", "cdcctl\(flag) topics health",

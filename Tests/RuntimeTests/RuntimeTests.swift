@@ -1,6 +1,6 @@
 import Diagnostics
 import Foundation
-import Runtime
+@testable import Runtime
 import XCTest
 
 /// Answers subprocess calls from a script and records every argv: the Docker Compose runtime
@@ -130,9 +130,39 @@ final class RuntimeTests: XCTestCase {
 
     func testComposeFailureCarriesItsMessage() throws {
         let r = plugin()
+        r.onContaining(["up"], ProcessResult(status: 1, stderr: "Error response from daemon: no such image: x\n"))
+        XCTAssertThrowsError(try runtime(r).up(services: [], forceRecreate: false)) { error in
+            XCTAssertTrue("\(error)".contains("docker compose up failed: Error response from daemon: no such image: x"), "\(error)")
+        }
+    }
+
+    /// runc's raw rlimit error becomes a message that names the manifest field and the fix.
+    func testOpenFilesRefusalIsTranslated() throws {
+        let r = plugin()
         r.onContaining(["up"], ProcessResult(status: 1, stderr: "Error response from daemon: error setting rlimit type 7: operation not permitted\n"))
         XCTAssertThrowsError(try runtime(r).up(services: [], forceRecreate: false)) { error in
-            XCTAssertTrue("\(error)".contains("docker compose up failed: Error response from daemon: error setting rlimit type 7"), "\(error)")
+            guard case .openFilesLimitRefused? = (error as? RuntimeError)?.reason else { return XCTFail("\(error)") }
+            let e = CdcError.bridging(error)
+            XCTAssertEqual(e.subject, "clickhouse.openFiles")
+            XCTAssertEqual(e.exitCode, 2)
+            XCTAssertTrue(e.fix?.contains("lower clickhouse.openFiles") == true, "\(e)")
+        }
+    }
+
+    func testEngineLimitsAreReadFromProc() {
+        let limits = """
+            Limit                     Soft Limit           Hard Limit           Units
+            Max processes             unlimited            unlimited            processes
+            Max open files            1024                 20000                files
+            """
+        XCTAssertEqual(DockerComposeRuntime.hardOpenFiles(limits), 20000)
+        XCTAssertEqual(DockerComposeRuntime.hardOpenFiles("Max open files            1048576              unlimited            files"), Int.max)
+        XCTAssertEqual(DockerComposeRuntime.daemonSockets(["dockerd", "--data-root", "/d", "-H", "unix:///tmp/d.sock", "--host=unix:///run/x.sock",
+                                                           "-H", "tcp://0.0.0.0:2375"]), ["/tmp/d.sock", "/run/x.sock"])
+        // This machine's own daemon (the Docker testbed's, when it runs): read where it can be.
+        if let host = ProcessInfo.processInfo.environment["DOCKER_HOST"], host.hasPrefix("unix://") {
+            let limit = DockerComposeRuntime(project: project, runner: FakeRunner(), environment: ["DOCKER_HOST": host]).engineOpenFilesLimit()
+            XCTAssertNotNil(limit, "the testbed's dockerd at \(host) runs on this machine")
         }
     }
 

@@ -83,3 +83,15 @@ final class SecretsGuardTests: XCTestCase {
         XCTAssertEqual(StackLayout.secretsConflicts([], fingerprint: "cccc"), [], "nothing running: nothing to protect")
     }
 }
+
+/// clickhouse.openFiles above the engine's own limit is refused before compose starts anything.
+final class OpenFilesPreflightTests: XCTestCase {
+    func testAboveTheEngineLimitIsBadInputNamingTheValueThatWorks() throws {
+        XCTAssertNil(StackLayout.openFilesProblem(requested: 16384, engineLimit: 20000))
+        XCTAssertNil(StackLayout.openFilesProblem(requested: 262144, engineLimit: nil), "unknown limit: no guess")
+        let e = try XCTUnwrap(StackLayout.openFilesProblem(requested: 262144, engineLimit: 20000))
+        XCTAssertEqual(e.exitCode, 2)
+        XCTAssertEqual(e.subject, "clickhouse.openFiles")
+        XCTAssertTrue(e.fix?.contains("set clickhouse.openFiles: 20000") == true, "\(e)")
+    }
+}
