@@ -22,7 +22,9 @@ public struct LoadedManifest: Sendable {
 
 public enum ManifestLoader {
     /// Reads and checks a manifest file. Throws `CdcErrors` with every problem found.
-    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LoadedManifest {
+    /// A directory stands for the `cdcctl.yaml` in it (the name `cdcctl init` writes).
+    public static func load(path given: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LoadedManifest {
+        let path = try resolve(given)
         guard let data = FileManager.default.contents(atPath: path) else {
             let exists = FileManager.default.fileExists(atPath: path)
             throw CdcErrors([.invalid(exists ? "cannot read the file" : "no such file", subject: path,
@@ -33,6 +35,22 @@ public enum ManifestLoader {
         }
         return try parse(text, file: path, environment: environment)
     }
+
+    /// The manifest file `path` names: itself, or `<dir>/cdcctl.yaml` when it is a directory.
+    public static func resolve(_ path: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return path }
+        let inside = (path as NSString).appendingPathComponent(defaultFileName)
+        var insideIsDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: inside, isDirectory: &insideIsDirectory), !insideIsDirectory.boolValue {
+            return inside
+        }
+        throw CdcErrors([.invalid("is a directory, not a manifest file, and holds no \(defaultFileName)", subject: path,
+                                  fix: "pass the manifest file itself (-m \(inside)), or run `cdcctl init -m \(inside)` to write one")])
+    }
+
+    /// The manifest's file name when none is given (and inside a directory given as `-m DIR`).
+    public static let defaultFileName = "cdcctl.yaml"
 
     /// Parses manifest text; `file` names it in messages.
     public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws -> LoadedManifest {

@@ -1,11 +1,13 @@
 import OperationsCore
 import Diagnostics
 import Foundation
+import Manifest
 import Render
 
 public enum InitOperation {
     /// Writes the commented default manifest; refuses to overwrite unless forced. Refusals are
-    /// journaled too, so the history shows every attempt.
+    /// journaled too, so the history shows every attempt. A directory given as the manifest
+    /// gets a `cdcctl.yaml` written in it, the file loading that directory reads.
     public static func run(_ ws: Workspace, profile: String, force: Bool) throws -> String {
         let arguments = ["--profile", profile] + (force ? ["--force"] : [])
         return try ws.journaled("init", arguments: arguments, inputsHash: InputsHash.of(arguments), cluster: nil) {
@@ -16,13 +18,20 @@ public enum InitOperation {
                 throw CdcError.invalid("unknown profile '\(profile)'", subject: "--profile",
                                        fix: "use one of: \(profiles.joined(separator: ", "))")
             }
-            if FileManager.default.fileExists(atPath: ws.manifestPath) && !force {
-                throw CdcError.invalid("already exists; not overwriting it", subject: ws.manifestPath,
-                                       fix: "pass --force to replace it, or --manifest to write elsewhere")
+            var target = ws.manifestPath
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory), isDirectory.boolValue {
+                target = (target as NSString).appendingPathComponent(ManifestLoader.defaultFileName)
+            }
+            if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) && (!force || isDirectory.boolValue) {
+                throw CdcError.invalid(isDirectory.boolValue ? "is a directory; not replacing it" : "already exists; not overwriting it",
+                                       subject: target,
+                                       fix: isDirectory.boolValue ? "pass --manifest naming a file"
+                                           : "pass --force to replace it, or --manifest to write elsewhere")
             }
             let text = try String(contentsOfFile: home + "/manifests/\(profile).yaml", encoding: .utf8)
-            try AtomicFile.write(text, to: ws.manifestPath, mode: 0o644)
-            return (ws.manifestPath, "wrote the \(profile) profile")
+            try AtomicFile.write(text, to: target, mode: 0o644)
+            return (target, "wrote the \(profile) profile")
         }
     }
 }

@@ -1,0 +1,36 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Issue 14, items 9–11 as a user meets them: `-m DIR`, `init --profile`, empty and
+/// unversioned manifests, and one problem (not six) for `kafka.brokers: 2`.
+final class ManifestCommandLineTests: XCTestCase {
+    var dir = ""
+
+    override func setUpWithError() throws {
+        dir = try TestSupport.temporaryDirectory(self)
+    }
+
+    var cdcctl: CLI { CLI(directory: dir) }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
+        return dir + "/" + name
+    }
+
+    func testManifestDirectoryIsNamedAsOneAndItsCdcctlYamlIsUsed() throws {
+        let project = dir + "/project"
+        try FileManager.default.createDirectory(atPath: project, withIntermediateDirectories: true)
+        let none = try cdcctl("validate", "-m", project)
+        XCTAssertEqual(none.status, 2, none.output)
+        XCTAssertTrue(none.output.contains("\(project): is a directory"), none.output)
+        XCTAssertFalse(none.output.contains("permissions"), none.output)
+
+        let initRun = try cdcctl("init", "-m", project)
+        XCTAssertEqual(initRun.status, 0, initRun.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: project + "/cdcctl.yaml"), initRun.output)
+        let valid = try cdcctl("validate", "-m", project)
+        XCTAssertEqual(valid.status, 0, valid.output)
+        XCTAssertTrue(valid.output.contains("\(project)/cdcctl.yaml: valid"), valid.output)
+    }
+}

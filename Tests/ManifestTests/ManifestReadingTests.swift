@@ -1,0 +1,58 @@
+import Diagnostics
+import Foundation
+import TestSupport
+import XCTest
+@testable import Manifest
+
+/// Issue 14, items 9–11: what a newcomer meets first when cdcctl reads a manifest — where an
+/// error points, that a problem caused by a default says so, and which files are manifests.
+final class ManifestReadingTests: XCTestCase {
+    static let version = "apiVersion: \(Manifest.apiVersion)\n"
+
+    func problems(_ yaml: String, file: String = "cdcctl.yaml") -> [CdcError] {
+        do {
+            _ = try ManifestLoader.parse(yaml, file: file)
+            return []
+        } catch let e as CdcErrors {
+            return e.errors
+        } catch {
+            XCTFail("unexpected error type \(error)")
+            return []
+        }
+    }
+
+    /// Exactly one problem, at `line`, whose text contains every one of `texts`.
+    func assertOnly(_ yaml: String, subject: String?, line: Int?, _ texts: String..., fix: String? = nil,
+                    file: StaticString = #filePath, lineNo: UInt = #line) {
+        let found = problems(yaml)
+        XCTAssertEqual(found.count, 1, "problems: \(found.map(\.description))", file: file, line: lineNo)
+        guard let p = found.first else { return }
+        XCTAssertEqual(p.subject, subject, p.description, file: file, line: lineNo)
+        XCTAssertEqual(p.location?.line, line, p.description, file: file, line: lineNo)
+        XCTAssertEqual(p.exitCode, 2, file: file, line: lineNo)
+        for text in texts { XCTAssertTrue(p.description.contains(text), "'\(p.description)' lacks '\(text)'", file: file, line: lineNo) }
+        if let fix { XCTAssertTrue(p.fix?.contains(fix) ?? false, "fix '\(p.fix ?? "")' lacks '\(fix)'", file: file, line: lineNo) }
+    }
+
+    // MARK: - Item 9: a directory stands for the cdcctl.yaml in it
+
+    func testDirectoryWithoutManifestSaysItIsADirectory() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        XCTAssertThrowsError(try ManifestLoader.load(path: dir)) { error in
+            let e = (error as? CdcErrors)?.errors.first
+            XCTAssertEqual(e?.subject, dir)
+            XCTAssertTrue(e?.message.contains("is a directory") ?? false, "\(error)")
+            XCTAssertFalse(e?.description.contains("permissions") ?? true, "\(error)")
+            XCTAssertTrue(e?.fix?.contains(dir + "/cdcctl.yaml") ?? false, "\(error)")
+            XCTAssertEqual(e?.exitCode, 2)
+        }
+    }
+
+    func testDirectoryWithManifestReadsIt() throws {
+        let dir = try TestSupport.temporaryDirectory(self)
+        try (Self.version + "cluster:\n  name: in-dir\n").write(toFile: dir + "/cdcctl.yaml", atomically: true, encoding: .utf8)
+        let loaded = try ManifestLoader.load(path: dir)
+        XCTAssertEqual(loaded.file, dir + "/cdcctl.yaml")
+        XCTAssertEqual(loaded.manifest.cluster.name, "in-dir")
+    }
+}
