@@ -58,14 +58,37 @@ public enum ManifestLoader {
         do {
             node = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw CdcErrors([yamlSyntaxError(error, file: file)])
+            throw CdcErrors([yamlSyntaxError(error, file: file, text: text)])
+        }
+        let start = SourceLocation(file: file, line: 1)
+        let addVersion = "add the line `apiVersion: \(Manifest.apiVersion)` at the top of \(file), as the manifests in manifests/ have"
+        let isEmpty: Bool
+        switch node {
+        case nil: isEmpty = true
+        case .scalar(let s)?: isEmpty = s.string.isEmpty || s.string == "~" || s.string == "null"
+        default: isEmpty = false
+        }
+        if isEmpty {
+            throw CdcErrors([.invalid("is empty: it sets nothing, not even apiVersion", subject: file,
+                                      fix: "run `cdcctl init -m \(file) --force` to write the commented default profile, or \(addVersion)")])
+        }
+        if let node, node.mapping == nil {
+            let found = YAMLReader(file: file, environment: [:]).describe(node)
+            throw CdcErrors([.invalid("expected a manifest (key: value lines starting with apiVersion: \(Manifest.apiVersion)), found \(found)",
+                                      at: node.mark.map { SourceLocation(file: file, line: $0.line) } ?? start,
+                                      fix: "check this is the cluster manifest; `cdcctl init` writes one")])
         }
         let reader = YAMLReader(file: file, environment: environment)
         let root = reader.fields(node, "")
-        let version = root.string("apiVersion", default: Manifest.apiVersion)
-        if version != Manifest.apiVersion, let n = root.value("apiVersion") {
-            reader.fail(n, "apiVersion", "expected '\(Manifest.apiVersion)', found '\(version)'",
-                        fix: "this cdcctl reads \(Manifest.apiVersion) manifests")
+        if let n = root.value("apiVersion") {
+            let version = root.string("apiVersion", default: Manifest.apiVersion)
+            if version != Manifest.apiVersion {
+                reader.fail(n, "apiVersion", "expected '\(Manifest.apiVersion)', found '\(version)'",
+                            fix: "this cdcctl reads \(Manifest.apiVersion) manifests")
+            }
+        } else {
+            reader.fail(at: start, "apiVersion", "is missing: a manifest must say which format it is, apiVersion: \(Manifest.apiVersion)",
+                        fix: addVersion)
         }
         let manifest = readManifest(root)
         root.finish()
@@ -77,7 +100,7 @@ public enum ManifestLoader {
         return loaded
     }
 
-    static func yamlSyntaxError(_ error: YamlError, file: String) -> CdcError {
+    static func yamlSyntaxError(_ error: YamlError, file: String, text: String = "") -> CdcError {
         switch error {
         case .duplicatedKeysInMapping(let duplicates, let context):
             return .invalid("key '\(duplicates.joined(separator: "', '"))' is set twice in one mapping",

@@ -53,6 +53,10 @@ final class YAMLReader {
                                fix: fix ?? "see manifests/default.yaml for this field's form and default"))
     }
 
+    func fail(at location: SourceLocation, _ path: String, _ message: String, fix: String) {
+        errors.append(.invalid(message, at: location, subject: path, fix: fix))
+    }
+
     func record(_ path: String, _ node: Node) {
         if let loc = location(node) { locations[path] = loc }
     }

@@ -33,4 +33,20 @@ final class ManifestCommandLineTests: XCTestCase {
         XCTAssertEqual(valid.status, 0, valid.output)
         XCTAssertTrue(valid.output.contains("\(project)/cdcctl.yaml: valid"), valid.output)
     }
+
+    func testEmptyAndUnversionedManifestsAreRefused() throws {
+        let empty = try cdcctl("validate", "-m", try write("empty.yaml", ""))
+        XCTAssertEqual(empty.status, 2, empty.output)
+        XCTAssertTrue(empty.output.contains("empty.yaml: is empty"), empty.output)
+        XCTAssertTrue(empty.output.contains("fix:"), empty.output)
+
+        let unversioned = try cdcctl("validate", "-m", try write("old.yaml", "cluster:\n  name: x\n"))
+        XCTAssertEqual(unversioned.status, 2, unversioned.output)
+        XCTAssertTrue(unversioned.output.contains("old.yaml:1 apiVersion: is missing"), unversioned.output)
+        XCTAssertTrue(unversioned.output.contains("apiVersion: cdcctl/v1"), unversioned.output)
+
+        let render = try cdcctl("render", "-m", dir + "/empty.yaml", "--out", dir + "/out")
+        XCTAssertEqual(render.status, 2, render.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"), "nothing half-written")
+    }
 }

@@ -34,6 +34,40 @@ final class ManifestReadingTests: XCTestCase {
         if let fix { XCTAssertTrue(p.fix?.contains(fix) ?? false, "fix '\(p.fix ?? "")' lacks '\(fix)'", file: file, line: lineNo) }
     }
 
+    // MARK: - Item 11: a manifest says what it is
+
+    func testEmptyManifestIsRefused() {
+        for text in ["", "\n", "# nothing yet\n", "~\n"] {
+            let found = problems(text, file: "empty.yaml")
+            XCTAssertEqual(found.count, 1, "\(text.debugDescription): \(found.map(\.description))")
+            XCTAssertEqual(found.first?.subject, "empty.yaml")
+            XCTAssertTrue(found.first?.description.contains("is empty") ?? false, found.first?.description ?? "")
+            XCTAssertTrue(found.first?.fix?.contains("apiVersion: cdcctl/v1") ?? false)
+            XCTAssertEqual(found.first?.exitCode, 2)
+        }
+    }
+
+    func testManifestWithoutApiVersionIsRefused() {
+        let found = problems("cluster:\n  name: x\n", file: "mine.yaml")
+        XCTAssertEqual(found.map(\.subject), ["apiVersion"], found.map(\.description).joined())
+        XCTAssertEqual(found.first?.location, SourceLocation(file: "mine.yaml", line: 1))
+        XCTAssertTrue(found.first?.description.contains("is missing") ?? false)
+        XCTAssertTrue(found.first?.fix?.contains("`apiVersion: cdcctl/v1` at the top of mine.yaml") ?? false, found.first?.fix ?? "")
+    }
+
+    func testADocumentThatIsNotAMappingIsRefused() {
+        assertOnly("- kafka\n- mysql\n", subject: nil, line: 1, "expected a manifest", "found a list")
+    }
+
+    func testEveryShippedManifestDeclaresItsVersionAndValidates() throws {
+        let dir = TestSupport.repo + "/manifests"
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }
+        XCTAssertGreaterThanOrEqual(files.count, 3)
+        for name in files {
+            XCTAssertNoThrow(try ManifestLoader.load(path: dir + "/" + name, environment: [:]), name)
+        }
+    }
+
     // MARK: - Item 9: a directory stands for the cdcctl.yaml in it
 
     func testDirectoryWithoutManifestSaysItIsADirectory() throws {
