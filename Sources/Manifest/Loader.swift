@@ -108,6 +108,12 @@ public enum ManifestLoader {
                             subject: duplicates.first, fix: "keep one of the lines; the second would silently win")
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
+            if let misaligned = Indentation.misalignedKey(text, problem: problem, errorLine: mark.line) {
+                let m = misaligned
+                return .invalid("YAML syntax error: '\(m.key)' starts in column \(m.column), but '\(m.nextKey)' on line \(m.nextLine) starts in column \(m.nextColumn): the keys of one mapping must line up (the parser gave up at line \(mark.line): \(problem))",
+                                at: SourceLocation(file: file, line: m.line),
+                                fix: "move '\(m.key)' on line \(m.line) to column \(m.nextColumn), under the other keys of its mapping")
+            }
             let where_ = SourceLocation(file: file, line: mark.line, column: mark.column)
             return .invalid("YAML syntax error: \(problem)\(context.map { " (\($0.text))" } ?? "")", at: where_,
                             fix: "check indentation (spaces, not tabs) and quoting on that line")

@@ -49,4 +49,10 @@ final class ManifestCommandLineTests: XCTestCase {
         XCTAssertEqual(render.status, 2, render.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"), "nothing half-written")
     }
+
+    func testDedentedKeyIsReportedAtItsLine() throws {
+        let run = try cdcctl("validate", "-m", try write("d.yaml", "apiVersion: cdcctl/v1\nsecrets:\n mysqlRootPassword: generate\n  mysqlCdcPassword: generate\n"))
+        XCTAssertEqual(run.status, 2, run.output)
+        XCTAssertTrue(run.output.contains("d.yaml:3 YAML syntax error: 'mysqlRootPassword' starts in column 2"), run.output)
+    }
 }

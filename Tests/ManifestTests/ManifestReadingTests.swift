@@ -34,6 +34,37 @@ final class ManifestReadingTests: XCTestCase {
         if let fix { XCTAssertTrue(p.fix?.contains(fix) ?? false, "fix '\(p.fix ?? "")' lacks '\(fix)'", file: file, line: lineNo) }
     }
 
+    // MARK: - Item 10: a dedented key is reported at its own line
+
+    func testDedentedFirstKeyIsReportedAtItsLineNotTheNext() {
+        // The parser takes line 3's indentation for the mapping and only fails at line 4.
+        assertOnly(Self.version + "secrets:\n mysqlRootPassword: generate\n  mysqlCdcPassword: generate\n  clickhousePassword: none\n",
+                   subject: nil, line: 3, "'mysqlRootPassword' starts in column 2, but 'mysqlCdcPassword' on line 4 starts in column 3",
+                   fix: "move 'mysqlRootPassword' on line 3 to column 3")
+    }
+
+    func testKeyDedentedToItsParentsLevelIsReportedAtItsLine() {
+        assertOnly(Self.version + "cluster:\nname: cdc\n  bindAddress: 127.0.0.1\n", subject: nil, line: 3, "'name' starts in column 1")
+        assertOnly(Self.version + "cluster:\n  name: cdc\nbindAddress: 127.0.0.1\n  host:\n    memory: 16g\n", subject: nil, line: 4,
+                   "'bindAddress' starts in column 1, but 'host' on line 5 starts in column 3")
+    }
+
+    func testDedentedKeyWithItsBlockIsReportedAtTheKey() {
+        let yaml = Self.version + "kafka:\n  brokers: 3\ndefaults:\n    partitions: 3\n    retentionHours: 72\n  heap: 512m\n"
+        assertOnly(yaml, subject: nil, line: 4, "'defaults' starts in column 1, but 'heap' on line 7 starts in column 3")
+    }
+
+    func testDedentedKeyOfAListItemIsReportedAtItsLine() {
+        let yaml = Self.version + "kafka:\n  topics:\n   - name: a\n      partitions: 3\n      key: x\n"
+        assertOnly(yaml, subject: nil, line: 4, "'name' starts in column 6, but 'partitions' on line 5 starts in column 7")
+    }
+
+    func testOverIndentedKeyIsStillReportedAtItsOwnLine() {
+        let yaml = Self.version + "kafka:\n  brokers: 3\n    heap: 1g\n  memory: 2g\n"
+        XCTAssertEqual(problems(yaml).map { $0.location?.line }, [4], problems(yaml).map(\.description).joined())
+        XCTAssertFalse(problems(yaml).first?.description.contains("line up") ?? true)
+    }
+
     // MARK: - Item 11: a manifest says what it is
 
     func testEmptyManifestIsRefused() {
