@@ -50,6 +50,14 @@ final class ManifestCommandLineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"), "nothing half-written")
     }
 
+    func testTwoBrokersIsOneProblemAtTheLineThatSetsIt() throws {
+        let run = try cdcctl("validate", "-m", try write("two.yaml", "apiVersion: cdcctl/v1\nkafka:\n  brokers: 2\n"))
+        XCTAssertEqual(run.status, 2, run.output)
+        let errors = run.output.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        XCTAssertEqual(errors.count, 1, run.output)
+        XCTAssertTrue(errors.first?.contains("two.yaml:3 kafka.brokers: 2 brokers are fewer than the default replication factor 3") ?? false, run.output)
+    }
+
     func testDedentedKeyIsReportedAtItsLine() throws {
         let run = try cdcctl("validate", "-m", try write("d.yaml", "apiVersion: cdcctl/v1\nsecrets:\n mysqlRootPassword: generate\n  mysqlCdcPassword: generate\n"))
         XCTAssertEqual(run.status, 2, run.output)

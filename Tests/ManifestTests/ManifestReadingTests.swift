@@ -65,6 +65,52 @@ final class ManifestReadingTests: XCTestCase {
         XCTAssertFalse(problems(yaml).first?.description.contains("line up") ?? true)
     }
 
+    // MARK: - Item 10: problems that come from defaults point at the line that caused them
+
+    func testBrokerCountBelowTheDefaultReplicationFactorIsOneProblemAtKafkaBrokers() {
+        assertOnly(Self.version + "kafka:\n  brokers: 2\n", subject: "kafka.brokers", line: 3,
+                   "2 brokers are fewer than the default replication factor 3", "kafka.defaults.replicationFactor is not set",
+                   fix: "set kafka.defaults.replicationFactor: 2 and kafka.defaults.minInsyncReplicas: 1")
+        // Following the fix gives a valid manifest.
+        XCTAssertEqual(problems(Self.version + "kafka:\n  brokers: 2\n  defaults:\n    replicationFactor: 2\n    minInsyncReplicas: 1\n").map(\.description), [])
+    }
+
+    func testDefaultMinInsyncThatNoLongerFitsIsReportedAtTheReplicationFactorThatBrokeIt() {
+        // Half the fix: the default minInsyncReplicas 2 is not below the replication factor 2 set on line 5.
+        assertOnly(Self.version + "kafka:\n  brokers: 2\n  defaults:\n    replicationFactor: 2\n", subject: "kafka.defaults.minInsyncReplicas", line: 5,
+                   "is not set, and its default 2 does not fit the replication factor 2", "taken by topics 'cdc.shop.orders'",
+                   fix: "set kafka.defaults.minInsyncReplicas: 1")
+        // The same on one topic: reported at the topic's replicationFactor line.
+        let topics = Self.version + """
+            kafka:
+              topics:
+                - name: cdc.shop.orders
+                - name: cdc.shop.order_executions
+                  replicationFactor: 2
+                - name: trades.raw
+                - name: alerts
+                - name: schemahistory.shop
+                  partitions: 1
+                  retentionHours: -1
+                  retentionBytes: -1
+
+            """
+        assertOnly(topics, subject: "kafka.topics[1].minInsyncReplicas", line: 6, "its default 2 does not fit this topic's replication factor 2",
+                   fix: "set minInsyncReplicas: 1 on this topic")
+    }
+
+    func testMinInsyncSetUnderDefaultsIsReportedAtThatLineOnce() {
+        assertOnly(Self.version + "kafka:\n  defaults:\n    minInsyncReplicas: 3\n", subject: "kafka.defaults.minInsyncReplicas", line: 4,
+                   "must be at least 1 and below the replication factor 3 for a durable topic, found 3",
+                   "taken by topics 'cdc.shop.orders', 'cdc.shop.order_executions', 'trades.raw', 'alerts', 'schemahistory.shop'",
+                   fix: "use 2")
+    }
+
+    func testReplicationFactorSetUnderDefaultsIsReportedThereNotPerTopic() {
+        assertOnly(Self.version + "kafka:\n  brokers: 2\n  defaults:\n    replicationFactor: 3\n", subject: "kafka.defaults.replicationFactor", line: 5,
+                   "3 exceeds the 2 brokers")
+    }
+
     // MARK: - Item 11: a manifest says what it is
 
     func testEmptyManifestIsRefused() {
