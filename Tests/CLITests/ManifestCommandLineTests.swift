@@ -34,6 +34,24 @@ final class ManifestCommandLineTests: XCTestCase {
         XCTAssertTrue(valid.output.contains("\(project)/cdcctl.yaml: valid"), valid.output)
     }
 
+    func testInitProfilesInHelpAreTheOnesItTakes() throws {
+        let help = try cdcctl("init", "--help")
+        let text = help.output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        XCTAssertTrue(text.contains("--profile <profile> Profile to start from: default (the 16 GB box), lean ("), text)
+        XCTAssertFalse(text.contains("testbed"), "the testbed manifest is the project's fixture, not a profile: \(text)")
+
+        let testbed = try cdcctl("init", "-m", dir + "/t.yaml", "--profile", "testbed")
+        XCTAssertEqual(testbed.status, 2, testbed.output)
+        XCTAssertTrue(testbed.output.contains("--profile: unknown profile 'testbed'"), testbed.output)
+        XCTAssertTrue(testbed.output.contains("use one of: default (the 16 GB box), lean ("), testbed.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/t.yaml"), "nothing written for a refused profile")
+
+        let lean = try cdcctl("init", "-m", dir + "/lean.yaml", "--profile", "lean")
+        XCTAssertEqual(lean.status, 0, lean.output)
+        XCTAssertEqual(try String(contentsOfFile: dir + "/lean.yaml", encoding: .utf8),
+                       try String(contentsOfFile: TestSupport.repo + "/manifests/lean.yaml", encoding: .utf8))
+    }
+
     func testEmptyAndUnversionedManifestsAreRefused() throws {
         let empty = try cdcctl("validate", "-m", try write("empty.yaml", ""))
         XCTAssertEqual(empty.status, 2, empty.output)
