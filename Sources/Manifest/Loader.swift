@@ -22,7 +22,9 @@ public struct LoadedManifest: Sendable {
 
 public enum ManifestLoader {
     /// Reads and checks a manifest file. Throws `CdcErrors` with every problem found.
-    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LoadedManifest {
+    /// A directory stands for the `cdcctl.yaml` in it (the name `cdcctl init` writes).
+    public static func load(path given: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LoadedManifest {
+        let path = try resolve(given)
         guard let data = FileManager.default.contents(atPath: path) else {
             let exists = FileManager.default.fileExists(atPath: path)
             throw CdcErrors([.invalid(exists ? "cannot read the file" : "no such file", subject: path,
@@ -34,20 +36,59 @@ public enum ManifestLoader {
         return try parse(text, file: path, environment: environment)
     }
 
+    /// The manifest file `path` names: itself, or `<dir>/cdcctl.yaml` when it is a directory.
+    public static func resolve(_ path: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return path }
+        let inside = (path as NSString).appendingPathComponent(defaultFileName)
+        var insideIsDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: inside, isDirectory: &insideIsDirectory), !insideIsDirectory.boolValue {
+            return inside
+        }
+        throw CdcErrors([.invalid("is a directory, not a manifest file, and holds no \(defaultFileName)", subject: path,
+                                  fix: "pass the manifest file itself (-m \(inside)), or run `cdcctl init -m \(inside)` to write one")])
+    }
+
+    /// The manifest's file name when none is given (and inside a directory given as `-m DIR`).
+    public static let defaultFileName = "cdcctl.yaml"
+
     /// Parses manifest text; `file` names it in messages.
     public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws -> LoadedManifest {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw CdcErrors([yamlSyntaxError(error, file: file)])
+            throw CdcErrors([yamlSyntaxError(error, file: file, text: text)])
+        }
+        let start = SourceLocation(file: file, line: 1)
+        let addVersion = "add the line `apiVersion: \(Manifest.apiVersion)` at the top of \(file), as the manifests in manifests/ have"
+        let isEmpty: Bool
+        switch node {
+        case nil: isEmpty = true
+        case .scalar(let s)?: isEmpty = s.string.isEmpty || s.string == "~" || s.string == "null"
+        default: isEmpty = false
+        }
+        if isEmpty {
+            throw CdcErrors([.invalid("is empty: it sets nothing, not even apiVersion", subject: file,
+                                      fix: "run `cdcctl init -m \(file) --force` to write the commented default profile, or \(addVersion)")])
+        }
+        if let node, node.mapping == nil {
+            let found = YAMLReader(file: file, environment: [:]).describe(node)
+            throw CdcErrors([.invalid("expected a manifest (key: value lines starting with apiVersion: \(Manifest.apiVersion)), found \(found)",
+                                      at: node.mark.map { SourceLocation(file: file, line: $0.line) } ?? start,
+                                      fix: "check this is the cluster manifest; `cdcctl init` writes one")])
         }
         let reader = YAMLReader(file: file, environment: environment)
         let root = reader.fields(node, "")
-        let version = root.string("apiVersion", default: Manifest.apiVersion)
-        if version != Manifest.apiVersion, let n = root.value("apiVersion") {
-            reader.fail(n, "apiVersion", "expected '\(Manifest.apiVersion)', found '\(version)'",
-                        fix: "this cdcctl reads \(Manifest.apiVersion) manifests")
+        if let n = root.value("apiVersion") {
+            let version = root.string("apiVersion", default: Manifest.apiVersion)
+            if version != Manifest.apiVersion {
+                reader.fail(n, "apiVersion", "expected '\(Manifest.apiVersion)', found '\(version)'",
+                            fix: "this cdcctl reads \(Manifest.apiVersion) manifests")
+            }
+        } else {
+            reader.fail(at: start, "apiVersion", "is missing: a manifest must say which format it is, apiVersion: \(Manifest.apiVersion)",
+                        fix: addVersion)
         }
         let manifest = readManifest(root)
         root.finish()
@@ -59,7 +100,7 @@ public enum ManifestLoader {
         return loaded
     }
 
-    static func yamlSyntaxError(_ error: YamlError, file: String) -> CdcError {
+    static func yamlSyntaxError(_ error: YamlError, file: String, text: String = "") -> CdcError {
         switch error {
         case .duplicatedKeysInMapping(let duplicates, let context):
             return .invalid("key '\(duplicates.joined(separator: "', '"))' is set twice in one mapping",
@@ -67,6 +108,12 @@ public enum ManifestLoader {
                             subject: duplicates.first, fix: "keep one of the lines; the second would silently win")
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
+            if let misaligned = Indentation.misalignedKey(text, problem: problem, errorLine: mark.line) {
+                let m = misaligned
+                return .invalid("YAML syntax error: '\(m.key)' starts in column \(m.column), but '\(m.nextKey)' on line \(m.nextLine) starts in column \(m.nextColumn): the keys of one mapping must line up (the parser gave up at line \(mark.line): \(problem))",
+                                at: SourceLocation(file: file, line: m.line),
+                                fix: "move '\(m.key)' on line \(m.line) to column \(m.nextColumn), under the other keys of its mapping")
+            }
             let where_ = SourceLocation(file: file, line: mark.line, column: mark.column)
             return .invalid("YAML syntax error: \(problem)\(context.map { " (\($0.text))" } ?? "")", at: where_,
                             fix: "check indentation (spaces, not tabs) and quoting on that line")

@@ -21,6 +21,44 @@ private struct Checks {
         errors.append(.invalid(message, at: loaded.location(of: path), subject: path, fix: fix))
     }
 
+    /// A problem about `path` caused by the value written at `cause` (`path` itself was defaulted).
+    mutating func fail(_ path: String, at cause: String, _ message: String, fix: String) {
+        errors.append(.invalid(message, at: loaded.location(of: cause), subject: path, fix: fix))
+    }
+
+    func written(_ path: String) -> Bool { loaded.locations[path] != nil }
+
+    /// Where topic `i` got its value of `key`: written on the topic, taken from a written
+    /// `kafka.defaults.<key>`, or a built-in default (never written).
+    enum Origin { case topic, defaults, builtIn }
+
+    func origin(_ i: Int, _ key: String, _ value: Int, _ defaultValue: Int) -> Origin {
+        if written("kafka.topics[\(i)].\(key)") { return .topic }
+        return written("kafka.defaults.\(key)") && value == defaultValue ? .defaults : .builtIn
+    }
+
+    /// Problems with a value that several topics take from one line are reported once, at that
+    /// line, naming the topics: index into `errors` and the topics, by subject and message.
+    var shared: [String: (index: Int, topics: [String])] = [:]
+
+    mutating func failShared(_ path: String, at cause: String, topic: String, _ message: String, fix: String) {
+        let key = path + "\u{0}" + message
+        if let entry = shared[key] {
+            shared[key]?.topics = entry.topics + [topic]
+            return
+        }
+        shared[key] = (errors.count, [topic])
+        fail(path, at: cause, message, fix: fix)
+    }
+
+    mutating func nameSharedTopics() {
+        for (_, entry) in shared {
+            let names = entry.topics.map { "'\($0)'" }.joined(separator: ", ")
+            errors[entry.index].message += " (taken by \(entry.topics.count == 1 ? "topic" : "topics") \(names))"
+        }
+        shared = [:]
+    }
+
     mutating func run() {
         names()
         secrets()
@@ -99,9 +137,17 @@ private struct Checks {
                  fix: "generate one with `kafka-storage.sh random-uuid`, e.g. MkU3OEVBNTcwNTJENDM2Qk")
         }
         let d = m.kafka.defaults
-        if d.replicationFactor > m.kafka.brokers {
-            fail("kafka.defaults.replicationFactor", "\(d.replicationFactor) exceeds the \(m.kafka.brokers) brokers",
-                 fix: "set it to \(m.kafka.brokers) or fewer, or add brokers")
+        let brokers = m.kafka.brokers
+        if d.replicationFactor > brokers && written("kafka.defaults.replicationFactor") {
+            fail("kafka.defaults.replicationFactor", "\(d.replicationFactor) exceeds the \(brokers) brokers",
+                 fix: "set it to \(brokers) or fewer, or add brokers")
+        } else if d.replicationFactor > brokers && brokers >= 1 {
+            // Only the broker count was written: say that the other side of the rule is a default.
+            let setDefaults = brokers >= 2
+                ? "set kafka.defaults.replicationFactor: \(brokers) and kafka.defaults.minInsyncReplicas: \(brokers - 1) (it must stay below the replication factor)"
+                : "durable topics need at least 2 replicas on 2 brokers; one broker suits only topics marked durable: false, replicationFactor: 1, minInsyncReplicas: 1"
+            fail("kafka.brokers", "\(brokers) \(brokers == 1 ? "broker is" : "brokers are") fewer than the default replication factor \(d.replicationFactor) (kafka.defaults.replicationFactor is not set, so every topic without its own replicationFactor takes \(d.replicationFactor))",
+                 fix: "\(setDefaults), or set kafka.brokers: \(d.replicationFactor)")
         }
         if d.uncleanLeaderElection {
             fail("kafka.defaults.uncleanLeaderElection", "must stay false: unclean election loses acknowledged writes",
@@ -129,38 +175,74 @@ private struct Checks {
                      fix: "rename one of them")
             }
             collisions[folded] = t.name
+            let d = m.kafka.defaults
+            let rfOrigin = origin(i, "replicationFactor", t.replicationFactor, d.replicationFactor)
+            let mirOrigin = origin(i, "minInsyncReplicas", t.minInsyncReplicas, d.minInsyncReplicas)
+            /// A value written on the topic is reported there; one taken from a written default
+            /// once, at the default's line.
+            func report(_ key: String, _ o: Origin, _ message: String, fix: String) {
+                if o == .defaults {
+                    failShared("kafka.defaults.\(key)", at: "kafka.defaults.\(key)", topic: t.name, message, fix: fix)
+                } else {
+                    fail("\(p).\(key)", message, fix: fix)
+                }
+            }
             if t.partitions < 1 {
-                fail("\(p).partitions", "must be at least 1, found \(t.partitions)", fix: "use 1 or more")
+                report("partitions", origin(i, "partitions", t.partitions, d.partitions), "must be at least 1, found \(t.partitions)", fix: "use 1 or more")
             }
             if t.replicationFactor < 1 {
-                fail("\(p).replicationFactor", "must be at least 1, found \(t.replicationFactor)", fix: "use \(min(3, m.kafka.brokers))")
-            } else if t.replicationFactor > m.kafka.brokers {
+                report("replicationFactor", rfOrigin, "must be at least 1, found \(t.replicationFactor)", fix: "use \(min(3, m.kafka.brokers))")
+            } else if t.replicationFactor > m.kafka.brokers && rfOrigin == .topic {
+                // A defaulted replication factor above the broker count is reported once, by kafka().
                 fail("\(p).replicationFactor", "\(t.replicationFactor) exceeds the \(m.kafka.brokers) brokers",
                      fix: "set it to \(m.kafka.brokers) or fewer, or add brokers")
             }
-            if t.durable {
-                if t.replicationFactor < 2 {
-                    fail("\(p).replicationFactor", "a durable topic needs at least 2 replicas, found \(t.replicationFactor)",
-                         fix: "use replicationFactor: 3 with minInsyncReplicas: 2, or mark the topic durable: false")
-                } else if t.minInsyncReplicas < 1 || t.minInsyncReplicas >= t.replicationFactor {
-                    fail("\(p).minInsyncReplicas", "must be at least 1 and below the replication factor \(t.replicationFactor) for a durable topic, found \(t.minInsyncReplicas)",
-                         fix: "use \(t.replicationFactor - 1): acks=all then survives one broker loss and still refuses writes below it")
+            if t.durable && t.replicationFactor < 2 {
+                if t.replicationFactor >= 1 {
+                    report("replicationFactor", rfOrigin, "a durable topic needs at least 2 replicas, found \(t.replicationFactor)",
+                           fix: "use replicationFactor: 3 with minInsyncReplicas: 2, or mark the topic durable: false")
                 }
-            } else if t.minInsyncReplicas < 1 || t.minInsyncReplicas > t.replicationFactor {
-                fail("\(p).minInsyncReplicas", "must be between 1 and the replication factor \(t.replicationFactor), found \(t.minInsyncReplicas)",
-                     fix: "use 1 for a non-durable topic")
+            } else {
+                let mir = t.minInsyncReplicas
+                if mir < 1 || mir > t.replicationFactor || (t.durable && mir == t.replicationFactor) {
+                    let rule = t.durable
+                        ? "must be at least 1 and below the replication factor \(t.replicationFactor) for a durable topic"
+                        : "must be between 1 and the replication factor \(t.replicationFactor)"
+                    let good = t.durable ? t.replicationFactor - 1 : 1
+                    let why = t.durable ? ": acks=all then survives one broker loss and still refuses writes below it" : " for a non-durable topic"
+                    switch (mirOrigin, rfOrigin) {
+                    case (.topic, _), (.builtIn, .builtIn):
+                        fail("\(p).minInsyncReplicas", "\(rule), found \(t.minInsyncReplicas)", fix: "use \(good)\(why)")
+                    case (.defaults, _):
+                        failShared("kafka.defaults.minInsyncReplicas", at: "kafka.defaults.minInsyncReplicas", topic: t.name,
+                                   "\(rule), found \(t.minInsyncReplicas)",
+                                   fix: "use \(good)\(why); or set minInsyncReplicas on the topics that need another value")
+                    case (.builtIn, .topic):
+                        // Reported at the replication factor this topic sets: that line makes the default wrong.
+                        fail("\(p).minInsyncReplicas", at: "\(p).replicationFactor",
+                             "is not set, and its default \(mir) does not fit this topic's replication factor \(t.replicationFactor): it \(rule)",
+                             fix: "set minInsyncReplicas: \(good) on this topic\(why)")
+                    case (.builtIn, .defaults):
+                        failShared("kafka.defaults.minInsyncReplicas", at: "kafka.defaults.replicationFactor", topic: t.name,
+                                   "is not set, and its default \(mir) does not fit the replication factor \(t.replicationFactor) that kafka.defaults.replicationFactor sets: it \(rule)",
+                                   fix: "set kafka.defaults.minInsyncReplicas: \(good)\(why)")
+                    }
+                }
             }
             if t.retentionHours == 0 || t.retentionHours < -1 {
-                fail("\(p).retentionHours", "must be positive or -1 (keep forever), found \(t.retentionHours)", fix: "e.g. 72")
+                report("retentionHours", origin(i, "retentionHours", t.retentionHours, d.retentionHours),
+                       "must be positive or -1 (keep forever), found \(t.retentionHours)", fix: "e.g. 72")
             }
             if t.retentionBytes == 0 || t.retentionBytes < -1 {
-                fail("\(p).retentionBytes", "must be positive or -1 (no size limit), found \(t.retentionBytes)", fix: "e.g. 1073741824 (1 GiB per partition)")
+                report("retentionBytes", origin(i, "retentionBytes", t.retentionBytes, d.retentionBytes),
+                       "must be positive or -1 (no size limit), found \(t.retentionBytes)", fix: "e.g. 1073741824 (1 GiB per partition)")
             }
             if historyTopics.contains(t.name) && (t.partitions != 1 || t.retentionHours != -1 || t.retentionBytes != -1) {
                 fail(p, "'\(t.name)' is a Debezium schema history topic: it needs exactly 1 partition and infinite retention",
                      fix: "set partitions: 1, retentionHours: -1, retentionBytes: -1 (Debezium cannot recover its schema otherwise)")
             }
         }
+        nameSharedTopics()
     }
 
     mutating func connectors() {

@@ -53,6 +53,10 @@ final class YAMLReader {
                                fix: fix ?? "see manifests/default.yaml for this field's form and default"))
     }
 
+    func fail(at location: SourceLocation, _ path: String, _ message: String, fix: String) {
+        errors.append(.invalid(message, at: location, subject: path, fix: fix))
+    }
+
     func record(_ path: String, _ node: Node) {
         if let loc = location(node) { locations[path] = loc }
     }
@@ -318,5 +322,92 @@ extension StringProtocol {
         while let f = s.first, f.isWhitespace { s = s.dropFirst() }
         while let l = s.last, l.isWhitespace { s = s.dropLast() }
         return String(s)
+    }
+}
+
+/// Finds the line a YAML indentation error is really about. A key indented less than the keys
+/// after it (`secrets:` / ` a: 1` / `  b: 2`) sets its mapping's indentation, so the parser only
+/// fails at the next, correctly indented line; the user wants to hear about the dedented one.
+enum Indentation {
+    struct Misaligned: Equatable {
+        var line: Int, key: String, column: Int
+        var nextLine: Int, nextKey: String, nextColumn: Int
+    }
+
+    static let problems = ["did not find expected key", "mapping values are not allowed", "did not find expected '-' indicator"]
+
+    static func misalignedKey(_ text: String, problem: String, errorLine: Int) -> Misaligned? {
+        guard problems.contains(where: problem.contains) else { return nil }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        /// Leading spaces of a line holding YAML content (not blank, not only a comment).
+        func indent(_ n: Int) -> Int? {
+            guard n >= 1, n <= lines.count else { return nil }
+            let line = lines[n - 1]
+            let body = line.drop { $0 == " " }
+            if body.isEmpty || body.first == "#" || body.allSatisfy(\.isWhitespace) { return nil }
+            return line.count - body.count
+        }
+        func isListItem(_ n: Int) -> Bool { lines[n - 1].drop { $0 == " " }.hasPrefix("- ") }
+        /// Where a line's key starts: after `- ` on a list item.
+        func keyColumn(_ n: Int) -> Int {
+            let line = lines[n - 1]
+            var body = line.drop { $0 == " " }
+            while body.hasPrefix("- ") { body = body.dropFirst(2).drop { $0 == " " } }
+            return line.count - body.count
+        }
+        func key(_ n: Int) -> String {
+            String(lines[n - 1].dropFirst(keyColumn(n)).prefix { $0 != ":" }).trimmingSpaces()
+        }
+        func isOpener(_ n: Int) -> Bool {
+            var body = lines[n - 1].trimmingSpaces()
+            if let hash = body.range(of: " #") { body = String(body[..<hash.lowerBound]).trimmingSpaces() }
+            return body.hasSuffix(":")
+        }
+        func previous(_ n: Int, atMost level: Int) -> Int {
+            var p = n - 1
+            while p >= 1 && (indent(p).map { $0 > level } ?? true) { p -= 1 }
+            return p
+        }
+        func adjacent(_ a: Int, _ b: Int) -> Bool { (a + 1..<b).allSatisfy { indent($0) == nil } }
+        let l = errorLine
+        guard let iL = indent(l), !isListItem(l) else { return nil }
+        // The suspect: the nearest line above at the error line's level or shallower.
+        let p = previous(l, atMost: iL)
+        guard p >= 1, var iP = indent(p), iP < iL else { return nil }
+        if isListItem(p) {
+            // `- name: a` right above `    key: b`: the item's keys must line up too.
+            iP = keyColumn(p)
+            guard adjacent(p, l), iP < iL else { return nil }
+        }
+        func misaligned(_ line: Int, _ column: Int) -> Misaligned {
+            Misaligned(line: line, key: key(line), column: column + 1, nextLine: l, nextKey: key(l), nextColumn: iL + 1)
+        }
+        var n = l + 1
+        while n <= lines.count && indent(n) == nil { n += 1 }
+        // The error line has company at its indentation below it (a `key:` line followed by its
+        // own level is more likely over-indented itself).
+        let companyBelow = indent(n) == iL && !isOpener(l)
+        let s = previous(p, atMost: max(iL, iP))
+        // The suspect follows a `key:` at its own indentation, leaving that key empty: it was
+        // meant to be the first key under it.
+        let meantAsChild = s >= 1 && indent(s) == iP && adjacent(s, p) && isOpener(s)
+        // Only the suspect is off the two-space grid the shipped manifests use.
+        let offGrid = iP % 2 != 0 && iL % 2 == 0
+        // A line at the error line's indentation right before the suspect: it interrupts their mapping.
+        let siblingRightBefore = s >= 1 && indent(s) == iL && adjacent(s, p)
+        let between = (p + 1..<l).filter { indent($0) != nil }
+        if between.isEmpty {
+            // Directly above the error line, a `key:` opens the error line's mapping: not this case.
+            if isOpener(p) { return nil }
+            return companyBelow || meantAsChild || offGrid || siblingRightBefore ? misaligned(p, iP) : nil
+        }
+        guard isOpener(p) else { return nil }
+        if between.count == 1, companyBelow {
+            // `source:` / `    engine: mysql` / `  image: …`: the first key under it is over-indented.
+            return misaligned(between[0], indent(between[0]) ?? 0)
+        }
+        // A `key:` with its block, dedented out of the mapping around it (`  brokers: 3` /
+        // `defaults:` / `    partitions: 3` / `  topics:`).
+        return between.count > 1 && (siblingRightBefore || meantAsChild || offGrid) ? misaligned(p, iP) : nil
     }
 }

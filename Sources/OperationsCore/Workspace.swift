@@ -34,6 +34,10 @@ public struct Workspace {
     }
 
     public static func defaultStateDir(manifestPath: String) -> String {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: manifestPath, isDirectory: &isDirectory), isDirectory.boolValue {
+            return manifestPath + "/.cdcctl"  // `-m DIR` reads DIR/cdcctl.yaml
+        }
         let dir = (manifestPath as NSString).deletingLastPathComponent
         return (dir.isEmpty ? "." : dir) + "/.cdcctl"
     }

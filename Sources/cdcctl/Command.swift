@@ -74,11 +74,15 @@ extension CdcCommand {
                 result = try context.workspace.journaled(journal.command, arguments: journal.arguments, manifest: loaded,
                                                          handlesSignals: journal.handlesSignals) {
                     let r = try execute(context)
+                    // A result that ends non-zero (a failed verdict, drift) is journaled with its code.
+                    if r.exitCode != 0 { throw NonZeroResult(result: r) }
                     return (r, r.detail)
                 }
             } else {
                 result = try execute(context)
             }
+        } catch let e as NonZeroResult {
+            result = e.result
         } catch {
             throw Console.report(error)
         }
@@ -89,6 +93,15 @@ extension CdcCommand {
             for note in result.notes { Console.error(note) }
         }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+    }
+}
+
+/// Carries a finished command's non-zero result through `journaled`, which records its exit
+/// code and outcome; `run` then prints the result as usual.
+struct NonZeroResult: Error, CdcErrorConvertible {
+    var result: CommandResult
+    var cdcError: CdcError {
+        CdcError(result.exitCode == 2 ? .invalidInput : result.exitCode == 3 ? .unhealthy : .operationFailed, result.detail)
     }
 }
 

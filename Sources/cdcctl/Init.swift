@@ -8,7 +8,7 @@ struct Init: CdcCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "Profile to start from: default (16 GB box) or lean.")
+    @Option(help: ArgumentHelp("Profile to start from: \(InitOperation.profileList).", valueName: "profile"))
     var profile: String = "default"
 
     @Flag(help: "Replace an existing manifest.")

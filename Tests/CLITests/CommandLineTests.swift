@@ -42,16 +42,16 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testInvalidManifestExitsTwoWithLocatedMessages() throws {
-        try "kafka:\n  heap: 1g\n  topics:\n    - name: a.b\n      replicationFactor: 4\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+        try "apiVersion: cdcctl/v1\nkafka:\n  heap: 1g\n  topics:\n    - name: a.b\n      replicationFactor: 4\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
         let run = try cdcctl("validate", "-m", dir + "/bad.yaml")
         XCTAssertEqual(run.status, 2)
-        XCTAssertTrue(run.output.contains("bad.yaml:2 kafka.heap: JVM heap 1024 MiB must be below the container limit 768 MiB"), run.output)
-        XCTAssertTrue(run.output.contains("bad.yaml:5 kafka.topics[0].replicationFactor: 4 exceeds the 3 brokers"), run.output)
+        XCTAssertTrue(run.output.contains("bad.yaml:3 kafka.heap: JVM heap 1024 MiB must be below the container limit 768 MiB"), run.output)
+        XCTAssertTrue(run.output.contains("bad.yaml:6 kafka.topics[0].replicationFactor: 4 exceeds the 3 brokers"), run.output)
         XCTAssertTrue(run.output.contains("fix:"), run.output)
     }
 
     func testRenderOfInvalidManifestWritesNothing() throws {
-        try "kafka:\n  brokers: 2\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+        try "apiVersion: cdcctl/v1\nkafka:\n  brokers: 2\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
         let run = try cdcctl("render", "-m", dir + "/bad.yaml", "--out", dir + "/out")
         XCTAssertEqual(run.status, 2, run.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"))

@@ -34,6 +34,7 @@ final class ConnectorIntegrationTests: XCTestCase {
         try admin.query("USE \(db)")
         for statement in schema.components(separatedBy: ";\n") where statement.contains("CREATE TABLE") { try admin.query(statement) }
         let yaml = """
+            apiVersion: cdcctl/v1
             cluster:
               name: connect-it
             secrets:

@@ -5,10 +5,13 @@ import XCTest
 final class ManifestTests: XCTestCase {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    /// Parses `yaml` and returns the problems found (none when it is valid).
+    /// Parses `yaml` and returns the problems found (none when it is valid). Snippets hold only
+    /// the keys under test: the `apiVersion` line every manifest needs is added after them (so
+    /// the lines they report are the snippet's own), unless the snippet sets it.
     func problems(_ yaml: String) -> [CdcError] {
+        let manifest = yaml.contains("apiVersion:") || !yaml.hasSuffix("\n") ? yaml : yaml + "apiVersion: \(Manifest.apiVersion)\n"
         do {
-            _ = try ManifestLoader.parse(yaml, file: "cdcctl.yaml")
+            _ = try ManifestLoader.parse(manifest, file: "cdcctl.yaml")
             return []
         } catch let e as CdcErrors {
             return e.errors
@@ -62,7 +65,7 @@ final class ManifestTests: XCTestCase {
         let lean = try ManifestLoader.load(path: Self.repo + "/manifests/lean.yaml").manifest
         let budget = MemoryBudget(lean)
         XCTAssertTrue(budget.fits)
-        XCTAssertLessThan(budget.totalMiB, MemoryBudget(try ManifestLoader.parse("{}", file: "x").manifest).totalMiB)
+        XCTAssertLessThan(budget.totalMiB, MemoryBudget(try ManifestLoader.parse("apiVersion: cdcctl/v1\n", file: "x").manifest).totalMiB)
         XCTAssertFalse(budget.lines.contains { $0.service == "kafka-ui" })
         XCTAssertEqual(lean.kafka.defaults.replicationFactor, 3)
     }
@@ -219,8 +222,8 @@ final class ManifestTests: XCTestCase {
     }
 
     func testClickHouseAccessUserDefaultsToTheUserRenderCreates() throws {
-        XCTAssertEqual(try ManifestLoader.parse("clickhouse:\n  user: etl\n", file: "x").manifest.access.clickhouseUser, "etl")
-        XCTAssertEqual(try ManifestLoader.parse("access:\n  clickhouseUser: default\n", file: "x").manifest.access.clickhouseUser, "default")
+        XCTAssertEqual(try ManifestLoader.parse("apiVersion: cdcctl/v1\nclickhouse:\n  user: etl\n", file: "x").manifest.access.clickhouseUser, "etl")
+        XCTAssertEqual(try ManifestLoader.parse("apiVersion: cdcctl/v1\naccess:\n  clickhouseUser: default\n", file: "x").manifest.access.clickhouseUser, "default")
         let testbed = try ManifestLoader.load(path: Self.repo + "/manifests/testbed.yaml", environment: [:]).manifest
         XCTAssertEqual(testbed.access.clickhouseUser, "default")
         XCTAssertEqual(testbed.secrets.clickhousePassword, "none")
@@ -263,12 +266,12 @@ final class ManifestTests: XCTestCase {
     // MARK: - Budget and units
 
     func testBudgetAddsEveryLimitAndSkipsDisabledServices() throws {
-        let m = try ManifestLoader.parse("{}", file: "x").manifest
+        let m = try ManifestLoader.parse("apiVersion: cdcctl/v1\n", file: "x").manifest
         let b = MemoryBudget(m)
         XCTAssertEqual(b.totalMiB, 1024 + 3 * 768 + 1024 + 2048 + 512 + 256 + 384 + 256 + 128 + 128)
         XCTAssertEqual(b.budgetMiB, 14336)
         XCTAssertEqual(b.headroomMiB, 14336 - b.totalMiB)
-        let noUI = try ManifestLoader.parse("kafkaUI:\n  enabled: false\ncloudflared:\n  enabled: true\n", file: "x").manifest
+        let noUI = try ManifestLoader.parse("apiVersion: cdcctl/v1\nkafkaUI:\n  enabled: false\ncloudflared:\n  enabled: true\n", file: "x").manifest
         XCTAssertEqual(MemoryBudget(noUI).totalMiB, b.totalMiB - 384 + 128)
     }
 
@@ -287,7 +290,7 @@ final class ManifestTests: XCTestCase {
     }
 
     func testDebeziumConfigReferencesThePasswordAndCapsTheQueue() throws {
-        let m = try ManifestLoader.parse("{}", file: "x").manifest
+        let m = try ManifestLoader.parse("apiVersion: cdcctl/v1\n", file: "x").manifest
         let config = Dictionary(uniqueKeysWithValues: DebeziumConfig.build(m.connect.connectors[0], manifest: m).map { ($0.key, $0.value) })
         XCTAssertEqual(config["database.password"], "${file:/kafka/secrets/mysql.properties:password}")
         XCTAssertEqual(config["max.queue.size.in.bytes"], "67108864")

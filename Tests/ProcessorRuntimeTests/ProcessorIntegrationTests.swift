@@ -26,6 +26,7 @@ final class ProcessorIntegrationTests: XCTestCase {
         clickhouse = ClickHouseClient(ClickHouseConfig(url: testbed["TESTBED_CLICKHOUSE_URL"], user: "default", password: ""))
         manifest = dir + "/cdcctl.yaml"
         let yaml = """
+            apiVersion: cdcctl/v1
             cluster: {name: proc-it}
             secrets:
               clickhousePassword: none

@@ -115,7 +115,7 @@ final class RenderTests: XCTestCase {
     }
 
     func testMariaDBVariantRendersWithoutMySQLOnlyOptions() throws {
-        let m = try ManifestLoader.parse("source:\n  engine: mariadb\n", file: "x").manifest
+        let m = try ManifestLoader.parse("apiVersion: cdcctl/v1\nsource:\n  engine: mariadb\n", file: "x").manifest
         let files = try renderer.render(m, secrets: Self.secrets)
         let cnf = files.first { $0.path == "mysql/conf.d/cdc.cnf" }!.contents
         XCTAssertFalse(cnf.contains("gtid_mode"), "MariaDB refuses to start with gtid_mode")
@@ -127,7 +127,7 @@ final class RenderTests: XCTestCase {
     func testLeanProfileLeavesOutKafkaUIAndCloudflaredAddsItsFiles() throws {
         let lean = try renderer.render(try manifest("lean"), secrets: Self.secrets)
         XCTAssertFalse(lean.first { $0.path == "docker-compose.yml" }!.contents.contains("kafka-ui:"))
-        let m = try ManifestLoader.parse("cloudflared:\n  enabled: true\n", file: "x").manifest
+        let m = try ManifestLoader.parse("apiVersion: cdcctl/v1\ncloudflared:\n  enabled: true\n", file: "x").manifest
         var secrets = Self.secrets
         secrets.cloudflareTunnelToken = "tunnel-token-XYZ"
         let files = try renderer.render(m, secrets: secrets)
@@ -212,14 +212,14 @@ final class RenderTests: XCTestCase {
         let mode = (try FileManager.default.attributesOfItem(atPath: dir + "/secrets.env")[.posixPermissions] as? NSNumber)?.intValue
         XCTAssertEqual(mode, 0o600)
 
-        let fromEnv = try ManifestLoader.parse("secrets:\n  grafanaAdminPassword: env:GF_PW\n", file: "x").manifest
+        let fromEnv = try ManifestLoader.parse("apiVersion: cdcctl/v1\nsecrets:\n  grafanaAdminPassword: env:GF_PW\n", file: "x").manifest
         XCTAssertThrowsError(try SecretResolver(environment: [:], storePath: dir + "/s2.env").resolve(fromEnv)) { error in
             XCTAssertTrue("\(error)".contains("references the environment variable GF_PW, which is not set"), "\(error)")
         }
         XCTAssertEqual(try SecretResolver(environment: ["GF_PW": "from-env-1"], storePath: dir + "/s2.env").resolve(fromEnv).grafanaAdminPassword, "from-env-1")
         XCTAssertThrowsError(try SecretResolver(environment: ["GF_PW": "it's"], storePath: dir + "/s2.env").resolve(fromEnv))
 
-        let none = try ManifestLoader.parse("secrets:\n  clickhousePassword: none\n", file: "x").manifest
+        let none = try ManifestLoader.parse("apiVersion: cdcctl/v1\nsecrets:\n  clickhousePassword: none\n", file: "x").manifest
         XCTAssertEqual(try SecretResolver(environment: [:], storePath: dir + "/s3.env").resolve(none).clickhousePassword, "")
     }
 

@@ -30,6 +30,7 @@ final class SchemaIntegrationTests: XCTestCase {
     /// A manifest for this test's database; `extra` goes under `clickhouse:`.
     func manifest(_ extra: String = "") throws -> String {
         let yaml = """
+            apiVersion: cdcctl/v1
             cluster:
               name: schema-it
             secrets:

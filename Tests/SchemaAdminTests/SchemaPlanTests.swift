@@ -202,7 +202,7 @@ final class SchemaPlanTests: XCTestCase {
 
     func testTTLsComeFromTheManifestThroughTheRepeatableMigrationOnly() throws {
         let standard = try Self.shippedMigrations()
-        let longer = try Self.shippedMigrations("clickhouse:\n  ttl:\n    rawDays: 14\n    alertsDays: 30\n")
+        let longer = try Self.shippedMigrations("apiVersion: cdcctl/v1\nclickhouse:\n  ttl:\n    rawDays: 14\n    alertsDays: 30\n")
         let ttl = try XCTUnwrap(longer.first { $0.name == "R__ttl" })
         XCTAssertTrue(ttl.text.contains("cdc_orders_raw MODIFY TTL toDateTime(source_ts) + INTERVAL 14 DAY"), ttl.text)
         XCTAssertTrue(ttl.text.contains("alerts MODIFY TTL toDateTime(detected_at) + INTERVAL 30 DAY"), ttl.text)
@@ -211,7 +211,7 @@ final class SchemaPlanTests: XCTestCase {
         // A TTL change re-runs R__ttl and leaves every versioned migration's checksum alone.
         XCTAssertEqual(standard.filter { $0.kind == .versioned }.map(\.checksum), longer.filter { $0.kind == .versioned }.map(\.checksum))
         XCTAssertNotEqual(standard.last?.checksum, ttl.checksum)
-        let renamed = try Self.shippedMigrations("clickhouse:\n  database: other_db\n")
+        let renamed = try Self.shippedMigrations("apiVersion: cdcctl/v1\nclickhouse:\n  database: other_db\n")
         XCTAssertTrue(renamed[0].text.contains("CREATE TABLE IF NOT EXISTS other_db.cdc_orders_raw"))
     }
 }

@@ -14,7 +14,7 @@ final class UpPlanTests: XCTestCase {
         XCTAssertEqual(stages.map(\.name), ["kafka quorum", "mysql", "connect", "clickhouse", "the rest"])
         XCTAssertEqual(stages[0].services, ["kafka-1", "kafka-2", "kafka-3"])
         XCTAssertEqual(stages[4].services, ["prometheus", "grafana", "kafka-ui"])
-        let noUI = StackLayout.stages(try manifest("kafkaUI:\n  enabled: false\n"))
+        let noUI = StackLayout.stages(try manifest("apiVersion: cdcctl/v1\nkafkaUI:\n  enabled: false\n"))
         XCTAssertEqual(noUI[4].services, ["prometheus", "grafana"])
     }
 

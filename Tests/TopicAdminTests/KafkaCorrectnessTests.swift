@@ -9,7 +9,7 @@ import XCTest
 /// results, because the testbed's Tansu cannot show these behaviours (one logical broker, no
 /// ISR or leader changes, no legacy AlterConfigs, config sources all reported as DEFAULT_CONFIG).
 final class KafkaCorrectnessTests: XCTestCase {
-    let manifest = try! ManifestLoader.parse("{}", file: "x").manifest
+    let manifest = try! ManifestLoader.parse("apiVersion: cdcctl/v1\n", file: "x").manifest
     var orders: Topic { manifest.kafka.topics.first { $0.name == "cdc.shop.orders" }! }
 
     /// What Apache Kafka 3.x answers to DescribeConfigs for a topic created by cdcctl: its five

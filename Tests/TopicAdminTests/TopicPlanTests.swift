@@ -5,7 +5,7 @@ import XCTest
 
 /// The plan/diff and health verdicts, without a cluster.
 final class TopicPlanTests: XCTestCase {
-    let topics = try! ManifestLoader.parse("{}", file: "x").manifest.kafka.topics
+    let topics = try! ManifestLoader.parse("apiVersion: cdcctl/v1\n", file: "x").manifest.kafka.topics
 
     func observed(_ t: Topic, partitions: Int? = nil, rf: Int? = nil, configs: [String: String]? = nil) -> ObservedTopic {
         ObservedTopic(name: t.name, partitions: partitions ?? t.partitions, replicationFactor: rf ?? t.replicationFactor,

@@ -21,6 +21,7 @@ final class KafkaIntegrationTests: XCTestCase {
     /// A manifest with this test's own topics, pointed at the testbed.
     func writeManifest(engine: String = "tansu", extraTopic: String = "", bootstrap: String? = nil) throws -> String {
         let yaml = """
+            apiVersion: cdcctl/v1
             cluster:
               name: kafka-it
             kafka:

@@ -38,8 +38,20 @@ pid_of() {
 # whole group and the caller's shell/job control cannot kill it); record its pid in PIDFILE.
 spawn() {
   local pidfile="$1" log="$2"; shift 2
-  ( exec setsid "$@" >>"$log" 2>&1 </dev/null ) &
+  ( close_inherited_fds; exec setsid "$@" >>"$log" 2>&1 </dev/null ) &
   echo $! >"$pidfile"
+}
+
+# close_inherited_fds: in a subshell about to exec a long-lived server, close every descriptor
+# above 2 it inherited (a caller's `flock LOCK scripts/testbed up` would otherwise keep LOCK held
+# for as long as the server runs).
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd="${fd##*/}"
+    [[ "$fd" =~ ^[0-9]+$ ]] && ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+  done
+  return 0
 }
 
 # wait_until NAME TIMEOUT CMD...: run CMD every 0.2 s until it succeeds; returns 1 after TIMEOUT
