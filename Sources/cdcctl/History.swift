@@ -2,6 +2,7 @@ import ArgumentParser
 import Diagnostics
 import Foundation
 import OperationsCore
+import State
 
 struct History: CdcCommand {
     static let configuration = CommandConfiguration(abstract: "List the operations journal, newest first.")
@@ -20,13 +21,22 @@ struct History: CdcCommand {
 
     func execute(_ context: CommandContext) throws -> CommandResult {
         // A read: no state directory is created where there is none.
-        let ops = try context.workspace.existingState()?.operations(limit: limit, cluster: cluster) ?? []
+        let store = try context.workspace.existingState()
+        let ops = try store?.operations(limit: limit, cluster: cluster) ?? []
+        let runs = try store?.testRuns(limit: limit, cluster: cluster) ?? []
         var rows = [["ID", "WHEN (UTC)", "CLUSTER", "COMMAND", "OUTCOME", "EXIT", "DURATION", "DETAIL"]]
         for op in ops {
             rows.append([String(op.id ?? 0), UTCTime.format(op.startedAtMs), op.cluster ?? "-", op.command,
                          op.outcome.rawValue, String(op.exitCode), "\(op.durationMs) ms",
                          String(op.detail.split(separator: "\n").first ?? "")])
         }
-        return CommandResult(json: ops, table: TextTable.render(rows))
+        var table = TextTable.render(rows)
+        if !runs.isEmpty { table += "\n\ntest runs (cdcctl failover-test --show ID):\n" + FailoverTest.table(runs) }
+        return CommandResult(json: HistoryJSON(operations: ops, testRuns: runs.map(FailoverTest.RunRow.init)), table: table)
+    }
+
+    struct HistoryJSON: Encodable {
+        var operations: [JournalEntry]
+        var testRuns: [FailoverTest.RunRow]
     }
 }
