@@ -181,7 +181,8 @@ public final class KafkaFailoverObserver: FailoverObserver {
         var problems = FailoverPreflight.problems(brokers: before.brokers, expected: manifest.kafka.brokers, partitions: before.partitions,
                                                   target: target, engine: manifest.kafka.engine)
         if !problems.isEmpty && !parameters.force { return problems }
-        if let existing = try admin.metadata(topic: parameters.topic).topics.first(where: { $0.name == parameters.topic && $0.error == nil }),
+        // All topics: asking for one by name would let a broker with auto.create.topics.enable create it.
+        if let existing = try admin.metadata().topics.first(where: { $0.name == parameters.topic && $0.error == nil }),
            !existing.partitions.isEmpty, existing.partitions.count != parameters.partitions {
             throw CdcError.invalid("\(parameters.topic) exists with \(existing.partitions.count) partitions, --partitions asks \(parameters.partitions)",
                                    subject: "--partitions", fix: "pass --partitions \(existing.partitions.count), or delete the topic \(parameters.topic)")
