@@ -6,7 +6,7 @@ import Foundation
 /// it can move onto the shared chart writer of the `Reports` module when that lands.
 public enum FailoverChart {
     public static func svg(_ r: FailoverReport) -> String {
-        let w = 960.0, h = 360.0, left = 60.0, right = 60.0, top = 40.0, bottom = 50.0
+        let w = 960.0, h = 370.0, left = 60.0, right = 60.0, top = 40.0, bottom = 60.0
         let plotW = w - left - right, plotH = h - top - bottom
         let duration = max(r.durationSeconds, Double(r.timeline.last?.second ?? 1), 1)
         let maxAcks = Double(max(r.timeline.map(\.acks).max() ?? 1, 1))
@@ -28,9 +28,10 @@ public enum FailoverChart {
             let end = r.healedAt ?? r.durationSeconds
             s += rect(x(restored), top, x(end) - x(restored), plotH, fill: "#fff3cd") + label(x(restored) + 4, top + 28, "recovery", color: "#856404")
         }
-        for span in r.phases {
-            s += line(x(span.start), top, x(span.start), top + plotH, color: "#999", dash: true)
-            s += label(x(span.start) + 2, top + plotH + 30, span.phase.rawValue, color: "#555")
+        for (i, span) in r.phases.enumerated() {
+            // Short phases (restore, recovery) sit close together: alternate two label rows.
+            s += line(x(span.start), top, x(span.start), top + plotH + Double(i % 2) * 13, color: "#999", dash: true)
+            s += label(x(span.start) + 2, top + plotH + 28 + Double(i % 2) * 13, span.phase.rawValue, color: "#555")
         }
         if let healed = r.healedAt {
             s += line(x(healed), top, x(healed), top + plotH, color: "#1e7e34", width: 2) + label(x(healed) + 4, top + 42, "healed", color: "#1e7e34")

@@ -39,6 +39,7 @@ public enum FailoverOperation {
         }
         var report = FailoverVerdict.judge(history)
         report.reportFile = reportPath
+        report.messageTag = runId
         report.runId = try ws.openState().recordTestRun(record(report, cluster: m.cluster.name))
         if let reportPath { try write(report, to: reportPath) }
         return report

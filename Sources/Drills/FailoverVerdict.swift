@@ -114,6 +114,8 @@ public struct FailoverReport: Sendable, Codable {
     public var notes: [String]
     /// The row in the state store (`cdcctl failover-test --show ID`).
     public var runId: Int64?
+    /// What this run's messages start with (`<tag> <seq> …`): tells them from other runs' in the topic.
+    public var messageTag: String?
     public var reportFile: String?
 
     public var violated: [Condition] { conditions.filter { $0.outcome == .fail } }
@@ -211,6 +213,20 @@ public enum FailoverVerdict {
         var problems: [String] = []
         var regressions = 0, inconsistent = 0, reordered = 0, skipped = 0
         let byPartition = Dictionary(grouping: consumed, by: \.partition)
+        // The broker acknowledged two messages at one offset: at most one of them is there.
+        let acksAt = Dictionary(grouping: acked.filter { $0.offset >= 0 }, by: { Place(partition: $0.partition, offset: $0.offset) })
+        for (place, acks) in acksAt.sorted(by: { $0.key < $1.key }) where Set(acks.map(\.sequence)).count > 1 {
+            inconsistent += 1
+            if problems.count < 5 {
+                problems.append("partition \(place.partition) offset \(place.offset) acknowledged for seqs "
+                                + acks.map { String($0.sequence) }.sorted().joined(separator: " and "))
+            }
+        }
+        let unplaced = acked.filter { $0.offset < 0 }
+        if let u = unplaced.first {
+            inconsistent += unplaced.count
+            if problems.count < 5 { problems.append("partition \(u.partition): seq \(u.sequence) acknowledged without an offset") }
+        }
         let ackAt = Dictionary(acked.map { (Place(partition: $0.partition, offset: $0.offset), $0.sequence) }, uniquingKeysWith: { a, _ in a })
         for (partition, reads) in byPartition.sorted(by: { $0.key < $1.key }) {
             var last: Int64 = -1

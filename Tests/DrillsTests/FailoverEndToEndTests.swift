@@ -70,6 +70,40 @@ final class FailoverEndToEndTests: XCTestCase {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
     }
 
+    func conditions(_ out: [String: Any]) -> [[String: Any]] { out["conditions"] as? [[String: Any]] ?? [] }
+
+    /// Reads each missing message's partition from its acked offset with confluent-kafka and
+    /// checks that this offset does not hold it (the verdict's "lost" is not a consumer bug).
+    func confirmMissing(_ missing: [[String: Any]], tag: String) throws {
+        let python = try XCTUnwrap(env["DOCKER_TESTBED_PYTHON"])
+        let items = missing.map { "(\($0["partition"] as? Int ?? -1), \($0["offset"] as? Int ?? -1), \($0["sequence"] as? Int ?? -1))" }
+        let code = """
+            import sys
+            from confluent_kafka import Consumer, TopicPartition
+            bad = []
+            for p, o, seq in [\(items.joined(separator: ", "))]:
+                if o < 0:
+                    continue
+                c = Consumer({"bootstrap.servers": "127.0.0.1:29292", "group.id": "drill-e2e-check", "enable.auto.commit": False})
+                c.assign([TopicPartition("_cdcctl_failover", p, o)])
+                m = None
+                for _ in range(20):
+                    m = c.poll(1.0)
+                    if m is not None and not m.error():
+                        break
+                c.close()
+                v = m.value().decode().split(" ") if m is not None and not m.error() and m.offset() == o else None
+                held = v[1] if v is not None and v[0] == "\(tag)" else (f"{v[1]} of run {v[0]}" if v is not None else None)
+                print(f"partition {p} offset {o}: acked seq {seq}, holds seq {held}")
+                if held == str(seq):
+                    bad.append((p, o, seq))
+            sys.exit(f"present after all: {bad}" if bad else 0)
+            """
+        let r = try TestSupport.run(python, ["-c", code], environment: env)
+        print(r.output)
+        XCTAssertEqual(r.status, 0, "a message the verdict calls lost is at its acked offset: \(r.output)")
+    }
+
     func testEachModeTakesBroker2DownAndBackAndRecordsTheRun() throws {
         for port in Self.ports {
             let probe = try TestSupport.run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port)"])
@@ -103,13 +137,25 @@ final class FailoverEndToEndTests: XCTestCase {
             XCTAssertEqual(now.networks, networkBefore, "\(mode): on its network again")
             let figures = try XCTUnwrap(out["figures"] as? [String: Any])
             XCTAssertGreaterThan(figures["acked"] as? Int ?? 0, 500, "\(mode)")
-            XCTAssertEqual(figures["missingCount"] as? Int, 0, "\(mode): no acked write lost: \(figures["missing"] ?? "")")
+            // Lost acked writes are what the test exists to catch, and the Tansu stand-in has lost
+            // some after a SIGKILL (docs/failover.md): whatever the verdict says is checked with an
+            // independent client (confluent-kafka): the offset each missing message was acked at
+            // holds another message, or none.
+            let missing = figures["missing"] as? [[String: Any]] ?? []
+            let missingCount = figures["missingCount"] as? Int ?? -1
+            XCTAssertEqual(conditions(out)[0]["outcome"] as? String, missingCount == 0 ? "pass" : "fail")
+            if missingCount > 0 {
+                print("FAILOVER-E2E \(mode): \(missingCount) acked message(s) not consumed, checking \(missing.count) independently")
+                try confirmMissing(missing, tag: try XCTUnwrap(out["messageTag"] as? String))
+            }
             XCTAssertEqual(figures["duplicates"] as? Int, 0, "\(mode)")
             XCTAssertEqual((figures["timeToNewLeaders"] as? [String: Any])?["note"] as? String, "not observable on this broker")
             XCTAssertNotNil((figures["timeToTargetAnswering"] as? [String: Any])?["seconds"] as? Double, "\(mode): kafka-2 answered again")
-            let conditions = out["conditions"] as? [[String: Any]] ?? []
-            XCTAssertEqual(conditions.map { $0["outcome"] as? String ?? "" }[0..<3], ["pass", "pass", "pass"], "\(mode): \(conditions)")
+            let conditions = conditions(out)
+            XCTAssertEqual(conditions.map { $0["number"] as? Int ?? 0 }, [1, 2, 3, 4, 5, 6])
+            XCTAssertEqual(conditions[1]["outcome"] as? String, "pass", "\(mode): no duplicates (idempotent producer)")
             XCTAssertEqual(conditions[4]["outcome"] as? String, "partial", "Tansu: brokers answer, ISR not observable")
+            XCTAssertEqual(conditions[5]["outcome"] as? String, "not-applicable", "no connector registered, processor lag not observable")
             let html = try String(contentsOfFile: report, encoding: .utf8)
             XCTAssertTrue(html.contains("<svg") && html.contains("fault: \(mode) kafka-2"), "\(mode): report written")
             let id = try XCTUnwrap(out["runId"] as? Int)

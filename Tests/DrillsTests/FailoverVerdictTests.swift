@@ -130,6 +130,28 @@ final class FailoverVerdictTests: XCTestCase {
         XCTAssertEqual(outcome(r, 2), .pass)
     }
 
+    /// What the Tansu stand-in did after a SIGKILL (docs/failover.md): acks for new messages
+    /// carrying offsets that already held earlier messages, which the consumer reads instead.
+    func testTwoAcksAtOneOffsetAreLostWritesAndInconsistentOffsets() {
+        var h = Self.cleanHistory()
+        for (k, seq) in [3001, 3003, 3005].enumerated() {
+            let i = h.acks.firstIndex { $0.sequence == Int64(seq) }!
+            h.acks[i].offset = Int64(k)
+            h.consumed.removeAll { $0.sequence == Int64(seq) }
+        }
+        let j = h.acks.firstIndex { $0.sequence == 3007 }!
+        h.acks[j].offset = -1
+        h.consumed.removeAll { $0.sequence == 3007 }
+        let r = FailoverVerdict.judge(h)
+        XCTAssertEqual(outcome(r, 1), .fail)
+        XCTAssertEqual(r.figures.missing.map(\.sequence), [3001, 3003, 3005, 3007])
+        XCTAssertEqual(r.figures.missing.first?.offset, 0)
+        XCTAssertEqual(outcome(r, 3), .fail)
+        XCTAssertTrue(r.conditions[2].detail.contains("partition 1 offset 0 acknowledged for seqs 1 and 3001"), r.conditions[2].detail)
+        XCTAssertTrue(r.conditions[2].detail.contains("seq 3007 acknowledged without an offset"), r.conditions[2].detail)
+        XCTAssertTrue(r.conditions[2].detail.contains("4 inconsistent offset(s)"), r.conditions[2].detail)
+    }
+
     func testOffsetRegressionIsCaught() {
         var h = Self.cleanHistory()
         // The consumer read partition 0 offset 3 again after offset 10.
