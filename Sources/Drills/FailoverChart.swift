@@ -127,6 +127,7 @@ public enum FailoverSummary {
     public static func figureLines(_ r: FailoverReport) -> [String] {
         let g = r.figures
         var out = ["sent \(g.sent), acked \(g.acked), consumed \(g.consumed), duplicates \(g.duplicates), acked during the fault \(g.ackedDuringFault)"]
+        if g.ackedWithoutOffset > 0 { out.append("acked without an offset (a retried batch the broker already had): \(g.ackedWithoutOffset)") }
         out.append("failed sends: " + (g.failedByError.isEmpty ? "none" : g.failedByError.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
         out.append("max produce stall: " + (g.maxStall.map { String(format: "%.2f s (%.1f–%.1f s)", $0.seconds, $0.from, $0.to) } ?? "-"))
         for l in g.latency where l.acked > 0 {

@@ -180,7 +180,7 @@ final class FailoverEndToEndTests: XCTestCase {
         // SIGINT in the middle of the fault: the broker is unpaused before the command exits.
         let p = Process()
         p.executableURL = URL(fileURLWithPath: TestSupport.cdcctlBinary)
-        p.arguments = ["failover-test", "broker-2", "--mode", "pause", "--rate", "100", "--warmup", "3", "--fault", "60",
+        p.arguments = ["failover-test", "broker-2", "--mode", "pause", "--rate", "100", "--warmup", "3", "--fault", "60", "--partitions", "3",
                        "-m", dir + "/cdcctl.yaml", "--state-dir", dir + "/state"]
         p.environment = env
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
@@ -190,7 +190,7 @@ final class FailoverEndToEndTests: XCTestCase {
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, !((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "").contains("kafka-2 is paused") {
+        while Date() < deadline, p.isRunning, !((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "").contains("kafka-2 is paused") {
             Thread.sleep(forTimeInterval: 0.2)
         }
         XCTAssertEqual(try container("kafka-2").state, "paused", "the fault is on when SIGINT comes")
