@@ -66,7 +66,7 @@ public enum FailoverChart {
             let isr = r.timeline.compactMap { p in p.minIsr.map { "\(f(x(Double(p.second) + 0.5))),\(f(yIsr(Double($0))))" } }
             s += "<polyline fill=\"none\" stroke=\"#e8710a\" stroke-width=\"2\" stroke-dasharray=\"6 3\" points=\"\(isr.joined(separator: " "))\"/>\n"
         } else {
-            s += label(w - right - 4, top + 58, "ISR: \(FailoverVerdict.notObservable) (\(r.parameters.engine))", color: "#e8710a", anchor: "end")
+            s += label(w - 8, 22, "ISR: \(FailoverVerdict.notObservable) (\(r.parameters.engine))", color: "#e8710a", anchor: "end")
         }
         s += "</svg>\n"
         return s

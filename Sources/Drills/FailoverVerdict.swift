@@ -192,7 +192,7 @@ public enum FailoverVerdict {
         var notes: [String] = []
         if !p.replicationObservable {
             notes.append("engine \(p.engine): replication, ISR, leader election and min.insync.replicas are \(notObservable); "
-                         + "this run shows the client side (no acked write lost or doubled, the target down and back)")
+                         + "this run judges what a client sees (acked writes lost, doubled or reordered; progress; the target down and back)")
         }
         if let n = h.processorNote { notes.append(n) }
         let failed = conditions.contains { $0.outcome == .fail } || h.restoreFailed

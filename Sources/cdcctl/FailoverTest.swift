@@ -49,7 +49,9 @@ struct FailoverTest: CdcCommand {
             throw ValidationError("--warmup must be ≥ 0 seconds; --fault and --recovery-timeout positive seconds")
         }
         guard partitions > 0 else { throw ValidationError("--partitions must be positive") }
-        if let report { _ = try FailoverOperation.reportFormat(report) }
+        if let report, (try? FailoverOperation.reportFormat(report)) == nil {
+            throw ValidationError("--report '\(report)' must end in .html or .svg (e.g. --report run.html)")
+        }
     }
 
     var journal: JournalSpec? {

@@ -15,6 +15,9 @@ struct History: CdcCommand {
     @Option(help: "Only this cluster.")
     var cluster: String?
 
+    @Flag(help: "Only the recorded drill runs (cdcctl failover-test); with -o json their array instead of the journal's.")
+    var testRuns = false
+
     func validate() throws {
         guard limit > 0 else { throw ValidationError("--limit must be a positive number") }
     }
@@ -30,13 +33,12 @@ struct History: CdcCommand {
                          op.outcome.rawValue, String(op.exitCode), "\(op.durationMs) ms",
                          String(op.detail.split(separator: "\n").first ?? "")])
         }
+        if testRuns {
+            return CommandResult(json: runs.map(FailoverTest.RunRow.init), table: runs.isEmpty ? "no test runs recorded" : FailoverTest.table(runs))
+        }
         var table = TextTable.render(rows)
-        if !runs.isEmpty { table += "\n\ntest runs (cdcctl failover-test --show ID):\n" + FailoverTest.table(runs) }
-        return CommandResult(json: HistoryJSON(operations: ops, testRuns: runs.map(FailoverTest.RunRow.init)), table: table)
-    }
-
-    struct HistoryJSON: Encodable {
-        var operations: [JournalEntry]
-        var testRuns: [FailoverTest.RunRow]
+        if !runs.isEmpty { table += "\n\ntest runs (cdcctl failover-test --show ID; history --test-runs -o json):\n" + FailoverTest.table(runs) }
+        // -o json keeps its shape (the journal's entries); the runs are `--test-runs -o json`.
+        return CommandResult(json: ops, table: table)
     }
 }

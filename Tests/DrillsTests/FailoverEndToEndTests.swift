@@ -174,7 +174,9 @@ final class FailoverEndToEndTests: XCTestCase {
         XCTAssertEqual(show.status, 0, show.stderr)
         XCTAssertEqual(((try json(show.stdout))["run"] as? [String: Any])?["mode"] as? String, "kill")
         let history = try cli(["history"])
-        XCTAssertTrue(history.output.contains("test runs (cdcctl failover-test --show ID)"), history.output)
+        XCTAssertTrue(history.output.contains("test runs (cdcctl failover-test --show ID"), history.output)
+        let runsJSON = try cli.separately(["history", "--test-runs", "-o", "json"])
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(runsJSON.stdout.utf8)) as? [[String: Any]])?.count, 4, runsJSON.stdout)
         XCTAssertTrue(history.output.contains("failover-test"), "journaled: \(history.output)")
 
         // SIGINT in the middle of the fault: the broker is unpaused before the command exits.
