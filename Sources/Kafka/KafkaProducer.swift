@@ -8,6 +8,23 @@ public struct Delivery: Sendable, Equatable {
     public var partition: Int32
     public var offset: Int64
     public var error: String?
+    /// The caller's number for the message (`send(…, sequence:)`), nil when none was given.
+    public var sequence: Int64?
+    /// When the report was served, on the monotonic clock (`DispatchTime.now().uptimeNanoseconds`).
+    public var reportedAtNs: UInt64
+    /// librdkafka's name for the error (`_MSG_TIMED_OUT`, `NOT_ENOUGH_REPLICAS`), nil when acknowledged.
+    public var errorName: String?
+
+    public init(key: [UInt8], partition: Int32, offset: Int64, error: String?, sequence: Int64? = nil,
+                reportedAtNs: UInt64 = 0, errorName: String? = nil) {
+        self.key = key
+        self.partition = partition
+        self.offset = offset
+        self.error = error
+        self.sequence = sequence
+        self.reportedAtNs = reportedAtNs
+        self.errorName = errorName
+    }
 }
 
 /// Idempotent producer with acks=all: a retried send is never written twice and an acked
@@ -17,8 +34,11 @@ public final class KafkaProducer: @unchecked Sendable {
     private let tracker: DeliveryTracker
     private let trackerRef: Unmanaged<DeliveryTracker>
 
-    public init(_ settings: KafkaSettings, keepDeliveries: Bool = false, lingerMs: Int = 5) throws {
-        let tracker = DeliveryTracker(keep: keepDeliveries)
+    /// `extra` overrides librdkafka properties (e.g. `delivery.timeout.ms` for a failover test);
+    /// `onDelivery` hears every report (acknowledged or failed) on the thread that polls or flushes.
+    public init(_ settings: KafkaSettings, keepDeliveries: Bool = false, lingerMs: Int = 5, extra: [String: String] = [:],
+                onDelivery: (@Sendable (Delivery) -> Void)? = nil) throws {
+        let tracker = DeliveryTracker(keep: keepDeliveries, onDelivery: onDelivery)
         let ref = Unmanaged.passRetained(tracker)
         self.tracker = tracker
         self.trackerRef = ref
@@ -26,7 +46,7 @@ public final class KafkaProducer: @unchecked Sendable {
             handle = try KafkaHandle(RD_KAFKA_PRODUCER, settings: settings, extra: [
                 "enable.idempotence": "true", "acks": "all", "linger.ms": String(lingerMs),
                 "compression.type": "lz4", "message.timeout.ms": "30000",
-            ]) { conf in
+            ].merging(extra) { _, new in new }) { conf in
                 rd_kafka_conf_set_opaque(conf, ref.toOpaque())
                 cdc_conf_set_dr_msg_cb(conf) { _, message, opaque in
                     guard let message, let opaque else { return }
@@ -45,12 +65,14 @@ public final class KafkaProducer: @unchecked Sendable {
     }
 
     /// Queues one message; blocks briefly (serving delivery reports) while the local queue is full.
-    public func send(topic: String, key: [UInt8]?, value: [UInt8]?, partition: Int32 = RD_KAFKA_PARTITION_UA) throws {
+    /// `sequence` comes back in the message's `Delivery` (carried as librdkafka's per-message opaque).
+    public func send(topic: String, key: [UInt8]?, value: [UInt8]?, partition: Int32 = RD_KAFKA_PARTITION_UA,
+                     sequence: Int64? = nil) throws {
         while true {
             let err: rd_kafka_resp_err_t = topic.withCString { topicPtr in
                 withOptionalBytes(key) { keyPtr, keyLen in
                     withOptionalBytes(value) { valuePtr, valueLen in
-                        var vus = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 5)
+                        var vus = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: sequence == nil ? 5 : 6)
                         vus[0].vtype = RD_KAFKA_VTYPE_TOPIC
                         vus[0].u.cstr = topicPtr
                         vus[1].vtype = RD_KAFKA_VTYPE_KEY
@@ -63,6 +85,12 @@ public final class KafkaProducer: @unchecked Sendable {
                         vus[3].u.i = RD_KAFKA_MSG_F_COPY
                         vus[4].vtype = RD_KAFKA_VTYPE_PARTITION
                         vus[4].u.i32 = partition
+                        if let sequence {
+                            // The opaque is a pointer-sized value librdkafka hands back untouched; a
+                            // sequence number is stored in it (offset by one, so 0 is not NULL).
+                            vus[5].vtype = RD_KAFKA_VTYPE_OPAQUE
+                            vus[5].u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(sequence + 1))
+                        }
                         let error = vus.withUnsafeBufferPointer { rd_kafka_produceva(handle.rk, $0.baseAddress, $0.count) }
                         defer { rd_kafka_error_destroy(error) }
                         return error.map { rd_kafka_error_code($0) } ?? RD_KAFKA_RESP_ERR_NO_ERROR
@@ -98,22 +126,32 @@ public final class KafkaProducer: @unchecked Sendable {
 final class DeliveryTracker: @unchecked Sendable {
     private let lock = NSLock()
     private let keep: Bool
+    private let onDelivery: (@Sendable (Delivery) -> Void)?
     private var acked = 0
     private var failed = 0
     private var firstError: String?
     private var deliveries: [Delivery] = []
 
-    init(keep: Bool) { self.keep = keep }
+    init(keep: Bool, onDelivery: (@Sendable (Delivery) -> Void)? = nil) {
+        self.keep = keep
+        self.onDelivery = onDelivery
+    }
 
     func record(_ m: rd_kafka_message_t) {
-        lock.lock()
-        defer { lock.unlock() }
         let error: String? = m.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : String(cString: rd_kafka_err2str(m.err))
-        if error == nil { acked += 1 } else { failed += 1; if firstError == nil { firstError = error } }
-        if keep {
+        var delivery: Delivery?
+        if keep || onDelivery != nil {
             let key = m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) } ?? []
-            deliveries.append(Delivery(key: key, partition: m.partition, offset: m.offset, error: error))
+            let sequence = m._private.map { Int64(Int(bitPattern: $0)) - 1 }
+            delivery = Delivery(key: key, partition: m.partition, offset: m.offset, error: error, sequence: sequence,
+                                reportedAtNs: DispatchTime.now().uptimeNanoseconds,
+                                errorName: error == nil ? nil : String(cString: rd_kafka_err2name(m.err)))
         }
+        lock.lock()
+        if error == nil { acked += 1 } else { failed += 1; if firstError == nil { firstError = error } }
+        if keep, let delivery { deliveries.append(delivery) }
+        lock.unlock()
+        if let delivery { onDelivery?(delivery) }
     }
 
     func snapshot() -> (acked: Int, failed: Int, firstError: String?, deliveries: [Delivery]) {

@@ -113,6 +113,21 @@ public struct Topic: Sendable, Codable, Equatable {
     /// Extra topic configs, passed through as written.
     public var config: [KeyValue]
 
+    /// A topic cdcctl declares itself (failover-test's scratch topic), with the manifest's rules.
+    public init(name: String, partitions: Int, replicationFactor: Int, minInsyncReplicas: Int, durable: Bool, retentionHours: Int,
+                retentionBytes: Int, cleanupPolicy: String, key: String?, config: [KeyValue]) {
+        self.name = name
+        self.partitions = partitions
+        self.replicationFactor = replicationFactor
+        self.minInsyncReplicas = minInsyncReplicas
+        self.durable = durable
+        self.retentionHours = retentionHours
+        self.retentionBytes = retentionBytes
+        self.cleanupPolicy = cleanupPolicy
+        self.key = key
+        self.config = config
+    }
+
     /// The topic-level configs cdcctl manages, in a stable order.
     public var configs: [KeyValue] {
         var out = [

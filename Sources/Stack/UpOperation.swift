@@ -66,6 +66,13 @@ public enum UpOperation {
         DockerComposeRuntime(project: project, runner: SystemProcessRunner(environment: env), environment: env)
     }
 
+    /// The engine running a manifest's cluster: the compose project `up` rendered (recorded in
+    /// the state store), for commands that act on its containers (failover-test).
+    public static func runtime(_ ws: Workspace, manifest m: Manifest, factory: RuntimeFactory = dockerCompose) throws -> Runtime {
+        let dir = try ws.existingState()?.cluster(named: m.cluster.name)?.projectDir ?? projectDir(ws, cluster: m.cluster.name)
+        return factory(ComposeProject(name: m.cluster.name, directory: dir), ws.environment.variables)
+    }
+
     public static func projectDir(_ ws: Workspace, cluster: String, explicit: String? = nil) -> String {
         absolute(explicit ?? (ws.stateDir + "/" + cluster))
     }

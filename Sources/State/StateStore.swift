@@ -82,6 +82,27 @@ public final class StateStore {
             PRIMARY KEY (cluster, service)
         );
         """,
+        // 4: drills (`cdcctl failover-test`): one row per run, so runs can be compared over time.
+        // Parameters, figures, conditions and the timeline are JSON written by the Drills module.
+        """
+        CREATE TABLE test_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            cluster TEXT,
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            started_at_ms INTEGER NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            verdict TEXT NOT NULL,
+            exit_code INTEGER NOT NULL,
+            summary TEXT NOT NULL,
+            parameters TEXT NOT NULL,
+            figures TEXT NOT NULL,
+            conditions TEXT NOT NULL,
+            timeline TEXT NOT NULL
+        );
+        CREATE INDEX test_runs_by_time ON test_runs(started_at_ms);
+        """,
     ]
 
     public init(path: String) throws {
@@ -228,6 +249,43 @@ public final class StateStore {
 }
 
 extension StateStore {
+    // MARK: - Test runs (drills)
+
+    @discardableResult
+    public func recordTestRun(_ r: TestRunRecord) throws -> Int64 {
+        try db.query("""
+            INSERT INTO test_runs (cluster, kind, target, mode, started_at_ms, duration_ms, verdict, exit_code, summary,
+                                   parameters, figures, conditions, timeline)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [r.cluster.map(SQLValue.text) ?? .null, .text(r.kind), .text(r.target), .text(r.mode), .int(r.startedAtMs),
+                  .int(r.durationMs), .text(r.verdict), .int(Int64(r.exitCode)), .text(r.summary), .text(r.parameters),
+                  .text(r.figures), .text(r.conditions), .text(r.timeline)])
+        return db.lastInsertRowID
+    }
+
+    /// Newest first; without the large JSON columns unless `full`.
+    public func testRuns(limit: Int = 50, cluster: String? = nil, kind: String? = nil) throws -> [TestRunRecord] {
+        try db.query("""
+            SELECT id, cluster, kind, target, mode, started_at_ms, duration_ms, verdict, exit_code, summary, parameters, figures, '', ''
+            FROM test_runs WHERE (?1 IS NULL OR cluster = ?1) AND (?2 IS NULL OR kind = ?2) ORDER BY id DESC LIMIT ?3
+            """, [cluster.map(SQLValue.text) ?? .null, kind.map(SQLValue.text) ?? .null, .int(Int64(limit))]).map(Self.testRun)
+    }
+
+    public func testRun(id: Int64) throws -> TestRunRecord? {
+        try db.query("""
+            SELECT id, cluster, kind, target, mode, started_at_ms, duration_ms, verdict, exit_code, summary, parameters, figures,
+                   conditions, timeline
+            FROM test_runs WHERE id = ?
+            """, [.int(id)]).first.map(Self.testRun)
+    }
+
+    static func testRun(_ r: [SQLValue]) -> TestRunRecord {
+        TestRunRecord(id: r[0].int, cluster: r[1].string, kind: r[2].string ?? "", target: r[3].string ?? "", mode: r[4].string ?? "",
+                      startedAtMs: r[5].int ?? 0, durationMs: r[6].int ?? 0, verdict: r[7].string ?? "", exitCode: Int32(r[8].int ?? 1),
+                      summary: r[9].string ?? "", parameters: r[10].string ?? "{}", figures: r[11].string ?? "{}",
+                      conditions: r[12].string ?? "", timeline: r[13].string ?? "")
+    }
+
     // MARK: - ClickHouse schema migrations
 
     /// Adds or replaces one applied migration (a repeatable one is replaced on each run).
@@ -284,6 +342,48 @@ public struct SchemaMigrationRecord: Sendable, Codable, Equatable {
         self.statements = statements
         self.appliedAtMs = appliedAtMs
         self.durationMs = durationMs
+    }
+}
+
+/// One drill run (`cdcctl failover-test`): what was asked, what was measured, the verdict.
+public struct TestRunRecord: Sendable, Codable, Equatable {
+    public var id: Int64?
+    public var cluster: String?
+    /// `failover`.
+    public var kind: String
+    /// The service the fault hit (`kafka-2`).
+    public var target: String
+    public var mode: String
+    public var startedAtMs: Int64
+    public var durationMs: Int64
+    /// `passed`, `failed`, `refused` or `interrupted`.
+    public var verdict: String
+    public var exitCode: Int32
+    /// One line: the violated conditions, or the headline figures.
+    public var summary: String
+    /// JSON documents written by the drill.
+    public var parameters: String
+    public var figures: String
+    public var conditions: String
+    public var timeline: String
+
+    public init(id: Int64? = nil, cluster: String?, kind: String, target: String, mode: String, startedAtMs: Int64, durationMs: Int64,
+                verdict: String, exitCode: Int32, summary: String, parameters: String, figures: String, conditions: String,
+                timeline: String) {
+        self.id = id
+        self.cluster = cluster
+        self.kind = kind
+        self.target = target
+        self.mode = mode
+        self.startedAtMs = startedAtMs
+        self.durationMs = durationMs
+        self.verdict = verdict
+        self.exitCode = exitCode
+        self.summary = summary
+        self.parameters = parameters
+        self.figures = figures
+        self.conditions = conditions
+        self.timeline = timeline
     }
 }
 
