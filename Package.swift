@@ -50,9 +50,11 @@ let package = Package(
         .target(name: "Connectors", dependencies: ["OperationsCore", "Connect", "MySQL", "HTTP", "Manifest", "Render", "Polling", "Diagnostics"]),
         .target(name: "Processing", dependencies: ["OperationsCore", "Processor", "ProcessorRuntime", "Kafka", "ClickHouse", "HTTP", "Manifest", "Diagnostics"]),
         .target(name: "Stack", dependencies: ["OperationsCore", "TopicAdmin", "SchemaAdmin", "Connectors", "Runtime", "Kafka", "Connect", "ClickHouse", "HTTP", "Manifest", "Render", "State", "Polling", "Diagnostics", "Checksum"]),
+        // Producers: the order generator (MySQL) and the trade feeds (Kafka); pure generators apart from thin writers.
+        .target(name: "Producers", dependencies: ["OperationsCore", "Manifest", "MySQL", "Kafka", "Processor", "Polling", "Diagnostics"]),
         .target(name: "Benchmarks", dependencies: ["OperationsCore", "TopicAdmin", "Kafka", "Processor", "Manifest", "Diagnostics"]),
         .executableTarget(name: "cdcctl", dependencies: [
-            "OperationsCore", "Stack", "TopicAdmin", "SchemaAdmin", "Connectors", "Processing", "Benchmarks", "Manifest", "Diagnostics",
+            "OperationsCore", "Stack", "TopicAdmin", "SchemaAdmin", "Connectors", "Processing", "Benchmarks", "Producers", "MySQL", "Polling", "Manifest", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -74,6 +76,7 @@ let package = Package(
         .testTarget(name: "SchemaAdminTests", dependencies: ["SchemaAdmin", "OperationsCore", "ClickHouse", "Manifest", "Render", "State", "Checksum", "Diagnostics", "TestSupport"]),
         .testTarget(name: "ConnectorsTests", dependencies: ["Connectors", "Connect", "HTTP", "Kafka", "MySQL", "Manifest", "TestSupport"]),
         .testTarget(name: "StackTests", dependencies: ["Stack", "OperationsCore", "Runtime", "Manifest", "State", "Kafka", "MySQL", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "ProducersTests", dependencies: ["Producers", "Processor", "Polling", "MySQL", "Kafka", "Manifest", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OperationsCore", "State", "Manifest", "TestSupport"]),
     ]
 )
