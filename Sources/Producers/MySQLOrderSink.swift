@@ -35,7 +35,9 @@ public struct MySQLOrderSink: OrderSink {
             case let .execute(order, symbol, quantity, price, fills):
                 let id = try known(order)
                 try c.query("INSERT INTO order_executions (order_id, symbol, quantity, price) VALUES (\(id), '\(c.escape(symbol))', \(quantity), \(price))")
-                try c.query("UPDATE orders SET status = '\(fills ? "FILLED" : "PARTIALLY_FILLED")' WHERE order_id = \(id)")
+                // updated_at set by MySQL, explicitly: a second partial execution changes no other column, and
+                // without a change the binlog has no row event for it.
+                try c.query("UPDATE orders SET status = '\(fills ? "FILLED" : "PARTIALLY_FILLED")', updated_at = CURRENT_TIMESTAMP(3) WHERE order_id = \(id)")
             case let .cancel(order):
                 try c.query("UPDATE orders SET status = 'CANCELLED' WHERE order_id = \(try known(order))")
             case let .delete(order):

@@ -69,10 +69,62 @@ struct Produce: ParsableCommand {
     }
 
     struct Trades: CdcCommand {
-        static let configuration = CommandConfiguration(abstract: "Write trades to producers.trades.topic (keyed by symbol, idempotent acks=all).")
+        static let configuration = CommandConfiguration(
+            abstract: "Write trades to producers.trades.topic: keyed by symbol, idempotent acks=all; failed deliveries counted and reported.",
+            discussion: """
+                --source synthetic: seeded random walks per symbol (--inject-anomalies adds a price jump and a volume burst \
+                that make the processor's price_zscore and volume_spike rules fire). --source replay --file F: recorded \
+                trade lines at the original pace, --speed N times faster (0 = as fast as possible), --loop. \
+                SIGTERM/SIGINT stop the source and flush what is queued before the summary.
+                """)
         @OptionGroup var global: GlobalOptions
+        @Option(help: "synthetic, replay (upbit and kis are not built in yet) (default: producers.trades.source).") var source: String?
+        @Option(help: "Synthetic trades per second (default: producers.trades.ratePerSecond).") var rate: Double?
+        @Flag(help: "Synthetic: send as fast as the producer takes them.") var asFastAsPossible = false
+        @Option(help: "Synthetic rate shape: constant or burst.") var pattern: String?
+        @Option(help: "Stop after this many trades.") var count: Int?
+        @Option(help: "Stop after this many seconds.") var duration: Double?
+        @Option(help: "Seed for the synthetic feed (same seed, same trades).") var seed: UInt64?
+        @Flag(help: "Synthetic: inject a price jump and a volume burst on the first symbol.") var injectAnomalies = false
+        @Option(help: "Synthetic: event time between trades in ms (default 1000 / rate).") var eventStepMs: Int64?
+        @Option(help: "Replay: the recorded file (default: producers.trades.replayFile).") var file: String?
+        @Option(help: "Replay pace: 1 as recorded, N times faster, 0 as fast as possible.") var speed: Double = 1
+        @Flag(help: "Replay: start over at the end (event time shifted, ids suffixed).") var loop = false
+
+        var journal: JournalSpec? {
+            var args: [String] = []
+            if let source { args += ["--source", source] }
+            if let rate { args += ["--rate", "\(rate)"] }
+            if asFastAsPossible { args.append("--as-fast-as-possible") }
+            if let count { args += ["--count", "\(count)"] }
+            if let duration { args += ["--duration", "\(duration)"] }
+            if let seed { args += ["--seed", "\(seed)"] }
+            if injectAnomalies { args.append("--inject-anomalies") }
+            if let file { args += ["--file", file] }
+            if speed != 1 { args += ["--speed", "\(speed)"] }
+            if loop { args.append("--loop") }
+            return JournalSpec(command: "produce trades", arguments: args)
+        }
+
         func execute(_ context: CommandContext) throws -> CommandResult {
-            throw CdcError.invalid("not yet", subject: "produce trades")
+            let m = try context.manifest().manifest
+            let options = ProduceTradesOperation.Options(source: source, rate: rate, pattern: pattern, count: count, durationSeconds: duration,
+                                                         seed: seed, injectAnomalies: injectAnomalies, eventStepMs: eventStepMs, file: file,
+                                                         speed: speed, loop: loop, asFastAsPossible: asFastAsPossible)
+            _ = try ProduceTradesOperation.validate(m, options)
+            let sink = context.progress
+            let r = try ProduceTradesOperation.run(m, options: options, progress: sink.step, live: sink.live)
+            let s = r.summary
+            var lines = [
+                "trades from \(r.source) to \(r.topic)" + (r.seed.map { " (seed \($0))" } ?? ""),
+                "written \(s.queued), committed (acknowledged, acks=all) \(s.acknowledged), failed \(s.failed), unconfirmed \(s.unconfirmed)",
+                String(format: "rate achieved: %.0f trades/s over %.1f s; ended by %@", s.tradesPerSecond, s.seconds, s.endedBy),
+            ]
+            if let a = r.anomalies { lines.append("injected: \(a)") }
+            let bad = s.failed + s.unconfirmed
+            return CommandResult(json: r, table: lines.joined(separator: "\n"), exitCode: bad > 0 ? 1 : 0,
+                                 notes: bad > 0 ? ["\(bad) trade(s) not acknowledged" + (s.firstError.map { ": \($0)" } ?? "")] : [],
+                                 detail: "\(s.acknowledged) acknowledged, \(s.failed) failed, \(s.unconfirmed) unconfirmed")
         }
     }
 }
