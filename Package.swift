@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "SchemaAdminTests", dependencies: ["SchemaAdmin", "OperationsCore", "ClickHouse", "Manifest", "Render", "State", "Checksum", "Diagnostics", "TestSupport"]),
         .testTarget(name: "ConnectorsTests", dependencies: ["Connectors", "Connect", "HTTP", "Kafka", "MySQL", "Manifest", "TestSupport"]),
         .testTarget(name: "StackTests", dependencies: ["Stack", "OperationsCore", "Runtime", "Manifest", "State", "Kafka", "MySQL", "Diagnostics", "TestSupport"]),
-        .testTarget(name: "ProducersTests", dependencies: ["Producers", "Processor", "Polling", "MySQL", "Kafka", "Manifest", "TestSupport"]),
+        .testTarget(name: "ProducersTests", dependencies: ["Producers", "Processor", "Polling", "MySQL", "Kafka", "ClickHouse", "Manifest", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OperationsCore", "State", "Manifest", "TestSupport"]),
     ]
 )

@@ -79,7 +79,8 @@ public struct InjectedAnomalies: Sendable, Equatable {
     }
 }
 
-/// Seeded trades for demos and tests: a random walk per symbol, event time `stepMs` apart.
+/// Seeded trades for demos and tests: a random walk per symbol (bounded noise on a drifting
+/// level), event time `stepMs` apart.
 /// Deterministic: same seed, same trades (ids `syn-<seed>-<n>`).
 public struct SyntheticTrades: Sendable {
     public let symbols: [String]
@@ -114,8 +115,11 @@ public struct SyntheticTrades: Sendable {
         let n = produced
         produced += 1
         let i = n % symbols.count
-        var p = prices[i] * exp(0.0005 * rng.gaussian())
-        prices[i] = p
+        // A slowly drifting level with bounded noise around it: a market that moves, whose
+        // trades alone stay within about 2σ of their recent mean, so only injected anomalies
+        // cross the processor's thresholds.
+        prices[i] *= exp(0.00002 * rng.gaussian())
+        var p = prices[i] * (1 + 0.001 * (2 * rng.unit() - 1))
         if n == anomalies.priceJumpAt, i == 0 || symbols.count == 1 { p *= 1 + anomalies.jump }
         var volume = 0.001 + rng.unit() * 0.1
         if let burst = anomalies.volumeBurst, burst.contains(n), i == 0 { volume *= anomalies.factor }
