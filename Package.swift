@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "Stack", dependencies: ["OperationsCore", "TopicAdmin", "SchemaAdmin", "Connectors", "Runtime", "Kafka", "Connect", "ClickHouse", "HTTP", "Manifest", "Render", "State", "Polling", "Diagnostics", "Checksum"]),
         // Producers: the order generator (MySQL) and the trade feeds (Kafka); pure generators apart from thin writers.
         .target(name: "Producers", dependencies: ["OperationsCore", "Manifest", "MySQL", "Kafka", "Processor", "Polling", "Diagnostics"]),
-        .target(name: "Benchmarks", dependencies: ["OperationsCore", "TopicAdmin", "Kafka", "Processor", "Manifest", "Diagnostics"]),
+        .target(name: "Benchmarks", dependencies: ["OperationsCore", "TopicAdmin", "Kafka", "Processor", "Producers", "MySQL", "Polling", "BuiltinFiles", "Manifest", "Diagnostics"]),
         .executableTarget(name: "cdcctl", dependencies: [
             "OperationsCore", "Stack", "TopicAdmin", "SchemaAdmin", "Connectors", "Processing", "Benchmarks", "Producers", "MySQL", "Polling", "Manifest", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
