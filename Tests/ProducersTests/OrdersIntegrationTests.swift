@@ -179,4 +179,45 @@ final class OrdersIntegrationTests: XCTestCase {
         XCTAssertTrue(history.output.contains("\"command\" : \"produce orders\""), "journaled")
         print("measured: produce orders \(summary["stepsPerSecond"] ?? "?") steps/s committed (600 steps, testbed MariaDB)")
     }
+
+    /// Nothing listens on the port (a real refused connection): the run retries with backoff,
+    /// says so on stderr, and exits 1 having reported nothing written.
+    func testUnreachableMySQLIsRetriedSaidAndNothingIsReported() throws {
+        let socket = try XCTUnwrap(Self.unusedPort())
+        let yaml = """
+            cluster: {name: po-down}
+            secrets:
+              mysqlRootPassword: env:TESTBED_MYSQL_ROOT_PASSWORD
+              mysqlCdcPassword: env:TESTBED_MYSQL_CDC_PASSWORD
+              mysqlAppPassword: env:IT_APP_PASSWORD
+            source: {engine: mariadb}
+            access:
+              kafkaBootstrap: \(testbed.kafkaBootstrap)
+              mysqlHost: 127.0.0.1
+              mysqlPort: \(socket)
+
+            """
+        try yaml.write(toFile: dir + "/down.yaml", atomically: true, encoding: .utf8)
+        let run = try cdcctl.separately(["produce", "orders", "-m", dir + "/down.yaml", "--count", "10", "--retry-seconds", "3"])
+        XCTAssertEqual(run.status, 1, run.stderr)
+        XCTAssertTrue(run.stderr.contains("MySQL unavailable at 127.0.0.1:\(socket)"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("attempt 2"), "retried with backoff: \(run.stderr)")
+        XCTAssertFalse(run.stdout.contains("committed"), run.stdout)
+    }
+
+    /// A loopback port nothing listens on: bound to port 0 for the kernel's choice, then closed.
+    static func unusedPort() -> Int? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        return bound ? Int(UInt16(bigEndian: addr.sin_port)) : nil
+    }
 }

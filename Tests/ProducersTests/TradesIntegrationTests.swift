@@ -149,4 +149,29 @@ final class TradesIntegrationTests: XCTestCase {
         XCTAssertEqual(badRate.status, 2, badRate.stderr)
         XCTAssertTrue(badRate.stderr.contains("--rate"), badRate.stderr)
     }
+
+    func testSigtermStopsTheFeedFlushesAndPrintsTheSummary() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestSupport.cdcctlBinary)
+        process.arguments = ["produce", "trades", "-m", manifestRun, "--source", "synthetic", "--rate", "500", "--duration", "120",
+                             "--seed", "3", "-o", "json", "--state-dir", dir + "/state"]
+        process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        Thread.sleep(forTimeInterval: 3)
+        XCTAssertTrue(process.isRunning, "still producing when the signal comes")
+        kill(process.processIdentifier, SIGTERM)
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, stderr)
+        let summary = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])?["summary"] as? [String: Any], stdout)
+        XCTAssertEqual(summary["endedBy"] as? String, "signal")
+        let queued = try XCTUnwrap(summary["queued"] as? Int)
+        XCTAssertGreaterThan(queued, 500, "about 3 s at 500/s")
+        XCTAssertEqual(summary["acknowledged"] as? Int, queued, "everything queued was flushed and acknowledged before exiting")
+        XCTAssertEqual(summary["unconfirmed"] as? Int, 0)
+    }
 }
