@@ -16,7 +16,9 @@ public struct MySQLOrderSink: OrderSink {
     mutating func connected() throws -> MySQLConnection {
         if let connection { return connection }
         let c = try MySQLConnection(endpoint, timeoutSeconds: 3)
-        try c.query("SET SESSION autocommit = 1")
+        // Every statement opens a transaction that lasts until COMMIT/ROLLBACK: one step, one
+        // transaction, without a START TRANSACTION round trip per step.
+        try c.query("SET SESSION autocommit = 0")
         connection = c
         connects += 1
         return c
@@ -26,7 +28,6 @@ public struct MySQLOrderSink: OrderSink {
         let c = try connected()
         var insertedId: UInt64?
         do {
-            try c.query("START TRANSACTION")
             switch step {
             case let .place(_, customer, symbol, side, quantity, price):
                 let r = try c.query("INSERT INTO orders (customer_id, symbol, side, order_type, quantity, price, status) VALUES ("
