@@ -140,14 +140,27 @@ public struct ReplayTrades: Sendable {
     var pass = 0
     let spanMs: Int64
 
-    /// Parses the file's lines; blank lines are skipped, a malformed one is an error naming its line.
+    /// Parses the file's lines: trade lines, or raw Upbit / KIS frames as a live feed recorded
+    /// them (one frame per line; duplicates dropped as live; control frames skipped). Blank lines
+    /// are skipped; a line that is none of these is an error naming it.
     public static func load(text: String, path: String) throws -> [TradeLine] {
         var out: [TradeLine] = []
+        var upbit = UpbitFrames(), kis = KISFrames()
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty { continue }
-            do { out.append(try TradeLine.parse(line)) } catch {
-                throw ReplayFileError(path: path, line: n + 1, message: "\(error)")
+            let frame: FrameOutcome? = line.hasPrefix("0|") || line.hasPrefix("1|") || line.contains("\"header\"") ? kis.decode(line)
+                
+                : ["\"trade_price\"", "\"ty\"", "\"status\"", "\"error\""].contains(where: line.contains) ? upbit.decode(line) : nil
+            switch frame {
+            case let .trades(trades)?: out += trades
+            case .reply?, .control?: continue
+            case let .serverError(message)?, let .malformed(message)?:
+                throw ReplayFileError(path: path, line: n + 1, message: message)
+            case nil:
+                do { out.append(try TradeLine.parse(line)) } catch {
+                    throw ReplayFileError(path: path, line: n + 1, message: "\(error)")
+                }
             }
         }
         return out

@@ -70,4 +70,16 @@ final class LiveFrameTests: XCTestCase {
         XCTAssertTrue(d.admit("c"), "evicts a")
         XCTAssertTrue(d.admit("a"), "a was forgotten: the window holds the last 2")
     }
+
+    func testReplayReadsRecordedRawFramesWithTheLiveDedup() throws {
+        let a = kisRecord("005930", time: "090001", price: "71000", volume: "10", cumulative: "1010")
+        let kis = "0|H0STCNT0|001|" + a.joined(separator: "^")
+        let recorded = [upbit(1), upbit(2), upbit(1), kis, #"{"header":{"tr_id":"PINGPONG"}}"#, kis, #"{"status":"UP"}"#].joined(separator: "\n")
+        let trades = try ReplayTrades.load(text: recorded, path: "rec")
+        XCTAssertEqual(trades.map(\.tradeId), ["1", "2", "20261130-005930-090001-1010"], "repeats dropped, control frames skipped")
+        XCTAssertEqual(trades.map(\.source), ["upbit", "upbit", "kis"])
+        XCTAssertThrowsError(try ReplayTrades.load(text: recorded + "\n0|H0STCNT0|002|1^2", path: "rec")) { e in
+            XCTAssertEqual((e as? ReplayFileError)?.line, 8)
+        }
+    }
 }
