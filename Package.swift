@@ -50,11 +50,14 @@ let package = Package(
         .target(name: "Connectors", dependencies: ["OperationsCore", "Connect", "MySQL", "HTTP", "Manifest", "Render", "Polling", "Diagnostics"]),
         .target(name: "Processing", dependencies: ["OperationsCore", "Processor", "ProcessorRuntime", "Kafka", "ClickHouse", "HTTP", "Manifest", "Diagnostics"]),
         .target(name: "Stack", dependencies: ["OperationsCore", "TopicAdmin", "SchemaAdmin", "Connectors", "Runtime", "Kafka", "Connect", "ClickHouse", "HTTP", "Manifest", "Render", "State", "Polling", "Diagnostics", "Checksum"]),
-        .target(name: "Benchmarks", dependencies: ["OperationsCore", "TopicAdmin", "Kafka", "Processor", "Manifest", "Diagnostics"]),
+        // Producers: the order generator (MySQL) and the trade feeds (Kafka); pure generators apart from thin writers.
+        .target(name: "Producers", dependencies: ["OperationsCore", "Manifest", "MySQL", "Kafka", "Processor", "Polling", "Diagnostics"]),
+        .target(name: "Benchmarks", dependencies: ["OperationsCore", "TopicAdmin", "Kafka", "Processor", "Producers", "MySQL", "Polling", "BuiltinFiles", "Manifest", "Diagnostics"]),
         // failover-test: pure verdicts over a run's history, and the thin code that drives the world.
         .target(name: "Drills", dependencies: ["OperationsCore", "TopicAdmin", "Kafka", "Runtime", "Connect", "HTTP", "Manifest", "Polling", "State", "Diagnostics"]),
         .executableTarget(name: "cdcctl", dependencies: [
-            "OperationsCore", "Stack", "TopicAdmin", "SchemaAdmin", "Connectors", "Processing", "Benchmarks", "Drills", "Runtime", "State", "Manifest", "Diagnostics",
+            "OperationsCore", "Stack", "TopicAdmin", "SchemaAdmin", "Connectors", "Processing", "Benchmarks", "Producers", "Drills",
+            "Runtime", "State", "MySQL", "Polling", "Manifest", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -77,6 +80,7 @@ let package = Package(
         .testTarget(name: "ConnectorsTests", dependencies: ["Connectors", "Connect", "HTTP", "Kafka", "MySQL", "Manifest", "TestSupport"]),
         .testTarget(name: "StackTests", dependencies: ["Stack", "OperationsCore", "Runtime", "Manifest", "State", "Kafka", "MySQL", "Diagnostics", "TestSupport"]),
         .testTarget(name: "DrillsTests", dependencies: ["Drills", "TopicAdmin", "Runtime", "Polling", "Diagnostics", "State", "TestSupport"]),
+        .testTarget(name: "ProducersTests", dependencies: ["Producers", "Processor", "Polling", "MySQL", "Kafka", "ClickHouse", "Manifest", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OperationsCore", "State", "Manifest", "TestSupport"]),
     ]
 )

@@ -281,6 +281,7 @@ services:
       MYSQL_ROOT_PASSWORD: ${MYSQL_ROOT_PASSWORD:?run cdcctl render to write .env}
       MYSQL_DATABASE: {{source.database}}
       MYSQL_CDC_PASSWORD: ${MYSQL_CDC_PASSWORD:?run cdcctl render to write .env}
+      MYSQL_APP_PASSWORD: ${MYSQL_APP_PASSWORD:?run cdcctl render to write .env}
     ports:
       - "{{cluster.bindAddress}}:{{source.port}}:3306"
     volumes:
@@ -514,6 +515,7 @@ volumes:
 COMPOSE_PROJECT_NAME={{cluster.name}}
 MYSQL_ROOT_PASSWORD='{{secrets.mysqlRootPassword}}'
 MYSQL_CDC_PASSWORD='{{secrets.mysqlCdcPassword}}'
+MYSQL_APP_PASSWORD='{{secrets.mysqlAppPassword}}'
 CLICKHOUSE_PASSWORD='{{secrets.clickhousePassword}}'
 GRAFANA_ADMIN_PASSWORD='{{secrets.grafanaAdminPassword}}'
 # Labels mysql and grafana: `cdcctl up` refuses to recreate them with other secrets than their volumes hold.
@@ -942,6 +944,18 @@ docker_process_sql --database=mysql <<-EOSQL
 EOSQL
 
 """#,
+        "mysql/initdb.d/003-app-user.sh.mustache": #"""
+# {{generatedBy}}
+# Sourced by the image's entrypoint on first start. Creates the least-privilege user the order
+# generator (`cdcctl produce orders`) writes as: rows of {{source.database}} only, no DDL, no
+# replication. The password comes from the container environment (.env), not from this file.
+docker_process_sql --database=mysql <<-EOSQL
+	CREATE USER IF NOT EXISTS '{{source.appUser}}'@'%' IDENTIFIED BY '${MYSQL_APP_PASSWORD}';
+	GRANT SELECT, INSERT, UPDATE, DELETE ON \`{{source.database}}\`.* TO '{{source.appUser}}'@'%';
+	FLUSH PRIVILEGES;
+EOSQL
+
+"""#,
         "prometheus/prometheus.yml.mustache": #"""
 # {{generatedBy}}
 global:
@@ -1042,6 +1056,7 @@ cluster:
 secrets:
   mysqlRootPassword: generate
   mysqlCdcPassword: generate
+  mysqlAppPassword: generate   # the order generator's user (source.appUser)
   clickhousePassword: generate
   grafanaAdminPassword: generate
   cloudflareTunnelToken: env:CLOUDFLARE_TUNNEL_TOKEN
@@ -1057,6 +1072,7 @@ source:
   binlogExpireSeconds: 259200  # 3 days: a connector may be down this long and still resume
   innodbBufferPool: 256m
   cdcUser: debezium          # SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT
+  appUser: app               # SELECT, INSERT, UPDATE, DELETE on the database only (cdcctl produce orders)
 
 kafka:
   image: apache/kafka:3.9.1
@@ -1177,14 +1193,19 @@ processor:
 producers:
   orders:
     memory: 128m
-    ratePerSecond: 20
-    pattern: time-of-day
+    ratePerSecond: 20        # lifecycle steps/s at the pattern's peak (one transaction each)
+    pattern: time-of-day     # time-of-day (KRX U shape, KST), constant, or burst
     symbols: ["005930", "000660", "035420"]
+    deleteShare: 0.05        # finished orders then deleted (Debezium d events, tombstones)
+    cancelShare: 0.2         # orders cancelled instead of filled
+    oversizedShare: 0.001    # orders big enough for the processor's oversized_order rule
+    offHoursFactor: 0.02     # time-of-day rate outside 09:00-15:30 KST (0 = none)
   trades:
     memory: 128m
     source: upbit            # upbit, kis, replay or synthetic
     topic: trades.raw
     symbols: [KRW-BTC, KRW-ETH, KRW-XRP]
+    ratePerSecond: 50        # synthetic trades/s
 
 """#,
         "docker-testbed.yaml": #"""

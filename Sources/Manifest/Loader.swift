@@ -136,6 +136,7 @@ public enum ManifestLoader {
         let secrets = f.object("secrets") { s in
             Secrets(mysqlRootPassword: s.string("mysqlRootPassword", default: "generate"),
                     mysqlCdcPassword: s.string("mysqlCdcPassword", default: "generate"),
+                    mysqlAppPassword: s.string("mysqlAppPassword", default: "generate"),
                     clickhousePassword: s.string("clickhousePassword", default: "generate"),
                     grafanaAdminPassword: s.string("grafanaAdminPassword", default: "generate"),
                     cloudflareTunnelToken: s.string("cloudflareTunnelToken", default: "env:CLOUDFLARE_TUNNEL_TOKEN"))
@@ -151,7 +152,8 @@ public enum ManifestLoader {
                           gtid: s.bool("gtid", default: true),
                           binlogExpireSeconds: s.int("binlogExpireSeconds", default: 259_200),
                           innodbBufferPoolMiB: s.memoryMiB("innodbBufferPool", default: 256),
-                          cdcUser: s.string("cdcUser", default: "debezium"))
+                          cdcUser: s.string("cdcUser", default: "debezium"),
+                          appUser: s.string("appUser", default: "app"))
         }
         let kafka = f.object("kafka") { k -> Kafka in
             let defaults = k.object("defaults") { d in
@@ -249,15 +251,20 @@ public enum ManifestLoader {
             Producers(orders: p.object("orders") { o in
                           OrderGenerator(memoryMiB: o.memoryMiB("memory", default: 128),
                                          ratePerSecond: o.double("ratePerSecond", default: 20),
-                                         pattern: o.choice("pattern", ["flat", "time-of-day"], default: "time-of-day"),
-                                         symbols: o.strings("symbols", default: ["005930", "000660", "035420"]))
+                                         pattern: o.choice("pattern", ["time-of-day", "constant", "flat", "burst"], default: "time-of-day"),
+                                         symbols: o.strings("symbols", default: ["005930", "000660", "035420"]),
+                                         deleteShare: o.double("deleteShare", default: 0.05),
+                                         cancelShare: o.double("cancelShare", default: 0.2),
+                                         oversizedShare: o.double("oversizedShare", default: 0.001),
+                                         offHoursFactor: o.double("offHoursFactor", default: 0.02))
                       },
                       trades: p.object("trades") { t in
                           TradeFeed(memoryMiB: t.memoryMiB("memory", default: 128),
                                     source: t.choice("source", ["upbit", "kis", "replay", "synthetic"], default: "upbit"),
                                     topic: t.string("topic", default: "trades.raw"),
                                     symbols: t.strings("symbols", default: ["KRW-BTC", "KRW-ETH", "KRW-XRP"]),
-                                    replayFile: t.optionalString("replayFile"))
+                                    replayFile: t.optionalString("replayFile"),
+                                    ratePerSecond: t.double("ratePerSecond", default: 50))
                       })
         }
         let bind = cluster.bindAddress

@@ -52,6 +52,8 @@ public struct Host: Sendable, Codable, Equatable {
 public struct Secrets: Sendable, Codable, Equatable {
     public var mysqlRootPassword: String
     public var mysqlCdcPassword: String
+    /// The order generator's application user (`source.appUser`).
+    public var mysqlAppPassword: String
     public var clickhousePassword: String
     public var grafanaAdminPassword: String
     public var cloudflareTunnelToken: String
@@ -69,6 +71,9 @@ public struct Source: Sendable, Codable, Equatable {
     public var binlogExpireSeconds: Int
     public var innodbBufferPoolMiB: Int
     public var cdcUser: String
+    /// The least-privilege user the order generator writes as (SELECT, INSERT, UPDATE, DELETE on
+    /// `database` only): neither root nor the CDC user.
+    public var appUser: String
 }
 
 public struct Kafka: Sendable, Codable, Equatable {
@@ -273,10 +278,19 @@ public struct Producers: Sendable, Codable, Equatable {
 
 public struct OrderGenerator: Sendable, Codable, Equatable {
     public var memoryMiB: Int
+    /// Lifecycle steps per second at the pattern's peak (each step is one transaction).
     public var ratePerSecond: Double
-    /// `flat` or `time-of-day` (busier during KRX/US trading hours).
+    /// `time-of-day` (the KRX session's U shape in KST), `constant` (`flat` is the same), or `burst`.
     public var pattern: String
     public var symbols: [String]
+    /// Share of finished orders that are then deleted (Debezium `d` events and tombstones).
+    public var deleteShare: Double
+    /// Share of orders cancelled instead of filled.
+    public var cancelShare: Double
+    /// Share of orders large enough to trip the processor's `oversized_order` rule.
+    public var oversizedShare: Double
+    /// Rate multiplier outside the KRX session for `time-of-day` (0 = nothing at night).
+    public var offHoursFactor: Double
 }
 
 public struct TradeFeed: Sendable, Codable, Equatable {
@@ -286,4 +300,6 @@ public struct TradeFeed: Sendable, Codable, Equatable {
     public var topic: String
     public var symbols: [String]
     public var replayFile: String?
+    /// Trades per second for `synthetic` (replay keeps the recorded pace unless told otherwise).
+    public var ratePerSecond: Double
 }

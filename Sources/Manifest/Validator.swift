@@ -94,6 +94,7 @@ private struct Checks {
     mutating func secrets() {
         let s = m.secrets
         for (key, value) in [("mysqlRootPassword", s.mysqlRootPassword), ("mysqlCdcPassword", s.mysqlCdcPassword),
+                             ("mysqlAppPassword", s.mysqlAppPassword),
                              ("clickhousePassword", s.clickhousePassword), ("grafanaAdminPassword", s.grafanaAdminPassword),
                              ("cloudflareTunnelToken", s.cloudflareTunnelToken)] {
             switch SecretRef(value) {
@@ -364,6 +365,29 @@ private struct Checks {
         if m.producers.orders.ratePerSecond <= 0 {
             fail("producers.orders.ratePerSecond", "must be positive", fix: "e.g. 20")
         }
+        if m.producers.trades.ratePerSecond <= 0 {
+            fail("producers.trades.ratePerSecond", "must be positive", fix: "e.g. 50")
+        }
+        let o = m.producers.orders
+        for (path, share) in [("producers.orders.deleteShare", o.deleteShare), ("producers.orders.cancelShare", o.cancelShare),
+                              ("producers.orders.oversizedShare", o.oversizedShare), ("producers.orders.offHoursFactor", o.offHoursFactor)]
+            where !(0...1).contains(share) {
+            fail(path, "must be between 0 and 1, found \(share)", fix: "a share: 0.05 is one in twenty")
+        }
+        if o.symbols.isEmpty { fail("producers.orders.symbols", "must name at least one symbol", fix: "e.g. [\"005930\"]") }
+        for (i, symbol) in o.symbols.enumerated() where !SymbolFormat.isOrderSymbol(symbol) {
+            fail("producers.orders.symbols[\(i)]", "'\(symbol)' is not a symbol the orders table holds (1 to 16 letters, digits, '-' or '.')",
+                 fix: "a KRX ticker such as 005930")
+        }
+        let t = m.producers.trades
+        if t.symbols.isEmpty { fail("producers.trades.symbols", "must name at least one symbol", fix: "e.g. [KRW-BTC]") }
+        for (i, symbol) in t.symbols.enumerated() where !SymbolFormat.isTradeSymbol(symbol, source: t.source) {
+            fail("producers.trades.symbols[\(i)]", "'\(symbol)' is not a \(t.source) symbol", fix: SymbolFormat.example(source: t.source))
+        }
+        if !SymbolFormat.isUserName(m.source.appUser) || m.source.appUser == m.source.cdcUser || m.source.appUser == "root" {
+            fail("source.appUser", "'\(m.source.appUser)' must be a plain user name other than root and source.cdcUser",
+                 fix: "e.g. app")
+        }
         let ttl = m.clickhouse.ttl
         for (path, days) in [("clickhouse.ttl.rawDays", ttl.rawDays), ("clickhouse.ttl.tradesDays", ttl.tradesDays),
                              ("clickhouse.ttl.aggregatesDays", ttl.aggregatesDays), ("clickhouse.ttl.alertsDays", ttl.alertsDays)] where days < 1 {
@@ -426,5 +450,39 @@ extension String {
             out += ch.uppercased()
         }
         return out
+    }
+}
+
+/// What a symbol looks like for each producer (used by validation and by `produce` for --symbols).
+public enum SymbolFormat {
+    static let symbolCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
+
+    /// What the orders table's `symbol VARCHAR(16)` holds.
+    public static func isOrderSymbol(_ s: String) -> Bool {
+        (1...16).contains(s.count) && s.allSatisfy { symbolCharacters.contains($0) }
+    }
+
+    /// Upbit: `KRW-BTC` (market, '-', coin, upper case); KIS: a 6-digit KRX code; replay and
+    /// synthetic: any order symbol.
+    public static func isTradeSymbol(_ s: String, source: String) -> Bool {
+        switch source {
+        case "upbit":
+            let parts = s.split(separator: "-", omittingEmptySubsequences: false)
+            return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) } }
+        case "kis": return s.count == 6 && s.allSatisfy { ("0"..."9").contains($0) || ("A"..."Z").contains($0) }
+        default: return isOrderSymbol(s)
+        }
+    }
+
+    public static func example(source: String) -> String {
+        switch source {
+        case "upbit": "Upbit codes are MARKET-COIN in upper case, e.g. KRW-BTC"
+        case "kis": "KIS codes are 6-character KRX tickers, e.g. 005930"
+        default: "1 to 16 letters, digits, '-' or '.', e.g. KRW-BTC"
+        }
+    }
+
+    static func isUserName(_ s: String) -> Bool {
+        (1...32).contains(s.count) && s.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
     }
 }

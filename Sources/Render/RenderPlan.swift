@@ -24,6 +24,7 @@ struct RenderPlan {
             Output(path: "mysql/conf.d/cdc.cnf", source: .template("mysql/conf.d/cdc.cnf.mustache")),
             Output(path: "mysql/initdb.d/001-schema.sql", source: .template("mysql/initdb.d/001-schema.sql.mustache")),
             Output(path: "mysql/initdb.d/002-cdc-user.sh", source: .template("mysql/initdb.d/002-cdc-user.sh.mustache")),
+            Output(path: "mysql/initdb.d/003-app-user.sh", source: .template("mysql/initdb.d/003-app-user.sh.mustache")),
             Output(path: "connect/worker.env", source: .template("connect/worker.env.mustache")),
             Output(path: "connect/secrets/mysql.properties", source: .template("connect/secrets/mysql.properties.mustache"), secret: true),
             Output(path: "clickhouse/config.d/low-memory.xml", source: .template("clickhouse/config.d/low-memory.xml.mustache")),
@@ -65,6 +66,7 @@ enum RenderContext {
                 "database": m.source.database, "serverId": m.source.serverId, "gtid": m.source.gtid,
                 "binlogExpireSeconds": m.source.binlogExpireSeconds, "binlogExpireDays": max(1, m.source.binlogExpireSeconds / 86_400),
                 "innodbBufferPoolMiB": m.source.innodbBufferPoolMiB, "cdcUser": m.source.cdcUser,
+                "appUser": m.source.appUser,
             ] as [String: Any],
             "kafka": [
                 "image": m.kafka.image, "clusterId": m.kafka.clusterId, "heapMiB": m.kafka.heapMiB,
@@ -121,6 +123,7 @@ enum RenderContext {
             "connectors": m.connect.connectors.map { ["name": $0.name, "topicPrefix": $0.topicPrefix] },
             "secrets": [
                 "mysqlRootPassword": secrets.mysqlRootPassword, "mysqlCdcPassword": secrets.mysqlCdcPassword,
+                "mysqlAppPassword": secrets.mysqlAppPassword,
                 "clickhousePassword": secrets.clickhousePassword, "grafanaAdminPassword": secrets.grafanaAdminPassword,
                 "cloudflareTunnelToken": secrets.cloudflareTunnelToken ?? "",
                 "volumeFingerprint": secrets.volumeFingerprint,

@@ -11,11 +11,14 @@ public struct ResolvedSecrets: Sendable, Equatable {
     public var clickhousePassword: String
     public var grafanaAdminPassword: String
     public var cloudflareTunnelToken: String?
+    /// The order generator's user (`source.appUser`).
+    public var mysqlAppPassword: String
 
     public init(mysqlRootPassword: String, mysqlCdcPassword: String, clickhousePassword: String,
-                grafanaAdminPassword: String, cloudflareTunnelToken: String?) {
+                grafanaAdminPassword: String, cloudflareTunnelToken: String?, mysqlAppPassword: String = "") {
         self.mysqlRootPassword = mysqlRootPassword
         self.mysqlCdcPassword = mysqlCdcPassword
+        self.mysqlAppPassword = mysqlAppPassword
         self.clickhousePassword = clickhousePassword
         self.grafanaAdminPassword = grafanaAdminPassword
         self.cloudflareTunnelToken = cloudflareTunnelToken
@@ -25,6 +28,8 @@ public struct ResolvedSecrets: Sendable, Equatable {
     /// and CDC users, Grafana's admin): a label on those containers, so that `up` can refuse to
     /// recreate them with other secrets (a render from another state dir generated new ones).
     /// 16 hex digits of SHA-256 over the values; it reveals nothing `docker inspect` does not.
+    /// (The app user's password is left out so clusters made before it existed keep their
+    /// fingerprint; a volume that predates it has no app user at all, see docs/producers.md.)
     public var volumeFingerprint: String {
         String(SHA256.hex(["cdcctl-volume-secrets-v1", mysqlRootPassword, mysqlCdcPassword, grafanaAdminPassword]
             .joined(separator: "\u{0}")).prefix(16))
@@ -32,7 +37,7 @@ public struct ResolvedSecrets: Sendable, Equatable {
 
     /// Every value, for log redaction.
     public var all: [String] {
-        [mysqlRootPassword, mysqlCdcPassword, clickhousePassword, grafanaAdminPassword] + (cloudflareTunnelToken.map { [$0] } ?? [])
+        [mysqlRootPassword, mysqlCdcPassword, mysqlAppPassword, clickhousePassword, grafanaAdminPassword] + (cloudflareTunnelToken.map { [$0] } ?? [])
     }
 }
 
@@ -88,8 +93,10 @@ public struct SecretResolver {
             mysqlCdcPassword: value("mysqlCdcPassword", s.mysqlCdcPassword),
             clickhousePassword: value("clickhousePassword", s.clickhousePassword),
             grafanaAdminPassword: value("grafanaAdminPassword", s.grafanaAdminPassword),
-            cloudflareTunnelToken: manifest.cloudflared.enabled ? value("cloudflareTunnelToken", s.cloudflareTunnelToken) : nil)
+            cloudflareTunnelToken: manifest.cloudflared.enabled ? value("cloudflareTunnelToken", s.cloudflareTunnelToken) : nil,
+            mysqlAppPassword: value("mysqlAppPassword", s.mysqlAppPassword))
         for (field, v) in [("mysqlRootPassword", resolved.mysqlRootPassword), ("mysqlCdcPassword", resolved.mysqlCdcPassword),
+                           ("mysqlAppPassword", resolved.mysqlAppPassword),
                            ("clickhousePassword", resolved.clickhousePassword), ("grafanaAdminPassword", resolved.grafanaAdminPassword),
                            ("cloudflareTunnelToken", resolved.cloudflareTunnelToken ?? "")]
             where v.contains(where: { $0 == "'" || $0 == "\\" || $0 == "\n" || $0 == "$" }) {

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Benchmarks
 import Foundation
+import OperationsCore
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure throughput (numbers for docs/benchmarks.md, not tests).",
-                                                    subcommands: [Producer.self, ProcessorBench.self])
+                                                    subcommands: [Producer.self, ProcessorBench.self, Orders.self, Trades.self])
 
     struct Producer: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Idempotent acks=all producer throughput against the manifest's Kafka.")
@@ -53,6 +54,38 @@ struct Bench: ParsableCommand {
             }
             lines.append(String(format: "peak RSS %.1f MiB (includes the generated input)", r.peakRssMiB))
             return CommandResult(json: r, table: lines.joined(separator: "\n"))
+        }
+    }
+
+    struct Orders: CdcCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Order lifecycle steps/s (one transaction each) into a scratch database on the manifest's MySQL, and peak RSS.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Lifecycle steps to write.") var steps: Int = 20_000
+
+        func validate() throws { guard steps > 0 else { throw ValidationError("--steps must be positive") } }
+
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let r = try ProducersBench.orders(context.workspace, manifest: try context.manifest().manifest, steps: steps, progress: context.log)
+            return CommandResult(json: r, table: String(format: "%d steps (%d committed) in %.2f s: %.0f steps/s on one connection; peak RSS %.1f MiB",
+                                                        r.steps, r.committed, r.seconds, r.stepsPerSecond, r.peakRssMiB),
+                                 exitCode: r.committed == r.steps ? 0 : 1)
+        }
+    }
+
+    struct Trades: CdcCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Trades/s replayed as fast as possible into a scratch topic (idempotent, acks=all), and peak RSS.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Trades to send.") var trades: Int = 500_000
+
+        func validate() throws { guard trades > 0 else { throw ValidationError("--trades must be positive") } }
+
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let r = try ProducersBench.trades(try context.manifest().manifest, count: trades, progress: context.log)
+            return CommandResult(json: r, table: String(format: "%d trades in %.2f s: %.0f trades/s acknowledged (failed %d); peak RSS %.1f MiB; librdkafka %@",
+                                                        r.trades, r.seconds, r.tradesPerSecond, r.failed, r.peakRssMiB, r.librdkafka),
+                                 exitCode: r.failed > 0 || r.acknowledged < r.trades ? 1 : 0)
         }
     }
 }

@@ -12,7 +12,7 @@ struct CDCCtl: ParsableCommand {
             Exit codes: 0 ok, 1 operation failed, 2 bad input or usage, 3 unhealthy or drift found.
             `cdcctl --version` prints the version, the source commit and the librdkafka loaded at run time.
             """,
-        subcommands: [Init.self, Validate.self, RenderCommand.self, Up.self, Status.self, Down.self, Topics.self, Schema.self,
+        subcommands: [Init.self, Validate.self, RenderCommand.self, Up.self, Status.self, Down.self, Topics.self, Schema.self, Produce.self,
                       Source.self, ConnectorCommand.self, ProcessCommand.self, Bench.self, FailoverTest.self, History.self])
 }
 

@@ -29,7 +29,7 @@ final class CommandLineTests: XCTestCase {
         let render = try cdcctl("render", "-m", dir + "/cdcctl.yaml", "--out", dir + "/out", "-o", "json")
         XCTAssertEqual(render.status, 0, render.output)
         let result = try JSONSerialization.jsonObject(with: Data(render.output.utf8)) as? [String: Any]
-        XCTAssertEqual((result?["files"] as? [Any])?.count, 24)
+        XCTAssertEqual((result?["files"] as? [Any])?.count, 25)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/docker-compose.yml"))
 
         let history = try cdcctl("history", "-o", "json")

@@ -51,7 +51,7 @@ final class ManifestTests: XCTestCase {
         XCTAssertEqual(m.source.binlogExpireSeconds, 259_200)
         XCTAssertEqual(m.source.cdcUser, "debezium")
         XCTAssertEqual(m.access.kafkaBootstrap, "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094")
-        XCTAssertEqual(loaded.location(of: "kafka.topics[2].name")?.line, 55)
+        XCTAssertEqual(loaded.location(of: "kafka.topics[2].name")?.line, 57)
     }
 
     func testEmptyManifestEqualsTheWrittenDefaultProfile() throws {
@@ -298,5 +298,18 @@ final class ManifestTests: XCTestCase {
         XCTAssertEqual(config["value.converter.schemas.enable"], "false")
         XCTAssertEqual(config["topic.creation.default.replication.factor"], "3")
         XCTAssertEqual(config["table.include.list"], "shop.orders,shop.order_executions")
+    }
+
+    func testProducerSettingsAreValidatedWithTheirLocation() {
+        assertProblem("producers:\n  orders:\n    deleteShare: 1.5\n", subject: "producers.orders.deleteShare", contains: "between 0 and 1", line: 3)
+        assertProblem("producers:\n  orders:\n    pattern: sometimes\n", subject: "producers.orders.pattern", contains: "burst")
+        assertProblem("producers:\n  orders:\n    symbols: [\"a very long symbol name\"]\n", subject: "producers.orders.symbols[0]",
+                      contains: "1 to 16")
+        assertProblem("producers:\n  trades:\n    source: upbit\n    symbols: [btc]\n", subject: "producers.trades.symbols[0]",
+                      contains: "not a upbit symbol")
+        assertProblem("producers:\n  trades:\n    ratePerSecond: 0\n", subject: "producers.trades.ratePerSecond", contains: "positive")
+        assertProblem("source:\n  appUser: debezium\n", subject: "source.appUser", contains: "other than root and source.cdcUser")
+        assertProblem("secrets:\n  mysqlAppPassword: hunter2\n", subject: "secrets.mysqlAppPassword", contains: "expected a reference")
+        XCTAssertTrue(problems("producers:\n  trades:\n    source: kis\n    symbols: [\"005930\"]\n").isEmpty)
     }
 }

@@ -9,7 +9,7 @@ import Yams
 final class RenderTests: XCTestCase {
     static let secrets = ResolvedSecrets(mysqlRootPassword: "golden-root-Pw1", mysqlCdcPassword: "golden-cdc-Pw2",
                                          clickhousePassword: "golden-ch-Pw3", grafanaAdminPassword: "golden-gf-Pw4",
-                                         cloudflareTunnelToken: nil)
+                                         cloudflareTunnelToken: nil, mysqlAppPassword: "golden-app-Pw6")
     let renderer = Renderer(templates: TemplateSource(directories: [TestSupport.repo + "/templates"]))
 
     func manifest(_ name: String = "default") throws -> Manifest {

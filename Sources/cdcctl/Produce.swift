@@ -1,0 +1,130 @@
+import ArgumentParser
+import Diagnostics
+import Foundation
+import OperationsCore
+import Producers
+
+struct Produce: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Producers: orders into MySQL (captured by Debezium), trades into Kafka.",
+        subcommands: [Orders.self, Trades.self])
+
+    struct Orders: CdcCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write orders the way an order system would: place, partial executions, fill or cancel, some deletes; one transaction per step.",
+            discussion: """
+                Connects as source.appUser (SELECT, INSERT, UPDATE, DELETE on the shop database only). Runs until \
+                --count steps, --duration seconds, or SIGTERM/SIGINT, then prints what was written. MySQL unavailable: \
+                each step is retried with backoff for --retry-seconds, then counted unwritten; a step is reported \
+                committed only when its COMMIT returned OK.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Steps per second at the pattern's peak (default: producers.orders.ratePerSecond).") var rate: Double?
+        @Option(help: "time-of-day (KRX session U shape, KST), constant or burst (default: producers.orders.pattern).") var pattern: String?
+        @Option(help: ArgumentHelp("Run as if the KST clock read this time of day when starting.", valueName: "HH:MM")) var at: String?
+        @Option(help: "Stop after this many seconds.") var duration: Double?
+        @Option(help: "Stop after this many lifecycle steps (transactions attempted).") var count: Int?
+        @Option(help: "Seed for a reproducible run (same seed, same orders).") var seed: UInt64?
+        @Option(help: "Seconds one step is retried while MySQL is unavailable before it is counted unwritten.") var retrySeconds: Double = 30
+        @Flag(help: "Create or update source.appUser as root first (for a server cdcctl did not render, e.g. the testbed).") var createUser = false
+
+        var journal: JournalSpec? {
+            var args: [String] = []
+            if let rate { args += ["--rate", "\(rate)"] }
+            if let pattern { args += ["--pattern", pattern] }
+            if let at { args += ["--at", at] }
+            if let duration { args += ["--duration", "\(duration)"] }
+            if let count { args += ["--count", "\(count)"] }
+            if let seed { args += ["--seed", "\(seed)"] }
+            if createUser { args.append("--create-user") }
+            return JournalSpec(command: "produce orders", arguments: args)
+        }
+
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let m = try context.manifest().manifest
+            let options = ProduceOrdersOperation.Options(rate: rate, pattern: pattern, at: at, durationSeconds: duration, count: count,
+                                                         seed: seed, retrySeconds: retrySeconds, createUser: createUser)
+            _ = try ProduceOrdersOperation.settings(m, options)  // bad input: exit 2 before anything is written
+            let sink = context.progress
+            let r = try ProduceOrdersOperation.run(context.workspace, manifest: m, options: options, progress: sink.step, live: sink.live)
+            let s = r.summary
+            if s.endedBy == "error" && s.committed == 0 {
+                throw CdcError.failed("no step was written: \(s.lastError ?? "unknown error")", subject: "produce orders",
+                                      fix: "check the app user's grants and the schema (cdcctl connector preflight shows the source)")
+            }
+            let kinds = s.committedByKind.keys.sorted().map { "\($0)=\(s.committedByKind[$0]!)" }.joined(separator: " ")
+            let lines = [
+                "orders into \(r.database) as \(r.user) (pattern \(r.pattern), peak \(r.peakRatePerSecond) steps/s, seed \(r.seed))",
+                String(format: "steps: %d attempted, %d committed, %d failed, %d indeterminate, %d skipped while waiting; %d retries",
+                       s.attempted, s.committed, s.failed, s.indeterminate, s.unwrittenBacklog, s.retries),
+                "committed by kind: " + (kinds.isEmpty ? "none" : kinds),
+                String(format: "rate achieved: %.1f steps/s over %.1f s; ended by %@; %d order(s) left open", s.stepsPerSecond, s.seconds,
+                       s.endedBy, r.openOrders),
+            ]
+            let failed = s.endedBy == "error" || s.unwritten > 0
+            return CommandResult(json: r, table: lines.joined(separator: "\n"), exitCode: s.endedBy == "error" ? 1 : 0,
+                                 notes: failed ? ["\(s.unwritten) step(s) not written" + (s.lastError.map { "; last error: \($0)" } ?? "")] : [],
+                                 detail: "\(s.committed) committed, \(s.unwritten) unwritten, seed \(r.seed)")
+        }
+    }
+
+    struct Trades: CdcCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write trades to producers.trades.topic: keyed by symbol, idempotent acks=all; failed deliveries counted and reported.",
+            discussion: """
+                --source synthetic: seeded random walks per symbol (--inject-anomalies adds a price jump and a volume burst \
+                that make the processor's price_zscore and volume_spike rules fire). --source replay --file F: recorded \
+                trade lines at the original pace, --speed N times faster (0 = as fast as possible), --loop. \
+                SIGTERM/SIGINT stop the source and flush what is queued before the summary.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "synthetic, replay (upbit and kis are not built in yet) (default: producers.trades.source).") var source: String?
+        @Option(help: "Synthetic trades per second (default: producers.trades.ratePerSecond).") var rate: Double?
+        @Flag(help: "Synthetic: send as fast as the producer takes them.") var asFastAsPossible = false
+        @Option(help: "Synthetic rate shape: constant or burst.") var pattern: String?
+        @Option(help: "Stop after this many trades.") var count: Int?
+        @Option(help: "Stop after this many seconds.") var duration: Double?
+        @Option(help: "Seed for the synthetic feed (same seed, same trades).") var seed: UInt64?
+        @Flag(help: "Synthetic: inject a price jump and a volume burst on the first symbol.") var injectAnomalies = false
+        @Option(help: "Synthetic: event time between trades in ms (default 1000 / rate).") var eventStepMs: Int64?
+        @Option(help: "Replay: the recorded file (default: producers.trades.replayFile).") var file: String?
+        @Option(help: "Replay pace: 1 as recorded, N times faster, 0 as fast as possible.") var speed: Double = 1
+        @Flag(help: "Replay: start over at the end (event time shifted, ids suffixed).") var loop = false
+
+        var journal: JournalSpec? {
+            var args: [String] = []
+            if let source { args += ["--source", source] }
+            if let rate { args += ["--rate", "\(rate)"] }
+            if asFastAsPossible { args.append("--as-fast-as-possible") }
+            if let count { args += ["--count", "\(count)"] }
+            if let duration { args += ["--duration", "\(duration)"] }
+            if let seed { args += ["--seed", "\(seed)"] }
+            if injectAnomalies { args.append("--inject-anomalies") }
+            if let file { args += ["--file", file] }
+            if speed != 1 { args += ["--speed", "\(speed)"] }
+            if loop { args.append("--loop") }
+            return JournalSpec(command: "produce trades", arguments: args)
+        }
+
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let m = try context.manifest().manifest
+            let options = ProduceTradesOperation.Options(source: source, rate: rate, pattern: pattern, count: count, durationSeconds: duration,
+                                                         seed: seed, injectAnomalies: injectAnomalies, eventStepMs: eventStepMs, file: file,
+                                                         speed: speed, loop: loop, asFastAsPossible: asFastAsPossible)
+            _ = try ProduceTradesOperation.validate(m, options)
+            let sink = context.progress
+            let r = try ProduceTradesOperation.run(m, options: options, progress: sink.step, live: sink.live)
+            let s = r.summary
+            var lines = [
+                "trades from \(r.source) to \(r.topic)" + (r.seed.map { " (seed \($0))" } ?? ""),
+                "written \(s.queued), committed (acknowledged, acks=all) \(s.acknowledged), failed \(s.failed), unconfirmed \(s.unconfirmed)",
+                String(format: "rate achieved: %.0f trades/s over %.1f s; ended by %@", s.tradesPerSecond, s.seconds, s.endedBy),
+            ]
+            if let a = r.anomalies { lines.append("injected: \(a)") }
+            let bad = s.failed + s.unconfirmed
+            return CommandResult(json: r, table: lines.joined(separator: "\n"), exitCode: bad > 0 ? 1 : 0,
+                                 notes: bad > 0 ? ["\(bad) trade(s) not acknowledged" + (s.firstError.map { ": \($0)" } ?? "")] : [],
+                                 detail: "\(s.acknowledged) acknowledged, \(s.failed) failed, \(s.unconfirmed) unconfirmed")
+        }
+    }
+}
