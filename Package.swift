@@ -51,8 +51,10 @@ let package = Package(
         .target(name: "Processing", dependencies: ["OperationsCore", "Processor", "ProcessorRuntime", "Kafka", "ClickHouse", "HTTP", "Manifest", "Diagnostics"]),
         .target(name: "Stack", dependencies: ["OperationsCore", "TopicAdmin", "SchemaAdmin", "Connectors", "Runtime", "Kafka", "Connect", "ClickHouse", "HTTP", "Manifest", "Render", "State", "Polling", "Diagnostics", "Checksum"]),
         .target(name: "Benchmarks", dependencies: ["OperationsCore", "TopicAdmin", "Kafka", "Processor", "Manifest", "Diagnostics"]),
+        // Reports on the running cluster (memory) and the one SVG/HTML chart writer every picture shares.
+        .target(name: "Reports", dependencies: ["OperationsCore", "Runtime", "State", "Manifest", "Render", "Diagnostics"]),
         .executableTarget(name: "cdcctl", dependencies: [
-            "OperationsCore", "Stack", "TopicAdmin", "SchemaAdmin", "Connectors", "Processing", "Benchmarks", "Manifest", "Diagnostics",
+            "OperationsCore", "Stack", "Reports", "Render", "ProcessorRuntime", "TopicAdmin", "SchemaAdmin", "Connectors", "Processing", "Benchmarks", "Manifest", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -74,6 +76,7 @@ let package = Package(
         .testTarget(name: "SchemaAdminTests", dependencies: ["SchemaAdmin", "OperationsCore", "ClickHouse", "Manifest", "Render", "State", "Checksum", "Diagnostics", "TestSupport"]),
         .testTarget(name: "ConnectorsTests", dependencies: ["Connectors", "Connect", "HTTP", "Kafka", "MySQL", "Manifest", "TestSupport"]),
         .testTarget(name: "StackTests", dependencies: ["Stack", "OperationsCore", "Runtime", "Manifest", "State", "Kafka", "MySQL", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "State", "Runtime", "Manifest", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["OperationsCore", "State", "Manifest", "TestSupport"]),
     ]
 )
