@@ -92,13 +92,42 @@ public enum HostProcesses {
         return nil
     }
 
-    public static func scan(proc: String = "/proc") -> [HostProcess] {
+    /// The manifest a cdcctl command line reads: `-m`/`--manifest`, else `CDCCTL_MANIFEST` of its
+    /// environment, else `cdcctl.yaml` (relative to its working directory).
+    public static func manifest(argv: [String], environment: [String: String]) -> String {
+        var i = 1
+        while i < argv.count {
+            let a = argv[i]
+            if (a == "-m" || a == "--manifest"), i + 1 < argv.count { return argv[i + 1] }
+            if a.hasPrefix("--manifest=") { return String(a.dropFirst("--manifest=".count)) }
+            i += 1
+        }
+        return environment["CDCCTL_MANIFEST"] ?? "cdcctl.yaml"
+    }
+
+    static func canonical(_ path: String, cwd: String) -> String {
+        let absolute = path.hasPrefix("/") ? path : cwd + "/" + path
+        return URL(fileURLWithPath: absolute).resolvingSymlinksInPath().standardizedFileURL.path
+    }
+
+    /// The cdcctl processes on this host that run the given manifest (so another cluster's
+    /// processor on the same machine is not counted as ours).
+    public static func scan(manifest: String, proc: String = "/proc") -> [HostProcess] {
         let fm = FileManager.default
+        let ours = canonical(manifest, cwd: fm.currentDirectoryPath)
         var out: [HostProcess] = []
         for entry in (try? fm.contentsOfDirectory(atPath: proc)) ?? [] {
             guard let pid = Int(entry), let data = fm.contents(atPath: "\(proc)/\(pid)/cmdline"), !data.isEmpty else { continue }
             let argv = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            guard let service = service(argv: argv),
+            guard let service = service(argv: argv) else { continue }
+            // Only CDCCTL_MANIFEST is kept of its environment; nothing else is looked at.
+            var environment: [String: String] = [:]
+            let key = Array("CDCCTL_MANIFEST=".utf8)
+            for pair in (fm.contents(atPath: "\(proc)/\(pid)/environ") ?? Data()).split(separator: 0) where pair.starts(with: key) {
+                environment["CDCCTL_MANIFEST"] = String(decoding: pair.dropFirst(key.count), as: UTF8.self)
+            }
+            let cwd = (try? fm.destinationOfSymbolicLink(atPath: "\(proc)/\(pid)/cwd")) ?? "/"
+            guard canonical(Self.manifest(argv: argv, environment: environment), cwd: cwd) == ours,
                   let text = try? String(contentsOfFile: "\(proc)/\(pid)/status", encoding: .utf8),
                   let status = ProcStatus.parse(status: text) else { continue }
             out.append(HostProcess(pid: pid, service: service, status: status))

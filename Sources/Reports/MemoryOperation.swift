@@ -54,7 +54,7 @@ public enum MemoryOperation {
             let cg = s.state == "running" || s.state == "paused" ? cgroups.read(pid: s.pid) : nil
             containers.append(ContainerMemory(status: s, cgroup: cg, engineUsageBytes: engine[s.container]))
         }
-        let processes = HostProcesses.scan()
+        let processes = HostProcesses.scan(manifest: ws.manifestPath)
         let flag = ws.manifestPath == "cdcctl.yaml" ? "" : " -m \(ws.manifestPath)"
         var peaks: [String: Int64] = [:]
         for s in try store.memorySamples(cluster: cluster, fromMs: now - MemoryHistory.rawRetentionMs) {

@@ -92,7 +92,7 @@ public enum MemoryTables {
         let blank = [String](repeating: "", count: 10)
         rows.append(["total used", "", "", m(t.usageBytes), "", "", m(t.plannedBytes)] + blank.prefix(7))
         rows.append(["budget", "", "", m(t.budgetBytes), "", t.budgetBytes > 0 ? String(format: "%.0f", Double(t.usageBytes) * 100 / Double(t.budgetBytes)) : "-",
-                     "host \(m(t.plannedHostBytes)) - reserve \(m(t.reserveBytes))"] + blank.prefix(7))
+                     ""] + blank.prefix(6) + ["host \(m(t.plannedHostBytes)) - reserve \(m(t.reserveBytes))"])
         rows.append(["host MemTotal", "", "", m(t.hostTotalBytes), "", "", ""] + blank.prefix(7))
         rows.append(["host MemAvailable", "", "", m(t.hostAvailableBytes), "", "", ""] + blank.prefix(7))
         return rows

@@ -119,6 +119,11 @@ final class MemoryUnitTests: XCTestCase {
         XCTAssertEqual(HostProcesses.service(argv: ["cdcctl", "report", "memory", "--record", "--every", "60s"]), "memory-sampler")
         XCTAssertNil(HostProcesses.service(argv: ["cdcctl", "report", "memory"]), "a one-shot report is not a service")
         XCTAssertNil(HostProcesses.service(argv: ["/usr/bin/java", "process", "run"]))
+        // Whose process it is: the manifest it reads.
+        XCTAssertEqual(HostProcesses.manifest(argv: ["cdcctl", "-m", "a.yaml", "process", "run"], environment: ["CDCCTL_MANIFEST": "b.yaml"]), "a.yaml")
+        XCTAssertEqual(HostProcesses.manifest(argv: ["cdcctl", "process", "run", "--manifest=c.yaml"], environment: [:]), "c.yaml")
+        XCTAssertEqual(HostProcesses.manifest(argv: ["cdcctl", "process", "run"], environment: ["CDCCTL_MANIFEST": "b.yaml"]), "b.yaml")
+        XCTAssertEqual(HostProcesses.manifest(argv: ["cdcctl", "process", "run"], environment: [:]), "cdcctl.yaml")
     }
 
     // MARK: - verdict
