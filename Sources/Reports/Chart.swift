@@ -46,6 +46,14 @@ public struct TimeChart: Sendable {
     public var markers: [Marker] = []
     public var valueFormat: @Sendable (Double) -> String = { String(format: "%.0f", $0) }
     public var unitLabel: String = ""
+    /// Above this many units the y ticks are whole multiples of it (1024 for MiB: whole GiB).
+    public var tickBase: Double = 1
+    /// The legend on the right; a small chart whose title names its one series needs none.
+    public var legend = true
+    /// The y axis reaches at least this (so small charts of one service share a floor).
+    public var minimumTop: Double = 0
+    /// The time axis' ends, when several charts must share one; else the data's own.
+    public var span: (Int64, Int64)?
 
     public init(title: String) { self.title = title }
 
@@ -58,12 +66,13 @@ public struct TimeChart: Sendable {
         return Self.palette[(names.firstIndex(of: name) ?? 0) % Self.palette.count]
     }
 
-    static let left = 90.0, right = 230.0, top = 40.0, bottom = 50.0
+    static let left = 90.0, top = 40.0, bottom = 50.0
+    var right: Double { legend ? 230 : 24 }
 
     public func svg() -> String {
-        let plotW = width - Self.left - Self.right, plotH = height - Self.top - Self.bottom
+        let plotW = width - Self.left - right, plotH = height - Self.top - Self.bottom
         let times = Set(stacked.flatMap { $0.points.map(\.0) } + lines.flatMap { $0.points.map(\.0) } + markers.map(\.atMs)).sorted()
-        let t0 = times.first ?? 0, t1 = max(times.last ?? 1, t0 + 1)
+        let t0 = span?.0 ?? times.first ?? 0, t1 = max(span?.1 ?? times.last ?? 1, t0 + 1)
         // Stacked totals at every time (a series without a point at that time adds nothing).
         let values = stacked.map { Dictionary($0.points, uniquingKeysWith: { a, _ in a }) }
         var tops: [[Double]] = []
@@ -72,8 +81,10 @@ public struct TimeChart: Sendable {
             running = zip(running, times).map { $0 + (v[$1] ?? 0) }
             tops.append(running)
         }
-        let maxY = ([running.max() ?? 0] + lines.flatMap { $0.points.map(\.1) } + references.map(\.value)).max() ?? 1
-        let yMax = Self.niceCeiling(maxY * 1.05)
+        let maxY = ([running.max() ?? 0, minimumTop] + lines.flatMap { $0.points.map(\.1) } + references.map(\.value)).max() ?? 1
+        let step = Self.niceStep(maxY * 1.04 / 5, base: tickBase)
+        let steps = max(1, Int((maxY * 1.04 / step).rounded(.up)))
+        let yMax = step * Double(steps)
         func x(_ t: Int64) -> Double { Self.left + Double(t - t0) / Double(t1 - t0) * plotW }
         func y(_ v: Double) -> Double { Self.top + plotH - v / yMax * plotH }
 
@@ -82,8 +93,8 @@ public struct TimeChart: Sendable {
         out += "<rect x=\"0\" y=\"0\" width=\"\(Int(width))\" height=\"\(Int(height))\" fill=\"#ffffff\"/>\n"
         out += "<text x=\"\(Self.left)\" y=\"24\" font-size=\"16\" font-weight=\"bold\">\(Self.escape(title))</text>\n"
         // Grid and y axis.
-        for i in 0...5 {
-            let v = yMax * Double(i) / 5
+        for i in 0...steps {
+            let v = step * Double(i)
             out += "<line x1=\"\(f(Self.left))\" y1=\"\(f(y(v)))\" x2=\"\(f(Self.left + plotW))\" y2=\"\(f(y(v)))\" stroke=\"#dddddd\"/>\n"
             out += "<text x=\"\(f(Self.left - 6))\" y=\"\(f(y(v) + 4))\" text-anchor=\"end\">\(Self.escape(valueFormat(v)))</text>\n"
         }
@@ -123,6 +134,7 @@ public struct TimeChart: Sendable {
             out += "<text x=\"\(f(x(m.atMs) + 3))\" y=\"\(f(Self.top + 12))\" fill=\"#d00000\" font-weight=\"bold\">\(Self.escape(m.label))</text>\n"
         }
         out += "<rect x=\"\(f(Self.left))\" y=\"\(f(Self.top))\" width=\"\(f(plotW))\" height=\"\(f(plotH))\" fill=\"none\" stroke=\"#333333\"/>\n"
+        guard legend else { return out + "</svg>\n" }
         // Legend: the stack from top to bottom, as it is drawn.
         var ly = Self.top + 4
         let lx = Self.left + plotW + 16
@@ -152,12 +164,14 @@ public struct TimeChart: Sendable {
 
     private func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
-    /// 1, 2 or 5 × 10^n at or above v.
-    static func niceCeiling(_ v: Double) -> Double {
+    /// A tick step at or above v: 1, 2, 2.5 or 5 × 10^n, counted in `base` units once v reaches one.
+    public static func niceStep(_ v: Double, base: Double = 1) -> Double {
         guard v > 0 else { return 1 }
-        let p = pow(10, floor(log10(v)))
-        for m in [1.0, 2.0, 2.5, 5.0, 10.0] where m * p >= v { return m * p }
-        return 10 * p
+        let unit = v >= base ? base : 1
+        let r = v / unit
+        let p = pow(10, floor(log10(r)))
+        for m in [1.0, 2.0, 2.5, 5.0, 10.0] where m * p >= r { return m * p * unit }
+        return 10 * p * unit
     }
 
     static func timeLabel(_ ms: Int64, span: Int64) -> String {
@@ -188,6 +202,10 @@ public struct HTMLPage: Sendable {
         body.append("<p\(cssClass.map { " class=\"\($0)\"" } ?? "")>\(TimeChart.escape(text))</p>")
     }
     public mutating func chart(_ chart: TimeChart) { body.append("<figure>\n" + chart.svg() + "</figure>") }
+    /// Small charts side by side, wrapping.
+    public mutating func charts(_ charts: [TimeChart]) {
+        body.append("<div class=\"grid\">\n" + charts.map { "<figure>\n" + $0.svg() + "</figure>" }.joined(separator: "\n") + "\n</div>")
+    }
 
     /// A table; the first row is the header; cells after the first are right-aligned.
     public mutating func table(_ rows: [[String]], cssClasses: [String?] = []) {
@@ -219,6 +237,7 @@ public struct HTMLPage: Sendable {
         p.bad { color: #b00000; font-weight: bold; }
         p.ok { color: #006000; font-weight: bold; }
         figure { margin: 0; }
+        div.grid { display: flex; flex-wrap: wrap; gap: 8px; }
         </style>
         </head>
         <body>

@@ -8,9 +8,10 @@ public enum MemoryPicture {
     static let mib = 1_048_576.0
 
     public static func chart(cluster: String, samples: [MemorySampleRecord], report: MemoryReport) -> TimeChart {
-        var chart = TimeChart(title: "memory of cluster \(cluster) (usage as docker stats counts it)")
+        var chart = TimeChart(title: "the box: every service's usage stacked, against the budget and the host's memory")
         chart.unitLabel = "MiB"
-        chart.valueFormat = { v in v >= 1024 ? String(format: "%.1f GiB", v / 1024) : String(format: "%.0f MiB", v) }
+        chart.tickBase = 1024
+        chart.valueFormat = format
         let byService = Dictionary(grouping: samples, by: \.service)
         // Largest at the bottom of the stack.
         let order = byService.keys.sorted { a, b in
@@ -20,27 +21,54 @@ public enum MemoryPicture {
         chart.stacked = order.map { s in
             TimeChart.Series(name: s, points: byService[s]!.map { ($0.atMs, Double($0.usageBytes) / mib) })
         }
-        chart.lines = order.compactMap { s in
-            let pts = byService[s]!.filter { $0.limitBytes > 0 }.map { ($0.atMs, Double($0.limitBytes) / mib) }
-            return pts.isEmpty ? nil : TimeChart.Series(name: s, points: pts)
-        }
         chart.references = [TimeChart.Reference(label: "budget", value: Double(report.totals.budgetBytes) / mib, color: "#b00000")]
         if let host = report.totals.hostTotalBytes {
             chart.references.append(TimeChart.Reference(label: "host MemTotal", value: Double(host) / mib, color: "#444444"))
         } else {
             chart.references.append(TimeChart.Reference(label: "host (manifest)", value: Double(report.totals.plannedHostBytes) / mib, color: "#444444"))
         }
-        // An OOM kill: the counter rose between two samples of a service (or a new container starts with kills).
-        for (service, list) in byService {
-            var last: Int64? = nil
-            for s in list.sorted(by: { $0.atMs < $1.atMs }) {
-                let grew = last.map { s.oomKills > $0 ? s.oomKills - $0 : (s.oomKills < $0 ? s.oomKills : 0) } ?? s.oomKills
-                if grew > 0 { chart.markers.append(TimeChart.Marker(atMs: s.atMs, label: "OOM \(service)" + (grew > 1 ? " ×\(grew)" : ""))) }
-                last = s.oomKills
-            }
-        }
-        chart.markers.sort { $0.atMs < $1.atMs }
+        chart.references.append(TimeChart.Reference(label: "limits planned", value: Double(report.totals.plannedBytes) / mib, color: "#7a5c00"))
+        chart.markers = byService.flatMap { oomMarkers($0.key, $0.value) }.sorted { $0.atMs < $1.atMs }
         return chart
+    }
+
+    static let format: @Sendable (Double) -> String = { v in
+        v >= 1024 ? String(format: v.truncatingRemainder(dividingBy: 1024) == 0 ? "%.0f GiB" : "%.1f GiB", v / 1024) : String(format: "%.0f MiB", v)
+    }
+
+    /// An OOM kill: the counter rose between two samples of a service (or a new container starts with kills).
+    static func oomMarkers(_ service: String, _ list: [MemorySampleRecord]) -> [TimeChart.Marker] {
+        var out: [TimeChart.Marker] = []
+        var last: Int64? = nil
+        for s in list.sorted(by: { $0.atMs < $1.atMs }) {
+            let grew = last.map { s.oomKills > $0 ? s.oomKills - $0 : (s.oomKills < $0 ? s.oomKills : 0) } ?? s.oomKills
+            if grew > 0 { out.append(TimeChart.Marker(atMs: s.atMs, label: "OOM \(service)" + (grew > 1 ? " ×\(grew)" : ""))) }
+            last = s.oomKills
+        }
+        return out
+    }
+
+    /// One small chart per service: its usage against its own limit (dashed), its OOM kills,
+    /// all over the same period, so the time axes line up.
+    public static func serviceCharts(samples: [MemorySampleRecord]) -> [TimeChart] {
+        let byService = Dictionary(grouping: samples, by: \.service)
+        let t0 = samples.map(\.atMs).min() ?? 0, t1 = samples.map(\.atMs).max() ?? 0
+        return byService.keys.sorted().map { service in
+            let list = byService[service]!.sorted { $0.atMs < $1.atMs }
+            var c = TimeChart(title: service + (list.last.map { $0.limitBytes > 0 ? " (limit \(Bytes.mib($0.limitBytes)))" : " (no limit)" } ?? ""))
+            c.width = 440
+            c.height = 230
+            c.legend = false
+            c.tickBase = 1024
+            c.valueFormat = format
+            // The shared period: invisible end points keep every small chart on the same time axis.
+            c.stacked = [TimeChart.Series(name: service, points: list.map { ($0.atMs, Double($0.usageBytes) / mib) })]
+            let limits = list.filter { $0.limitBytes > 0 }.map { ($0.atMs, Double($0.limitBytes) / mib) }
+            c.lines = limits.isEmpty ? [] : [TimeChart.Series(name: service, points: limits)]
+            c.markers = oomMarkers(service, list).map { TimeChart.Marker(atMs: $0.atMs, label: "OOM") }
+            c.span = (t0, t1)
+            return c
+        }
     }
 
     public static func html(cluster: String, samples: [MemorySampleRecord], report: MemoryReport, summaries: [MemorySummary],
@@ -53,6 +81,8 @@ public enum MemoryPicture {
             for p in report.problems { page.paragraph("\(p.subject): \(p.message) — fix: \(p.fix)", cssClass: "bad") }
         }
         page.chart(chart(cluster: cluster, samples: samples, report: report))
+        page.heading("each service against its limit (dashed)")
+        page.charts(serviceCharts(samples: samples))
         page.heading("now")
         let bad = Set(report.problems.map(\.subject))
         page.table(MemoryTables.nowRows(report), cssClasses: report.rows.map { r -> String? in bad.contains(r.service) ? "bad" : nil })

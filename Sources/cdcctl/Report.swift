@@ -88,9 +88,10 @@ struct MemoryReportCommand: CdcCommand {
             try AtomicFile.write(text, to: file)
             result.pictureFile = file
         }
+        // Progress lines, not warnings: notes print as "error:".
+        if let file = result.pictureFile { context.log("wrote \(file) (\(result.samples.count) samples)") }
+        if record { context.log("recorded \(result.recorded) samples") }
         var notes: [String] = []
-        if let file = result.pictureFile { notes.append("wrote \(file) (\(result.samples.count) samples)") }
-        if record { notes.append("recorded \(result.recorded) samples") }
         if result.since != nil && result.history.isEmpty {
             notes.append("no samples recorded in the \(result.since!): record some with cdcctl report memory --record (or --record --every 60s)")
         }

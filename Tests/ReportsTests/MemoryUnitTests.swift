@@ -283,11 +283,16 @@ final class MemoryUnitTests: XCTestCase {
         for service in r.rows.map(\.service) { XCTAssertTrue(html.contains("<td>\(service)</td>"), service) }
         XCTAssertTrue(html.contains("OOM mysql"), "the kill is marked on the chart")
         XCTAssertTrue(html.contains(">budget "))
-        XCTAssertEqual(html.components(separatedBy: "<polygon").count - 1, 2, "one stacked area per service")
+        XCTAssertEqual(html.components(separatedBy: "<polygon").count - 1, 4, "one band per service in the stack, one area per small chart")
+        XCTAssertEqual(html.components(separatedBy: "stroke-dasharray=\"6 3\"").count - 1, 2, "each service's limit, dashed, in its own chart")
+        XCTAssertTrue(html.contains("<title>kafka-1 (limit 1024 MiB)</title>"))
+        XCTAssertEqual(TimeChart.niceStep(1_800, base: 1024), 2048, "ticks in whole GiB once MiB values reach one")
+        XCTAssertEqual(TimeChart.niceStep(40, base: 1024), 50, "below a GiB: 1, 2, 2.5, 5 × 10^n MiB")
         for outside in ["<script", "http://", "https://", "src=", "href=", "@import", "url("] where outside != "http://" {
             XCTAssertFalse(html.contains(outside), "self-contained: no \(outside)")
         }
-        XCTAssertEqual(html.components(separatedBy: "http://").count - 1, 1, "only the SVG namespace URI, which is not fetched")
+        XCTAssertEqual(html.components(separatedBy: "http://").count, html.components(separatedBy: "xmlns=\"http://www.w3.org/2000/svg\"").count,
+                       "the only URIs are the SVG namespace's, which nothing fetches")
     }
 
     func testPrometheusExposition() throws {
