@@ -792,6 +792,84 @@ CLOUDFLARE_TUNNEL_TOKEN='{{secrets.cloudflareTunnelToken}}'
           "rawSql": "SELECT detected_at, symbol, rule, severity, value, threshold, detail FROM <%clickhouse.database%>.alerts FINAL ORDER BY detected_at DESC LIMIT 50"
         }
       ]
+    },
+    {
+      "id": 9,
+      "type": "timeseries",
+      "title": "Memory by service (usage as docker stats counts it; dashed: limit)",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 9,
+        "w": 24,
+        "x": 0,
+        "y": 42
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "bytes",
+          "custom": {
+            "stacking": {
+              "mode": "normal",
+              "group": "usage"
+            },
+            "fillOpacity": 40
+          }
+        },
+        "overrides": [
+          {
+            "matcher": {
+              "id": "byRegexp",
+              "options": ".* limit"
+            },
+            "properties": [
+              {
+                "id": "custom.stacking",
+                "value": {
+                  "mode": "none",
+                  "group": "limits"
+                }
+              },
+              {
+                "id": "custom.fillOpacity",
+                "value": 0
+              },
+              {
+                "id": "custom.lineStyle",
+                "value": {
+                  "fill": "dash",
+                  "dash": [
+                    10,
+                    10
+                  ]
+                }
+              }
+            ]
+          }
+        ]
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "cdcctl_memory_usage_bytes",
+          "legendFormat": "{{service}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        },
+        {
+          "refId": "B",
+          "expr": "cdcctl_memory_limit_bytes",
+          "legendFormat": "{{service}} limit",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
     }
   ]
 }
@@ -975,6 +1053,10 @@ scrape_configs:
   - job_name: processor
     static_configs:
       - targets: ["host.docker.internal:{{processor.metricsPort}}"]
+  # cdcctl report memory --record --every 60s serves the memory figures on the host (port 9401 by default).
+  - job_name: cdcctl-memory
+    static_configs:
+      - targets: ["host.docker.internal:9401"]
   - job_name: clickhouse
     static_configs:
       - targets: ["clickhouse:9363"]
@@ -1032,6 +1114,25 @@ groups:
         annotations:
           summary: "ClickHouse is not answering its metrics endpoint"
           description: "Check `cdcctl status` and the clickhouse container's memory against its limit."
+  # Memory per service, from `cdcctl report memory --record --every 60s --metrics-port 9401`
+  # (docs/reports.md): usage as docker stats counts it, the limit in force, OOM kills.
+  - name: cdc-memory
+    rules:
+      - alert: ServiceMemoryNearLimit
+        expr: max by (cluster, service) (cdcctl_memory_usage_bytes) / max by (cluster, service) (cdcctl_memory_limit_bytes > 0) > 0.9
+        for: 5m
+        labels:
+          severity: warning
+        annotations:
+          summary: "{{=<% %>=}}{{ $labels.service }}<%={{ }}=%> uses more than 90 % of its memory limit"
+          description: "Run `cdcctl report memory` (anon vs file shows what grows); raise the service's memoryMiB in the manifest, then `cdcctl up`."
+      - alert: ServiceOOMKilled
+        expr: increase(cdcctl_memory_oom_kills_total[10m]) > 0
+        labels:
+          severity: critical
+        annotations:
+          summary: "{{=<% %>=}}{{ $labels.service }}<%={{ }}=%> was OOM-killed"
+          description: "The kernel killed a process in its container for memory. `cdcctl report memory` names it; raise its memoryMiB (or lower its heap)."
 
 """#,
     ]

@@ -313,7 +313,8 @@ public final class DockerComposeRuntime: Runtime, @unchecked Sendable {
                 ports: ports, networks: (net["Networks"] as? [String: Any] ?? [:]).keys.sorted(),
                 secretsFingerprint: labels["io.cdcctl.secrets-fingerprint"],
                 volumes: (c["Mounts"] as? [[String: Any]] ?? []).filter { $0["Type"] as? String == "volume" }
-                    .compactMap { $0["Name"] as? String }.sorted())
+                    .compactMap { $0["Name"] as? String }.sorted(),
+                pid: (state["Pid"] as? NSNumber)?.intValue ?? 0, oomKilled: (state["OOMKilled"] as? Bool) ?? false)
         }
     }
 

@@ -41,11 +41,16 @@ public struct ServiceStatus: Sendable, Codable, Equatable {
     public var secretsFingerprint: String?
     /// Names of the volumes mounted (named and anonymous: an image's VOLUME gets one).
     public var volumes: [String]
+    /// The container's main process on the engine's host (0 when not running): its
+    /// `/proc/PID/cgroup` names the container's cgroup, where its memory counters are.
+    public var pid: Int
+    /// The engine's `State.OOMKilled`: the main process was killed for memory.
+    public var oomKilled: Bool
 
     public init(service: String, container: String, id: String, image: String, imageId: String = "", state: String,
                 health: String?, lastHealthOutput: String? = nil, startedAt: String = "", exitCode: Int = 0,
                 restartCount: Int = 0, memoryLimitBytes: Int64 = 0, ports: [PublishedPort] = [], networks: [String] = [],
-                secretsFingerprint: String? = nil, volumes: [String] = []) {
+                secretsFingerprint: String? = nil, volumes: [String] = [], pid: Int = 0, oomKilled: Bool = false) {
         self.service = service
         self.container = container
         self.id = id
@@ -62,6 +67,8 @@ public struct ServiceStatus: Sendable, Codable, Equatable {
         self.networks = networks
         self.secretsFingerprint = secretsFingerprint
         self.volumes = volumes
+        self.pid = pid
+        self.oomKilled = oomKilled
     }
 
     public var verdict: ServiceHealth { ServiceHealth(state: state, health: health) }

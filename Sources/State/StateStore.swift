@@ -103,6 +103,36 @@ public final class StateStore {
         );
         CREATE INDEX test_runs_by_time ON test_runs(started_at_ms);
         """,
+        // 5: memory samples per service (`cdcctl report memory --record`): raw rows (resolution_s 0)
+        // for 48 h, then one row per service and bucket (resolution_s the bucket width: usage the
+        // mean, max_usage the highest); and the OOM-kill count each container had at the last
+        // report, so "OOM-killed since the last report" survives between runs.
+        """
+        CREATE TABLE memory_samples (
+            cluster TEXT NOT NULL,
+            service TEXT NOT NULL,
+            at_ms INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            usage_bytes INTEGER NOT NULL,
+            max_usage_bytes INTEGER NOT NULL,
+            limit_bytes INTEGER NOT NULL,
+            rss_bytes INTEGER NOT NULL,
+            anon_bytes INTEGER NOT NULL,
+            file_bytes INTEGER NOT NULL,
+            oom_kills INTEGER NOT NULL,
+            resolution_s INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (cluster, service, at_ms)
+        );
+        CREATE INDEX memory_samples_by_time ON memory_samples(cluster, at_ms);
+        CREATE TABLE memory_oom_seen (
+            cluster TEXT NOT NULL,
+            service TEXT NOT NULL,
+            container_id TEXT NOT NULL,
+            oom_kills INTEGER NOT NULL,
+            seen_at_ms INTEGER NOT NULL,
+            PRIMARY KEY (cluster, service)
+        );
+        """,
     ]
 
     public init(path: String) throws {

@@ -13,7 +13,7 @@ struct CDCCtl: ParsableCommand {
             `cdcctl --version` prints the version, the source commit and the librdkafka loaded at run time.
             """,
         subcommands: [Init.self, Validate.self, RenderCommand.self, Up.self, Status.self, Down.self, Topics.self, Schema.self, Produce.self,
-                      Source.self, ConnectorCommand.self, ProcessCommand.self, Bench.self, FailoverTest.self, History.self])
+                      Source.self, ConnectorCommand.self, ProcessCommand.self, Bench.self, FailoverTest.self, Report.self, History.self])
 }
 
 @main

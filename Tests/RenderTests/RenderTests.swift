@@ -174,7 +174,57 @@ final class RenderTests: XCTestCase {
         XCTAssertEqual(config.status, 0, config.output)
         let rules = try TestSupport.run(promtool, ["check", "rules", dir + "/prometheus/rules/cdc-alerts.yml"])
         XCTAssertEqual(rules.status, 0, rules.output)
-        XCTAssertTrue(rules.output.contains("SUCCESS: 5 rules found"), rules.output)
+        XCTAssertTrue(rules.output.contains("SUCCESS: 7 rules found"), rules.output)
+    }
+
+    /// The memory alerts fire when they should and only then (`promtool test rules` evaluates
+    /// the rendered rules over constructed series): above 90 % of the limit for 5 minutes; any OOM kill.
+    func testMemoryAlertsFireOnPromtoolSeries() throws {
+        let promtool = try TestSupport.tool("promtool", env: "CDCCTL_PROMTOOL")
+        let (dir, _) = try renderToDisk(try manifest())
+        let test = """
+            rule_files: [\(dir)/prometheus/rules/cdc-alerts.yml]
+            evaluation_interval: 1m
+            tests:
+              - interval: 1m
+                input_series:
+                  - series: 'cdcctl_memory_usage_bytes{cluster="c",service="connect"}'
+                    values: '950x10'
+                  - series: 'cdcctl_memory_limit_bytes{cluster="c",service="connect"}'
+                    values: '1000x10'
+                  - series: 'cdcctl_memory_usage_bytes{cluster="c",service="mysql"}'
+                    values: '890x10'
+                  - series: 'cdcctl_memory_limit_bytes{cluster="c",service="mysql"}'
+                    values: '1000x10'
+                  - series: 'cdcctl_memory_oom_kills_total{cluster="c",service="mysql"}'
+                    values: '0 0 0 1 1 1 1 1 1 1 1'
+                alert_rule_test:
+                  - eval_time: 3m
+                    alertname: ServiceMemoryNearLimit
+                    exp_alerts: []
+                  - eval_time: 6m
+                    alertname: ServiceMemoryNearLimit
+                    exp_alerts:
+                      - exp_labels: {severity: warning, cluster: c, service: connect}
+                        exp_annotations:
+                          summary: "connect uses more than 90 % of its memory limit"
+                          description: "Run `cdcctl report memory` (anon vs file shows what grows); raise the service's memoryMiB in the manifest, then `cdcctl up`."
+                  - eval_time: 2m
+                    alertname: ServiceOOMKilled
+                    exp_alerts: []
+                  - eval_time: 4m
+                    alertname: ServiceOOMKilled
+                    exp_alerts:
+                      - exp_labels: {severity: critical, cluster: c, service: mysql}
+                        exp_annotations:
+                          summary: "mysql was OOM-killed"
+                          description: "The kernel killed a process in its container for memory. `cdcctl report memory` names it; raise its memoryMiB (or lower its heap)."
+
+            """
+        try test.write(toFile: dir + "/memory-alerts-test.yml", atomically: true, encoding: .utf8)
+        let result = try TestSupport.run(promtool, ["test", "rules", dir + "/memory-alerts-test.yml"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("SUCCESS"), result.output)
     }
 
     // MARK: - Templates and secrets

@@ -204,7 +204,7 @@ final class RuntimeTests: XCTestCase {
     static let inspectJSON = """
         [{"Id": "abc123", "Name": "/cdc-kafka-2", "Image": "sha256:feed", "RestartCount": 1,
           "Config": {"Image": "apache/kafka:3.9.1", "Labels": {"com.docker.compose.project": "cdc", "com.docker.compose.service": "kafka-2"}},
-          "State": {"Status": "running", "StartedAt": "2026-11-21T20:00:00Z", "ExitCode": 0,
+          "State": {"Status": "running", "StartedAt": "2026-11-21T20:00:00Z", "ExitCode": 0, "Pid": 4242, "OOMKilled": true,
                     "Health": {"Status": "unhealthy", "Log": [{"Output": "first"}, {"Output": "bash: connect: Connection refused\\n"}]}},
           "HostConfig": {"Memory": 805306368},
           "NetworkSettings": {"Ports": {"9092/tcp": [{"HostIp": "127.0.0.1", "HostPort": "9093"}], "19092/tcp": null},
@@ -223,7 +223,9 @@ final class RuntimeTests: XCTestCase {
                                                   lastHealthOutput: "bash: connect: Connection refused", startedAt: "2026-11-21T20:00:00Z",
                                                   exitCode: 0, restartCount: 1, memoryLimitBytes: 805_306_368,
                                                   ports: [PublishedPort(hostIP: "127.0.0.1", hostPort: 9093, containerPort: 9092)],
-                                                  networks: ["cdc_default"]))
+                                                  networks: ["cdc_default"], pid: 4242, oomKilled: true))
+        XCTAssertEqual(statuses[1].pid, 0, "no Pid: not running")
+        XCTAssertFalse(statuses[1].oomKilled)
         XCTAssertEqual(statuses[0].verdict, .unhealthy)
         XCTAssertEqual(statuses[1].verdict, .stopped)
         XCTAssertEqual(statuses[1].exitCode, 137)
