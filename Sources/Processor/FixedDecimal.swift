@@ -23,6 +23,15 @@ public struct FixedDecimal: Sendable, Hashable, Comparable, CustomStringConverti
 
     public init(_ value: Int64) { self.init(mantissa: Int128(value), scale: 0) }
 
+    /// The decimal a Double was written as (its shortest round-trip text: `1e8` → 100000000,
+    /// `0.1` → 0.1), for limits read from the manifest as numbers. Out of range: the nearest
+    /// 38-digit bound.
+    public static func exactly(_ value: Double) -> FixedDecimal {
+        if let d = FixedDecimal("\(value)") { return d }
+        let bound = FixedDecimal(mantissa: Int128.powersOfTen[38] - 1, scale: 0)
+        return value < 0 ? FixedDecimal(mantissa: -bound.mantissa, scale: 0) : bound
+    }
+
     /// Parses `-12.3400`, `5`, `1e-3`, `1.5E+2` (JSON number grammar, leading `+` allowed).
     public init?(_ text: some StringProtocol) {
         var utf8 = Array(text.utf8)

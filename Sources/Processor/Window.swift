@@ -34,8 +34,10 @@ struct WindowState {
     var close: PriceMark
     var high: FixedDecimal
     var low: FixedDecimal
-    /// Emitted at least once (the watermark reached the window's end).
+    /// Fired: the watermark reached the window's end.
     var fired = false
+    /// The version (trade count) last written, by a firing or by the idle rule; 0: none.
+    var emittedVersion: UInt64 = 0
     var origin: Origin
 
     init(start: Int64, first trade: TradeEvent, origin: Origin) {
@@ -48,9 +50,16 @@ struct WindowState {
         self.origin = origin
     }
 
-    /// Adds a trade; false (and no change) when a sum would overflow 38 digits.
+    /// `trade_aggregates` columns: notional Decimal(38,20) (price scale 8 + volume scale 12),
+    /// volume, buy_volume and sell_volume Decimal(38,12). A sum that would not fit them is
+    /// refused here rather than by ClickHouse (where it would fail the whole batch).
+    static let notionalIntegerDigits = 18
+    static let volumeIntegerDigits = 26
+
+    /// Adds a trade; false (and no change) when a sum would not fit its column.
     mutating func fold(_ t: TradeEvent, notional tradeNotional: FixedDecimal) -> Bool {
-        guard let v = volume.adding(t.volume), let n = notional.adding(tradeNotional) else { return false }
+        guard let v = volume.adding(t.volume), let n = notional.adding(tradeNotional),
+              v.integerDigits <= Self.volumeIntegerDigits, n.integerDigits <= Self.notionalIntegerDigits else { return false }
         let sideVolume = t.side == .buy ? buyVolume.adding(t.volume) : sellVolume.adding(t.volume)
         guard let sideVolume else { return false }
         volume = v
