@@ -37,9 +37,11 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["Diagnostics"]),
         // Stream engine: pure logic (decoding, windows, anomaly rules); Kafka and ClickHouse adapters live elsewhere.
         .target(name: "Processor", dependencies: ["Diagnostics", "Manifest"]),
+        // Long-running services: the Service protocol, shared signal handling, the /metrics server.
+        .target(name: "Telemetry", dependencies: ["Diagnostics"]),
         // The engine between a Kafka source and a ClickHouse sink, exactly-once effect.
-        .target(name: "ProcessorRuntime", dependencies: ["Processor", "Kafka", "ClickHouse", "Diagnostics"]),
-        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "HTTP", "Connect", "MySQL", "ClickHouse", "Processor", "ProcessorRuntime", "Runtime", "Diagnostics", "Checksum"]),
+        .target(name: "ProcessorRuntime", dependencies: ["Processor", "Kafka", "ClickHouse", "Diagnostics", "Telemetry"]),
+        .target(name: "Operations", dependencies: ["Manifest", "Render", "State", "Kafka", "HTTP", "Connect", "MySQL", "ClickHouse", "Processor", "ProcessorRuntime", "Runtime", "Diagnostics", "Checksum", "Telemetry"]),
         .executableTarget(name: "cdcctl", dependencies: [
             "Operations", "Manifest", "Diagnostics", "Connect", "Processor", "Runtime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -56,7 +58,7 @@ let package = Package(
         .testTarget(name: "TestbedTests", dependencies: ["Connect", "HTTP", "Kafka", "MySQL", "TestSupport"]),
         .testTarget(name: "ClickHouseTests", dependencies: ["ClickHouse", "Operations", "Manifest", "Render", "State", "Checksum", "Diagnostics", "TestSupport"]),
         .testTarget(name: "ProcessorTests", dependencies: ["Processor", "Manifest", "Diagnostics"]),
-        .testTarget(name: "ProcessorRuntimeTests", dependencies: ["ClickHouse", "Kafka", "TestSupport"]),
+        .testTarget(name: "ProcessorRuntimeTests", dependencies: ["ClickHouse", "Kafka", "TestSupport", "ProcessorRuntime", "Processor", "Telemetry"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "State", "Manifest", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Diagnostics", "TestSupport"]),
         .testTarget(name: "UpTests", dependencies: ["Operations", "Runtime", "Manifest", "State", "Kafka", "MySQL", "TestSupport"]),

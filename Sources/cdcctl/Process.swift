@@ -48,6 +48,7 @@ struct ProcessCommand: ParsableCommand {
                 case .json: try Console.json(s)
                 case .table:
                     print("processor group \(s.group): \(s.running ? "running" : "NOT RUNNING") (\(s.metricsURL))")
+                    print("recovery mode: \(s.recoveryMode ?? "unknown (the broker did not answer the probe)")")
                     print(TextTable.render([["TOPIC", "PARTITION", "COMMITTED", "HIGH WATERMARK", "LAG"]] + s.partitions.map {
                         [$0.topic, String($0.partition), $0.committed < 0 ? "-" : String($0.committed), String($0.highWatermark), String($0.lag)]
                     }))
