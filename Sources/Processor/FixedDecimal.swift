@@ -130,6 +130,13 @@ public struct FixedDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         return d
     }
 
+    /// True when the value has at most `digits` digits before the decimal point: one comparison
+    /// (the hot path checks every trade's notional and every window sum against its column).
+    @inline(__always)
+    public func fits(integerDigits digits: Int) -> Bool {
+        scale + digits > 38 || mantissa.magnitude < UInt128(Int128.powersOfTen[scale + digits])
+    }
+
     /// `self + other`, exact; nil on overflow.
     public func adding(_ other: FixedDecimal) -> FixedDecimal? {
         if scale == other.scale {

@@ -155,7 +155,8 @@ public final class ProcessorEngine {
         if part.coverageStart == nil { part.coverageStart = end }
 
         out.trades.append(t)
-        out.tradePositions.append(p)
+        out.tradeOrigins.append(TradeOrigin(partition: p.partition, offset: p.offset))
+        if out.tradesTopic.isEmpty { out.tradesTopic = config.tradesTopic }
         let symbol = part.symbols[t.symbol] ?? part.addSymbol(t.symbol, ringCapacity: config.anomalies.priceWindow)
         // Reset here, not only in the sweep, so the moment of the reset depends on the input
         // alone (sweeps run at different records after a restart). Measured from this trade's
@@ -172,7 +173,7 @@ public final class ProcessorEngine {
 
         if watermark >= end + config.allowedLatenessMs {
             metrics.lateEventsDropped += 1
-        } else if let notional = t.notional, notional.integerDigits <= WindowState.notionalIntegerDigits {
+        } else if let notional = t.notional, notional.fits(integerDigits: WindowState.notionalIntegerDigits) {
             let index = symbol.windowIndex(start: start) ?? symbol.insertWindow(WindowState(start: start, first: t, origin: origin))
             if symbol.windows[index].fold(t, notional: notional) {
                 symbol.markActive(windowStart: start, streakGapMs: Int64(config.anomalies.volumeWindows) * windowMs)

@@ -267,6 +267,12 @@ public struct AlertRow: ClickHouseRow {
     }
 }
 
+/// The partition and offset a row of `trades` came from.
+public struct TradeOrigin: Sendable, Equatable {
+    public var partition: Int32
+    public var offset: Int64
+}
+
 /// What a quarantined record or row was stopped by.
 public enum RejectStage: String, Sendable {
     /// The record could not be decoded (or its values do not fit their columns).
@@ -325,8 +331,12 @@ public struct OutputBatch: Sendable, Equatable {
     public var tradeAggregates: [TradeAggregateRow] = []
     public var alerts: [AlertRow] = []
     public var rejects: [RejectRow] = []
-    /// Where each row of `trades` came from (same order), for quarantining a row ClickHouse refuses.
-    public var tradePositions: [RecordPosition] = []
+    /// Where each row of `trades` came from (same order; the topic is the trades topic), for
+    /// quarantining a row ClickHouse refuses. Two integers, not a `RecordPosition`: no reference
+    /// count per trade on the hot path.
+    public var tradeOrigins: [TradeOrigin] = []
+    /// The trades topic of `tradeOrigins`.
+    public var tradesTopic = ""
 
     public init() {}
 
@@ -360,7 +370,10 @@ public struct OutputBatch: Sendable, Equatable {
         case .cdcOrdersRaw: cdcOrdersRaw.map(\.position)
         case .cdcOrderExecutionsRaw: cdcOrderExecutionsRaw.map(\.position)
         case .ordersCurrent: ordersCurrent.map { _ in nil }
-        case .trades: tradePositions.count == trades.count ? tradePositions : trades.map { _ in nil }
+        case .trades:
+            tradeOrigins.count == trades.count
+                ? tradeOrigins.map { RecordPosition(topic: tradesTopic, partition: $0.partition, offset: $0.offset) }
+                : trades.map { _ in nil }
         case .tradeAggregates: tradeAggregates.map { _ in nil }
         case .alerts: alerts.map { _ in nil }
         case .processorRejects: rejects.map(\.position)
@@ -375,6 +388,6 @@ public struct OutputBatch: Sendable, Equatable {
         tradeAggregates.removeAll(keepingCapacity: keepingCapacity)
         alerts.removeAll(keepingCapacity: keepingCapacity)
         rejects.removeAll(keepingCapacity: keepingCapacity)
-        tradePositions.removeAll(keepingCapacity: keepingCapacity)
+        tradeOrigins.removeAll(keepingCapacity: keepingCapacity)
     }
 }

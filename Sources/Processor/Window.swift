@@ -59,7 +59,7 @@ struct WindowState {
     /// Adds a trade; false (and no change) when a sum would not fit its column.
     mutating func fold(_ t: TradeEvent, notional tradeNotional: FixedDecimal) -> Bool {
         guard let v = volume.adding(t.volume), let n = notional.adding(tradeNotional),
-              v.integerDigits <= Self.volumeIntegerDigits, n.integerDigits <= Self.notionalIntegerDigits else { return false }
+              v.fits(integerDigits: Self.volumeIntegerDigits), n.fits(integerDigits: Self.notionalIntegerDigits) else { return false }
         let sideVolume = t.side == .buy ? buyVolume.adding(t.volume) : sellVolume.adding(t.volume)
         guard let sideVolume else { return false }
         volume = v
