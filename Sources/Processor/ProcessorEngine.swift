@@ -116,7 +116,18 @@ public final class ProcessorEngine {
     public static func version(of p: RecordPosition) -> UInt64 { UInt64(p.offset) + 1 }
 
     public func apply(trade t: TradeEvent, at p: RecordPosition, ingestedAtMs: Int64? = nil, into out: inout OutputBatch) {
-        let part = partition(p.partition)
+        var part = partition(p.partition)
+        if let (offset, fingerprint) = part.verify, p.offset >= offset {
+            part.verify = nil
+            if p.offset == offset && Self.fingerprint(t) != fingerprint {
+                // The record the checkpoint was built from is not there any more: the topic was
+                // deleted and recreated (or truncated) since. Its state and offsets belong to the
+                // old topic; replaying silently up to the old `done` would drop these records.
+                metrics.checkpointsDiscarded += 1
+                part = TradePartition(id: p.partition, delayMs: config.watermarkDelayMs)
+                tradePartitions[p.partition] = part
+            }
+        }
         guard p.offset < part.emitFrom else { return consume(t, at: p, ingestedAtMs: ingestedAtMs, part, into: &out) }
         // Replaying records whose rows ClickHouse already holds: rebuild the state only.
         // (Rows here may differ from the first run's for state that was complete then and is
@@ -168,7 +179,7 @@ public final class ProcessorEngine {
             metrics.alerts += 1
             out.alerts.append(alert)
         }
-        let origin = Origin(offset: p.offset, maxEventTimeBefore: maxBefore)
+        let origin = Origin(offset: p.offset, maxEventTimeBefore: maxBefore, fingerprint: Self.fingerprint(t))
         symbol.ring.push(price, tsMs: t.tsMs, origin: origin)
 
         if watermark >= end + config.allowedLatenessMs {
@@ -236,6 +247,13 @@ public final class ProcessorEngine {
         }
         metrics.idleWindowsEmitted += UInt64(written)
         return written
+    }
+
+    /// A cheap fingerprint of a trade for checkpoints (no hashing of strings on the hot path).
+    @inline(__always)
+    static func fingerprint(_ t: TradeEvent) -> Int64 {
+        let f = t.tsMs &* 1_000_003 &+ Int64(truncatingIfNeeded: t.price.mantissa) &* 8_191 &+ Int64(truncatingIfNeeded: t.volume.mantissa)
+        return f == 0 ? 1 : f
     }
 
     /// The highest event time seen per trades partition (for the idle rule's clock).
@@ -321,9 +339,11 @@ public final class ProcessorEngine {
         var out: [PartitionCheckpoint] = []
         for (id, p) in tradePartitions where p.nextOffset != nil {
             let c = p.checkpoint()
-            out.append(PartitionCheckpoint(topic: config.tradesTopic, partition: id, offset: c.offset,
-                                           maxEventTimeMs: c.maxEventTime == .min ? nil : c.maxEventTime,
-                                           coverageStartMs: p.coverageStart, processedOffset: p.nextOffset))
+            var cp = PartitionCheckpoint(topic: config.tradesTopic, partition: id, offset: c.offset,
+                                         maxEventTimeMs: c.maxEventTime == .min ? nil : c.maxEventTime,
+                                         coverageStartMs: p.coverageStart, processedOffset: p.nextOffset)
+            if c.fingerprint != 0 { cp.firstRecordFingerprint = c.fingerprint }
+            out.append(cp)
         }
         for (tp, offset) in cdcOffsets {
             out.append(PartitionCheckpoint(topic: tp.topic, partition: tp.partition, offset: offset))
@@ -341,6 +361,7 @@ public final class ProcessorEngine {
                 p.maxEventTime = c.maxEventTimeMs ?? .min
                 p.coverageStart = c.coverageStartMs
                 p.emitFrom = c.processedOffset ?? c.offset
+                p.verify = c.firstRecordFingerprint.map { (c.offset, $0) }
             } else {
                 cdcOffsets[TopicPartition(topic: c.topic, partition: c.partition)] = c.offset
             }
@@ -386,6 +407,9 @@ public struct ProcessorMetrics: Sendable, Equatable {
     public var alerts: UInt64 = 0
     /// Trades replayed after a restart to rebuild state, without emitting rows.
     public var replayed: UInt64 = 0
+    /// Restored trade checkpoints whose first record was not there any more (a recreated
+    /// topic): the partition started afresh instead of replaying silently.
+    public var checkpointsDiscarded: UInt64 = 0
 }
 
 public struct StateSize: Sendable, Equatable {
@@ -409,6 +433,9 @@ public struct PartitionCheckpoint: Sendable, Equatable {
     /// The offset after the last record whose rows this checkpoint covers (trade partitions):
     /// a replay rebuilds state from `offset` and emits rows again from here on.
     public var processedOffset: Int64?
+    /// A fingerprint of the record at `offset` (trade partitions holding state): a restart
+    /// checks it, so a recreated topic is not replayed as if it were the old one.
+    public var firstRecordFingerprint: Int64?
 
     public init(topic: String, partition: Int32, offset: Int64, maxEventTimeMs: Int64? = nil, coverageStartMs: Int64? = nil,
                 processedOffset: Int64? = nil) {
@@ -426,6 +453,7 @@ public struct PartitionCheckpoint: Sendable, Equatable {
         if let maxEventTimeMs { s += " max=\(maxEventTimeMs)" }
         if let coverageStartMs { s += " cov=\(coverageStartMs)" }
         if let processedOffset { s += " done=\(processedOffset)" }
+        if let firstRecordFingerprint { s += " at=\(firstRecordFingerprint)" }
         return s
     }
 
@@ -441,6 +469,7 @@ public struct PartitionCheckpoint: Sendable, Equatable {
             case "max": maxEventTimeMs = v
             case "cov": coverageStartMs = v
             case "done": processedOffset = v
+            case "at": firstRecordFingerprint = v
             default: return nil
             }
         }
@@ -467,6 +496,8 @@ final class TradePartition {
     var nextMaintenance = Int64.min
     /// Records before this offset are replayed after a restart: their rows are in ClickHouse.
     var emitFrom = Int64.min
+    /// The offset and fingerprint of the record a restored checkpoint was built from.
+    var verify: (offset: Int64, fingerprint: Int64)?
 
     init(id: Int32, delayMs: Int64) {
         self.id = id
@@ -483,7 +514,7 @@ final class TradePartition {
 
     /// The commit offset and the maximum event time before it: the oldest record any state
     /// still held was built from (or the next record, when the engine holds nothing).
-    func checkpoint() -> (offset: Int64, maxEventTime: Int64) {
+    func checkpoint() -> (offset: Int64, maxEventTime: Int64, fingerprint: Int64) {
         var oldest = Origin(offset: nextOffset ?? 0, maxEventTimeBefore: maxEventTime)
         func consider(_ o: Origin) { if o.offset < oldest.offset { oldest = o } }
         for s in symbols.values {
@@ -491,7 +522,7 @@ final class TradePartition {
             for h in s.history { consider(h.origin) }
             if let o = s.ring.oldest { consider(o) }
         }
-        return (oldest.offset, oldest.maxEventTimeBefore)
+        return (oldest.offset, oldest.maxEventTimeBefore, oldest.fingerprint)
     }
 }
 

@@ -4,6 +4,10 @@
 struct Origin: Equatable {
     var offset: Int64
     var maxEventTimeBefore: Int64
+    /// A cheap fingerprint of that record's trade (time, price, volume): a restart checks that
+    /// the record it replays from is still this one, not a recreated topic's record at the
+    /// same offset. 0 for the synthetic "next offset" origin.
+    var fingerprint: Int64 = 0
 }
 
 /// The trade of a window that sets its open or close price.

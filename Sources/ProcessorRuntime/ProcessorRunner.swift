@@ -213,14 +213,35 @@ public final class ProcessorRunner: Service {
     private func process(_ m: RawMessage) {
         let key = PartitionKey(topic: m.topic, partition: m.partition)
         let position = RecordPosition(topic: m.topic, partition: m.partition, offset: m.offset)
+        if next[key] == nil, let saved = lastCommitted[key], m.offset < saved.offset {
+            // The consumer was reset below the saved checkpoint (auto.offset.reset): the topic
+            // was deleted and recreated, or truncated, and the checkpoint belongs to the old one.
+            // Replaying its records silently up to the old `done` would drop them: start over.
+            log("processor: \(position.description) is below the saved checkpoint \(saved.offset): the topic was recreated or truncated; "
+                + "its checkpoint is discarded and this partition starts afresh here")
+            engine.restore([PartitionCheckpoint(topic: m.topic, partition: m.partition, offset: m.offset)])
+            lastCommitted[key] = nil
+            flushedUpTo[key] = m.offset
+            rangeHash[key] = nil
+        }
         // A partition this run has no checkpoint for starts its range at its first record, so
         // a replay of that range after a crash builds the same token.
         let from = flushedUpTo[key] ?? m.offset
         if flushedUpTo[key] == nil { flushedUpTo[key] = m.offset }
         if m.offset >= from { rangeHash[key] = Self.hash(m, into: rangeHash[key] ?? Self.fnvBasis) }
         let rejectsBefore = batch.rejects.count
+        let discardedBefore = engine.metrics.checkpointsDiscarded
         if engine.process(InputRecord(position: position, key: m.key, value: m.value, timestampMs: m.timestampMs), into: &batch) != nil {
             metrics.add(malformed: 1)
+        }
+        if engine.metrics.checkpointsDiscarded != discardedBefore {
+            // The record the saved checkpoint was built from is not this one: the topic was
+            // recreated. The engine started the partition afresh; so does its range here.
+            log("processor: \(position.description) is not the record its saved checkpoint was built from: the topic was recreated or "
+                + "truncated; the checkpoint is discarded and this partition starts afresh here")
+            lastCommitted[key] = nil
+            flushedUpTo[key] = m.offset
+            rangeHash[key] = Self.hash(m, into: Self.fnvBasis)
         }
         if batch.rejects.count > rejectsBefore {
             for r in batch.rejects[rejectsBefore...] {

@@ -221,4 +221,45 @@ final class IssueTwelveTests: XCTestCase {
         for (i, p) in ["100", "101", "99", "100", "100"].enumerated() { h2.trade("S", "\(i)", p, "1", at: B + Int64(i)) }
         XCTAssertEqual(h2.trade("S", "spike", "103", "1", at: B + 10).alerts.first?.direction, .up)
     }
+
+    // MARK: 4: a checkpoint of a recreated topic is not replayed silently
+
+    func testACheckpointFromARecreatedTopicIsDiscardedNotReplayedSilently() {
+        let cfg = config()
+        let first = Harness(cfg)
+        for i in 0..<10 { first.trade("S", "a\(i)", "10", "1", at: B + Int64(i) * 1000) }
+        let saved = first.engine.checkpoints().compactMap {
+            PartitionCheckpoint(topic: $0.topic, partition: $0.partition, offset: $0.offset, metadata: $0.metadata)
+        }
+        XCTAssertEqual(saved.first?.offset, 0, "the open window holds the checkpoint at its first trade")
+        XCTAssertEqual(saved.first?.processedOffset, 10)
+        XCTAssertNotNil(saved.first?.firstRecordFingerprint)
+        func feed(_ engine: ProcessorEngine, id: String, price: String) -> OutputBatch {
+            var out = OutputBatch()
+            for i in 0..<10 {
+                let t = TradeEvent(symbol: "S", tradeId: "\(id)\(i)", price: FixedDecimal(price)!, volume: FixedDecimal("1")!, side: .buy,
+                                   tsMs: B + 500 + Int64(i) * 1000, source: "test")
+                RecordedRecord(position: RecordPosition(topic: "trades.raw", partition: 0, offset: Int64(i)), key: nil,
+                               value: TradeCodec.encode(t)).process(with: engine, into: &out)
+            }
+            return out
+        }
+        // The topic was recreated: other trades at the same offsets. Before, all ten were taken
+        // for a replay of rows already written and silently dropped.
+        let recreated = ProcessorEngine(config: cfg)
+        recreated.restore(saved)
+        XCTAssertEqual(feed(recreated, id: "b", price: "11").trades.count, 10)
+        XCTAssertEqual(recreated.metrics.checkpointsDiscarded, 1)
+        // The same topic: the same records replay silently, as they must.
+        let same = ProcessorEngine(config: cfg)
+        same.restore(saved)
+        var out = OutputBatch()
+        for (i, t) in first.all.trades.enumerated() {
+            RecordedRecord(position: RecordPosition(topic: "trades.raw", partition: 0, offset: Int64(i)), key: nil,
+                           value: TradeCodec.encode(t)).process(with: same, into: &out)
+        }
+        XCTAssertEqual(out.trades.count, 0)
+        XCTAssertEqual(same.metrics.checkpointsDiscarded, 0)
+        XCTAssertEqual(same.metrics.replayed, 10)
+    }
 }
