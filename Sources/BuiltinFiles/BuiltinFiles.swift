@@ -167,6 +167,100 @@ ORDER BY alert_id
 SETTINGS non_replicated_deduplication_window = 10000;
 
 """#,
+        "clickhouse/migrations/0006_processor_exactly_once.sql.mustache": #"""
+-- The stream processor's exactly-once and dead-letter tables (docs/processor.md, issue 12).
+-- Applied migrations are immutable: this one changes what 0001, 0004 and 0005 created.
+--
+-- 1. The raw change tables collapse a row written twice, like every other processor table:
+--    ReplacingMergeTree keyed by the event's Kafka position. ClickHouse cannot change a table's
+--    engine in place, so each is copied into a new table that then takes its name. (Their TTL
+--    comes from R__ttl, which runs again after this: a TTL here would tie this migration's
+--    checksum to the manifest.)
+CREATE TABLE IF NOT EXISTS {{clickhouse.database}}.cdc_orders_raw_rmt
+(
+    topic LowCardinality(String),
+    partition UInt16,
+    offset UInt64,
+    op LowCardinality(String),
+    order_id UInt64,
+    before Nullable(String),
+    after Nullable(String),
+    source_ts DateTime64(3),
+    ingested_at DateTime64(3) DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (topic, partition, offset)
+SETTINGS non_replicated_deduplication_window = 10000;
+
+INSERT INTO {{clickhouse.database}}.cdc_orders_raw_rmt SELECT * FROM {{clickhouse.database}}.cdc_orders_raw;
+RENAME TABLE {{clickhouse.database}}.cdc_orders_raw TO {{clickhouse.database}}.cdc_orders_raw_mergetree, {{clickhouse.database}}.cdc_orders_raw_rmt TO {{clickhouse.database}}.cdc_orders_raw;
+DROP TABLE {{clickhouse.database}}.cdc_orders_raw_mergetree;
+
+CREATE TABLE IF NOT EXISTS {{clickhouse.database}}.cdc_order_executions_raw_rmt
+(
+    topic LowCardinality(String),
+    partition UInt16,
+    offset UInt64,
+    op LowCardinality(String),
+    execution_id UInt64,
+    order_id UInt64,
+    before Nullable(String),
+    after Nullable(String),
+    source_ts DateTime64(3),
+    ingested_at DateTime64(3) DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (topic, partition, offset)
+SETTINGS non_replicated_deduplication_window = 10000;
+
+INSERT INTO {{clickhouse.database}}.cdc_order_executions_raw_rmt SELECT * FROM {{clickhouse.database}}.cdc_order_executions_raw;
+RENAME TABLE {{clickhouse.database}}.cdc_order_executions_raw TO {{clickhouse.database}}.cdc_order_executions_raw_mergetree, {{clickhouse.database}}.cdc_order_executions_raw_rmt TO {{clickhouse.database}}.cdc_order_executions_raw;
+DROP TABLE {{clickhouse.database}}.cdc_order_executions_raw_mergetree;
+
+-- 2. Notional as the engine computes it: price scale 8 + volume scale 12 = 20 decimals
+--    (0004's Decimal(38, 12) truncated it). Values up to 10^18, which the engine enforces.
+ALTER TABLE {{clickhouse.database}}.trade_aggregates MODIFY COLUMN notional Decimal(38, 20);
+
+-- 3. A price move's direction: a drop and a spike are different alerts ('' for rows written before).
+ALTER TABLE {{clickhouse.database}}.alerts ADD COLUMN IF NOT EXISTS direction LowCardinality(String) DEFAULT '' AFTER threshold;
+
+-- 4. Dead letters: records and rows quarantined instead of stopping the pipeline. stage is
+--    decode (malformed, or values their columns cannot hold), future (event time too far ahead
+--    of the Kafka timestamp), aggregate (kept in trades, left out of its window) or insert
+--    (ClickHouse refused the row as bad data). Keyed so a replay writes the same row again.
+CREATE TABLE IF NOT EXISTS {{clickhouse.database}}.processor_rejects
+(
+    topic LowCardinality(String),
+    partition UInt16,
+    offset Int64,
+    stage LowCardinality(String),
+    target_table LowCardinality(String),
+    reason String,
+    payload String,
+    rejected_at DateTime64(3) DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (stage, target_table, topic, partition, offset, cityHash64(payload))
+SETTINGS non_replicated_deduplication_window = 10000;
+
+-- 5. The processor's checkpoints where the broker drops consumer-group commit metadata (Tansu):
+--    offset and metadata per partition, the highest seq wins. Written once per flush, never
+--    deduplicated (window 0: a repeated checkpoint is a new fact).
+CREATE TABLE IF NOT EXISTS {{clickhouse.database}}.processor_checkpoints
+(
+    consumer_group String,
+    topic String,
+    partition UInt16,
+    offset Int64,
+    metadata String,
+    seq UInt64,
+    written_at DateTime64(3) DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree(seq)
+ORDER BY (consumer_group, topic, partition)
+SETTINGS non_replicated_deduplication_window = 0;
+
+"""#,
         "clickhouse/migrations/R__ttl.sql.mustache": #"""
 -- Retention from the manifest's clickhouse.ttl. A repeatable migration: it runs after the
 -- versioned ones whenever its rendered text changes, so changing a TTL in the manifest is
@@ -178,6 +272,7 @@ ALTER TABLE {{clickhouse.database}}.cdc_order_executions_raw MODIFY TTL toDateTi
 ALTER TABLE {{clickhouse.database}}.trades MODIFY TTL toDateTime(traded_at) + INTERVAL {{clickhouse.ttlTradesDays}} DAY;
 ALTER TABLE {{clickhouse.database}}.trade_aggregates MODIFY TTL toDateTime(window_start) + INTERVAL {{clickhouse.ttlAggregatesDays}} DAY;
 ALTER TABLE {{clickhouse.database}}.alerts MODIFY TTL toDateTime(detected_at) + INTERVAL {{clickhouse.ttlAlertsDays}} DAY;
+ALTER TABLE {{clickhouse.database}}.processor_rejects MODIFY TTL toDateTime(rejected_at) + INTERVAL {{clickhouse.ttlRawDays}} DAY;
 
 """#,
         "clickhouse/users.d/cdcctl.xml.mustache": #"""
@@ -1284,6 +1379,8 @@ processor:
   batchMaxRows: 5000
   maxBufferedEvents: 50000   # consumption pauses above this (backpressure)
   metricsPort: 9400
+  idleTimeoutSeconds: 60     # no trades on a partition this long: write its open windows (0: off)
+  maxFutureSkewSeconds: 300  # trades further ahead of their Kafka timestamp are quarantined
   anomalies:
     priceZScore: 4.0
     priceWindow: 100

@@ -120,9 +120,12 @@ public final class KafkaConsumer: @unchecked Sendable {
         let msg = m.pointee
         if msg.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return nil }
         if msg.err != RD_KAFKA_RESP_ERR_NO_ERROR { throw handle.error("consume failed", msg.err, cString(rd_kafka_err2str(msg.err))) }
+        var kind = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let timestamp = rd_kafka_message_timestamp(m, &kind)
         return try body(RawMessage(topic: cString(rd_kafka_topic_name(msg.rkt)), partition: msg.partition, offset: msg.offset,
                                    key: msg.key.map { UnsafeRawBufferPointer(start: $0, count: msg.key_len) },
-                                   value: msg.payload.map { UnsafeRawBufferPointer(start: $0, count: msg.len) }))
+                                   value: msg.payload.map { UnsafeRawBufferPointer(start: $0, count: msg.len) },
+                                   timestampMs: kind == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || timestamp < 0 ? nil : timestamp))
     }
 
     /// Stops fetching the given partitions (already fetched messages may still arrive).
@@ -181,12 +184,16 @@ public struct RawMessage {
     public var offset: Int64
     public var key: UnsafeRawBufferPointer?
     public var value: UnsafeRawBufferPointer?
+    /// The record's timestamp (epoch ms, CreateTime or LogAppendTime); nil when it has none.
+    public var timestampMs: Int64?
 
-    public init(topic: String, partition: Int32, offset: Int64, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?) {
+    public init(topic: String, partition: Int32, offset: Int64, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
+                timestampMs: Int64? = nil) {
         self.topic = topic
         self.partition = partition
         self.offset = offset
         self.key = key
         self.value = value
+        self.timestampMs = timestampMs
     }
 }

@@ -239,6 +239,8 @@ public enum ManifestLoader {
                       batchMaxRows: p.int("batchMaxRows", default: 5000),
                       maxBufferedEvents: p.int("maxBufferedEvents", default: 50_000),
                       metricsPort: p.int("metricsPort", default: 9400),
+                      idleTimeoutSeconds: p.int("idleTimeoutSeconds", default: 60),
+                      maxFutureSkewSeconds: p.int("maxFutureSkewSeconds", default: 300),
                       anomalies: p.object("anomalies") { a in
                           Anomalies(priceZScore: a.double("priceZScore", default: 4.0),
                                     priceWindow: a.int("priceWindow", default: 100),

@@ -257,6 +257,12 @@ public struct Processor: Sendable, Codable, Equatable {
     /// Backpressure bound: consumption pauses above this many buffered events.
     public var maxBufferedEvents: Int
     public var metricsPort: Int
+    /// Processing time without records on a trades partition after which its open windows
+    /// are written provisionally (a market that closed); 0 turns the idle rule off.
+    public var idleTimeoutSeconds: Int
+    /// How far a trade's event time may be ahead of its Kafka timestamp (or, without one, of
+    /// its partition's highest event time) before it is quarantined as a clock glitch.
+    public var maxFutureSkewSeconds: Int
     public var anomalies: Anomalies
 }
 

@@ -354,6 +354,8 @@ private struct Checks {
                                      ("processor.maxBufferedEvents", p.maxBufferedEvents, 1_000...10_000_000),
                                      ("processor.watermarkDelaySeconds", p.watermarkDelaySeconds, 0...3600),
                                      ("processor.allowedLatenessSeconds", p.allowedLatenessSeconds, 0...86_400),
+                                     ("processor.idleTimeoutSeconds", p.idleTimeoutSeconds, 0...86_400),
+                                     ("processor.maxFutureSkewSeconds", p.maxFutureSkewSeconds, 1...604_800),
                                      ("processor.anomalies.priceWindow", p.anomalies.priceWindow, 2...100_000),
                                      ("processor.anomalies.volumeWindows", p.anomalies.volumeWindows, 1...10_000)]
             where !range.contains(value) {

@@ -76,11 +76,13 @@ enum AnomalyRules {
     /// non-zero deviation: a constant price has no scale to measure a move against.
     static func priceMove(_ t: TradeEvent, ring: PriceRing, rules: Anomalies, windowStart: Int64) -> AlertRow? {
         guard let (mean, sd) = ring.statistics(), sd > 0 else { return nil }
-        let z = abs(t.price.doubleValue - mean) / sd
+        let signed = (t.price.doubleValue - mean) / sd
+        let z = abs(signed)
         guard z > rules.priceZScore else { return nil }
+        let direction: AlertDirection = signed < 0 ? .down : .up
         return AlertRow(rule: .priceZScore, symbol: t.symbol, identity: t.tradeId, detectedAtMs: t.tsMs, windowStartMs: windowStart,
-                        value: z, threshold: rules.priceZScore,
-                        detail: "trade \(t.tradeId) at \(t.price) is \(rounded(z))σ from the mean \(rounded(mean)) of the last \(ring.count) trades (σ \(rounded(sd)))")
+                        value: z, threshold: rules.priceZScore, direction: direction,
+                        detail: "trade \(t.tradeId) at \(t.price) is \(rounded(z))σ \(direction == .down ? "below" : "above") the mean \(rounded(mean)) of the last \(ring.count) trades (sample σ \(rounded(sd)))")
     }
 
     /// (b) A window whose volume exceeds `volumeSpikeFactor` × the mean volume of the symbol's
@@ -101,16 +103,23 @@ enum AnomalyRules {
                         detail: "volume \(window.volume) in \(windowMinutes) min is \(rounded(volume / mean))× the mean \(rounded(mean)) of the previous \(rules.volumeWindows) windows")
     }
 
-    /// (c) An order created, or updated from below the limit, whose quantity × price exceeds
-    /// `oversizedOrderNotional`. Snapshot reads and deletes do not alert.
-    static func oversizedOrder(_ event: ChangeEvent<OrderRow>, version: UInt64, windowMs: Int64, rules: Anomalies) -> AlertRow? {
+    /// quantity × price > limit, compared exactly (Decimal(18,4) × Decimal(18,4) always fits).
+    static func isOver(_ order: OrderRow, limit: FixedDecimal) -> Bool {
+        order.quantity.multiplied(by: order.price).map { $0 > limit } ?? true
+    }
+
+    /// (c) An order created, or updated from at or below the limit, whose quantity × price
+    /// exceeds `oversizedOrderNotional`, compared exactly in FixedDecimal. An update without a
+    /// before image (`binlog_row_image=MINIMAL`) is compared with the order's last known state
+    /// (`lastKnownOverLimit`). Snapshot reads and deletes do not alert.
+    static func oversizedOrder(_ event: ChangeEvent<OrderRow>, version: UInt64, windowMs: Int64, rules: Anomalies,
+                               limit: FixedDecimal, lastKnownOverLimit: Bool) -> AlertRow? {
         guard event.op == .create || event.op == .update, let order = event.after,
-              let notional = order.quantity.multiplied(by: order.price) else { return nil }
+              let notional = order.quantity.multiplied(by: order.price), notional > limit else { return nil }
         let value = notional.doubleValue
-        guard value > rules.oversizedOrderNotional else { return nil }
-        if let before = event.before, let previous = before.quantity.multiplied(by: before.price),
-           previous.doubleValue > rules.oversizedOrderNotional {
-            return nil
+        if event.op == .update {
+            let wasOver = event.before.map { isOver($0, limit: limit) } ?? lastKnownOverLimit
+            if wasOver { return nil }
         }
         let t = order.updatedAtMs
         return AlertRow(rule: .oversizedOrder, symbol: order.symbol, identity: "\(order.orderId)@\(version)", detectedAtMs: t,

@@ -224,13 +224,13 @@ public struct OrderRow: Sendable, Equatable, DebeziumRow {
         var quantity: FixedDecimal?, price: FixedDecimal?
         var first = true
         while let k = try s.nextKey(&first) {
-            if s.key(k, is: "order_id") { orderId = try s.int64() }
-            else if s.key(k, is: "customer_id") { customerId = try s.int64() }
+            if s.key(k, is: "order_id") { orderId = try s.unsignedId() }
+            else if s.key(k, is: "customer_id") { customerId = try s.unsignedId() }
             else if s.key(k, is: "symbol") { symbol = try s.string() }
             else if s.key(k, is: "side") { side = try s.string() }
             else if s.key(k, is: "order_type") { orderType = try s.string() }
-            else if s.key(k, is: "quantity") { quantity = try s.decimal() }
-            else if s.key(k, is: "price") { price = try s.decimal() }
+            else if s.key(k, is: "quantity") { quantity = try s.orderAmount() }
+            else if s.key(k, is: "price") { price = try s.orderAmount() }
             else if s.key(k, is: "status") { status = try s.string() }
             else if s.key(k, is: "created_at") { createdAt = try s.int64() }
             else if s.key(k, is: "updated_at") { updatedAt = try s.int64() }
@@ -279,8 +279,8 @@ public struct ExecutionRow: Sendable, Equatable, DebeziumRow {
         var quantity: FixedDecimal?, price: FixedDecimal?
         var first = true
         while let k = try s.nextKey(&first) {
-            if s.key(k, is: "execution_id") { executionId = try s.int64() }
-            else if s.key(k, is: "order_id") { orderId = try s.int64() }
+            if s.key(k, is: "execution_id") { executionId = try s.unsignedId() }
+            else if s.key(k, is: "order_id") { orderId = try s.unsignedId() }
             else if s.key(k, is: "symbol") { symbol = try s.string() }
             else if s.key(k, is: "quantity") { quantity = try s.decimal() }
             else if s.key(k, is: "price") { price = try s.decimal() }
@@ -299,6 +299,25 @@ public struct ExecutionRow: Sendable, Equatable, DebeziumRow {
 }
 
 extension JSONScanner {
+    /// An id stored in a UInt64 column: negative ids cannot be stored, so they are refused here
+    /// (a counted, logged rejection) instead of failing the whole insert.
+    mutating func unsignedId() throws(JSONError) -> Int64 {
+        let start = position
+        let v = try int64()
+        guard v >= 0 else { throw error("expected an id ≥ 0 (a UInt64 column), found \(v)", at: start) }
+        return v
+    }
+
+    /// An order quantity or price: it must fit `orders_current`'s Decimal(18,4), as in MySQL
+    /// (zeros past the 4th decimal are dropped, other digits are an error).
+    mutating func orderAmount() throws(JSONError) -> FixedDecimal {
+        let start = position
+        var d = try decimal()
+        if d.scale > 4 { d = d.normalized }
+        guard d.scale <= 4, d.integerDigits <= 14 else { throw error("\(d) does not fit Decimal(18,4)", at: start) }
+        return d
+    }
+
     /// A required field that the object did not have.
     func missing(_ name: StaticString) -> JSONError {
         JSONError(byteOffset: position, field: name.description, message: "required field is missing")

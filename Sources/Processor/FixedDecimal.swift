@@ -23,6 +23,15 @@ public struct FixedDecimal: Sendable, Hashable, Comparable, CustomStringConverti
 
     public init(_ value: Int64) { self.init(mantissa: Int128(value), scale: 0) }
 
+    /// The decimal a Double was written as (its shortest round-trip text: `1e8` → 100000000,
+    /// `0.1` → 0.1), for limits read from the manifest as numbers. Out of range: the nearest
+    /// 38-digit bound.
+    public static func exactly(_ value: Double) -> FixedDecimal {
+        if let d = FixedDecimal("\(value)") { return d }
+        let bound = FixedDecimal(mantissa: Int128.powersOfTen[38] - 1, scale: 0)
+        return value < 0 ? FixedDecimal(mantissa: -bound.mantissa, scale: 0) : bound
+    }
+
     /// Parses `-12.3400`, `5`, `1e-3`, `1.5E+2` (JSON number grammar, leading `+` allowed).
     public init?(_ text: some StringProtocol) {
         var utf8 = Array(text.utf8)
@@ -119,6 +128,13 @@ public struct FixedDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         var d = 0
         while scale + d <= 38 && m >= UInt128(Int128.powersOfTen[scale + d]) { d += 1 }
         return d
+    }
+
+    /// True when the value has at most `digits` digits before the decimal point: one comparison
+    /// (the hot path checks every trade's notional and every window sum against its column).
+    @inline(__always)
+    public func fits(integerDigits digits: Int) -> Bool {
+        scale + digits > 38 || mantissa.magnitude < UInt128(Int128.powersOfTen[scale + digits])
     }
 
     /// `self + other`, exact; nil on overflow.

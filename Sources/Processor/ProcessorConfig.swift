@@ -13,11 +13,17 @@ public struct ProcessorConfig: Sendable, Equatable {
     /// event time. Bounds memory for symbols that stop trading, and how far back a restart must
     /// replay. Defaults to the volume rule's look-back, volumeWindows × windowMinutes.
     public var priceHistoryMs: Int64
+    /// A trade whose event time is more than this ahead of its Kafka timestamp (or, when the
+    /// record has none, of its partition's highest event time) is quarantined, not applied.
+    public var maxFutureSkewMs: Int64
+    /// `anomalies.oversizedOrderNotional` as an exact decimal: the rule compares in FixedDecimal.
+    public var oversizedOrderLimit: FixedDecimal
 
     public var windowMs: Int64 { Int64(windowMinutes) * 60_000 }
 
     public init(tradesTopic: String, ordersTopic: String, executionsTopic: String, windowMinutes: Int,
-                watermarkDelaySeconds: Int, allowedLatenessSeconds: Int, anomalies: Anomalies, priceHistoryMs: Int64? = nil) {
+                watermarkDelaySeconds: Int, allowedLatenessSeconds: Int, anomalies: Anomalies, priceHistoryMs: Int64? = nil,
+                maxFutureSkewSeconds: Int = 300) {
         precondition(windowMinutes > 0 && watermarkDelaySeconds >= 0 && allowedLatenessSeconds >= 0,
                      "validated by the manifest: window > 0, delay and lateness ≥ 0")
         precondition(anomalies.priceWindow >= 2 && anomalies.volumeWindows >= 1, "validated by the manifest")
@@ -29,6 +35,8 @@ public struct ProcessorConfig: Sendable, Equatable {
         self.allowedLatenessMs = Int64(allowedLatenessSeconds) * 1000
         self.anomalies = anomalies
         self.priceHistoryMs = priceHistoryMs ?? Int64(anomalies.volumeWindows) * Int64(windowMinutes) * 60_000
+        self.maxFutureSkewMs = Int64(maxFutureSkewSeconds) * 1000
+        self.oversizedOrderLimit = FixedDecimal.exactly(anomalies.oversizedOrderNotional)
     }
 
     /// The settings of a validated manifest. The executions topic is the connector's topic for
@@ -40,7 +48,8 @@ public struct ProcessorConfig: Sendable, Equatable {
         self.init(tradesTopic: p.tradesTopic, ordersTopic: p.ordersTopic,
                   executionsTopic: connector?.topic(for: table) ?? "cdc.\(table)",
                   windowMinutes: p.windowMinutes, watermarkDelaySeconds: p.watermarkDelaySeconds,
-                  allowedLatenessSeconds: p.allowedLatenessSeconds, anomalies: p.anomalies)
+                  allowedLatenessSeconds: p.allowedLatenessSeconds, anomalies: p.anomalies,
+                  maxFutureSkewSeconds: p.maxFutureSkewSeconds)
     }
 
     /// The settings of an empty manifest: the 16 GB profile's defaults (tests, the benchmark).

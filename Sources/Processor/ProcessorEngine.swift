@@ -18,6 +18,10 @@ public final class ProcessorEngine {
     private var cdcOffsets: [TopicPartition: Int64] = [:]
     /// Where replayed records' rows go (and are dropped).
     private var replayScratch = OutputBatch()
+    /// Orders whose last known quantity × price is over `oversizedOrderNotional`: the state an
+    /// update without a before image (`binlog_row_image=MINIMAL`) is compared with. Holds only
+    /// orders over the limit (rare), and forgets them on delete or when they drop under it.
+    private var ordersOverLimit: Set<Int64> = []
 
     public init(config: ProcessorConfig) {
         self.config = config
@@ -34,7 +38,7 @@ public final class ProcessorEngine {
         do throws(DecodeError) {
             if p.topic == config.tradesTopic {
                 let trade = try TradeCodec.decode(record.value, at: p)
-                apply(trade: trade, at: p, into: &out)
+                apply(trade: trade, at: p, ingestedAtMs: record.timestampMs, into: &out)
             } else if p.topic == config.ordersTopic {
                 apply(order: try Debezium.decodeOrder(key: record.key, value: record.value, at: p), at: p, into: &out)
             } else if p.topic == config.executionsTopic {
@@ -45,6 +49,12 @@ public final class ProcessorEngine {
             return nil
         } catch {
             metrics.malformed += 1
+            // Quarantined with its payload, except while replaying records already written.
+            if !(p.topic == config.tradesTopic && p.offset < partition(p.partition).emitFrom) {
+                out.rejects.append(RejectRow(position: p, stage: .decode, reason: "\(error.field): \(error.message)"
+                                             + (error.byteOffset.map { " (at byte \($0))" } ?? ""),
+                                             payload: record.value.map { String(decoding: $0, as: UTF8.self) } ?? ""))
+            }
             skip(p)
             return error
         }
@@ -68,10 +78,23 @@ public final class ProcessorEngine {
                                           before: e.beforeJSON, after: e.afterJSON, sourceTsMs: e.source.tsMs))
         let version = Self.version(of: p)
         out.ordersCurrent.append(OrderCurrentRow(order: row, version: version, isDeleted: e.op == .delete))
-        if let alert = AnomalyRules.oversizedOrder(e, version: version, windowMs: config.windowMs, rules: config.anomalies) {
+        let wasOver = ordersOverLimit.contains(row.orderId)
+        if let alert = AnomalyRules.oversizedOrder(e, version: version, windowMs: config.windowMs, rules: config.anomalies,
+                                                   limit: config.oversizedOrderLimit, lastKnownOverLimit: wasOver) {
             metrics.alerts += 1
             out.alerts.append(alert)
         }
+        if e.op != .delete, let after = e.after, AnomalyRules.isOver(after, limit: config.oversizedOrderLimit) {
+            ordersOverLimit.insert(row.orderId)
+        } else if wasOver {
+            ordersOverLimit.remove(row.orderId)
+        }
+    }
+
+    /// Orders known to be over the oversized limit (from `orders_current`) before the first
+    /// record: what an update without a before image is compared with after a restart.
+    public func restore(ordersOverLimit ids: some Sequence<Int64>) {
+        ordersOverLimit.formUnion(ids)
     }
 
     public func apply(execution message: CdcMessage<ExecutionRow>, at p: RecordPosition, into out: inout OutputBatch) {
@@ -92,23 +115,48 @@ public final class ProcessorEngine {
     /// `orders_current` must then be rebuilt (docs/processor.md).
     public static func version(of p: RecordPosition) -> UInt64 { UInt64(p.offset) + 1 }
 
-    public func apply(trade t: TradeEvent, at p: RecordPosition, into out: inout OutputBatch) {
-        let part = partition(p.partition)
-        guard p.offset < part.emitFrom else { return consume(t, at: p, part, into: &out) }
+    public func apply(trade t: TradeEvent, at p: RecordPosition, ingestedAtMs: Int64? = nil, into out: inout OutputBatch) {
+        var part = partition(p.partition)
+        if let (offset, fingerprint) = part.verify, p.offset >= offset {
+            part.verify = nil
+            if p.offset == offset && Self.fingerprint(t) != fingerprint {
+                // The record the checkpoint was built from is not there any more: the topic was
+                // deleted and recreated (or truncated) since. Its state and offsets belong to the
+                // old topic; replaying silently up to the old `done` would drop these records.
+                metrics.checkpointsDiscarded += 1
+                part = TradePartition(id: p.partition, delayMs: config.watermarkDelayMs)
+                tradePartitions[p.partition] = part
+            }
+        }
+        guard p.offset < part.emitFrom else { return consume(t, at: p, ingestedAtMs: ingestedAtMs, part, into: &out) }
         // Replaying records whose rows ClickHouse already holds: rebuild the state only.
         // (Rows here may differ from the first run's for state that was complete then and is
         // forgotten by now; they are not needed again. Counters skip them too.)
         let counted = metrics
-        consume(t, at: p, part, into: &replayScratch)
+        consume(t, at: p, ingestedAtMs: ingestedAtMs, part, into: &replayScratch)
         metrics = counted
         metrics.replayed += 1
         replayScratch.removeAll()
     }
 
-    private func consume(_ t: TradeEvent, at p: RecordPosition, _ part: TradePartition, into out: inout OutputBatch) {
+    private func consume(_ t: TradeEvent, at p: RecordPosition, ingestedAtMs: Int64?, _ part: TradePartition,
+                         into out: inout OutputBatch) {
         part.nextOffset = p.offset + 1
         // Decoding guarantees a positive time; the bound keeps window arithmetic from overflowing.
         guard t.tsMs > 0 && t.tsMs < Int64.max / 4 else { metrics.malformed += 1; return }
+        // A clock glitch (a trade hours ahead) would move the partition's watermark past every
+        // open window and make all later trades "too late". The reference is the record's Kafka
+        // timestamp: when it entered the pipeline, i.e. the wall clock of its producer or broker,
+        // and part of the input, so a replay decides alike. (The partition's watermark alone
+        // cannot tell a glitch from a market reopening after a night; records without a
+        // timestamp, pre-0.10 message format, are not capped.)
+        if let reference = ingestedAtMs, reference > 0, t.tsMs > reference + config.maxFutureSkewMs {
+            metrics.futureEventsRejected += 1
+            out.rejects.append(RejectRow(position: p, stage: .future,
+                                         reason: "event time \(t.tsMs) is \(t.tsMs - reference) ms ahead of the record's Kafka timestamp \(reference) (processor.maxFutureSkewSeconds = \(config.maxFutureSkewMs / 1000))",
+                                         payload: String(decoding: TradeCodec.encode(t), as: UTF8.self)))
+            return
+        }
         metrics.trades += 1
         let windowMs = config.windowMs
         let start = t.tsMs - t.tsMs.floorMod(windowMs)
@@ -118,23 +166,28 @@ public final class ProcessorEngine {
         if part.coverageStart == nil { part.coverageStart = end }
 
         out.trades.append(t)
+        out.tradeOrigins.append(TradeOrigin(partition: p.partition, offset: p.offset))
+        if out.tradesTopic.isEmpty { out.tradesTopic = config.tradesTopic }
         let symbol = part.symbols[t.symbol] ?? part.addSymbol(t.symbol, ringCapacity: config.anomalies.priceWindow)
-        // Reset here, not only in the sweep, so the moment of the reset depends on the
-        // watermark alone (sweeps run at different records after a restart).
-        if watermark != .min, symbol.ring.isStale(before: watermark - config.priceHistoryMs) { symbol.ring.removeAll() }
+        // Reset here, not only in the sweep, so the moment of the reset depends on the input
+        // alone (sweeps run at different records after a restart). Measured from this trade's
+        // own time too: after a silence of the whole partition the watermark has not moved yet,
+        // and the first trade back must not be compared with the market before the gap.
+        if symbol.ring.isStale(before: max(watermark, t.tsMs) - config.priceHistoryMs) { symbol.ring.removeAll() }
         let price = t.price.doubleValue
         if let alert = AnomalyRules.priceMove(t, ring: symbol.ring, rules: config.anomalies, windowStart: start) {
             metrics.alerts += 1
             out.alerts.append(alert)
         }
-        let origin = Origin(offset: p.offset, maxEventTimeBefore: maxBefore)
+        let origin = Origin(offset: p.offset, maxEventTimeBefore: maxBefore, fingerprint: Self.fingerprint(t))
         symbol.ring.push(price, tsMs: t.tsMs, origin: origin)
 
         if watermark >= end + config.allowedLatenessMs {
             metrics.lateEventsDropped += 1
-        } else if let notional = t.notional {
+        } else if let notional = t.notional, notional.fits(integerDigits: WindowState.notionalIntegerDigits) {
             let index = symbol.windowIndex(start: start) ?? symbol.insertWindow(WindowState(start: start, first: t, origin: origin))
             if symbol.windows[index].fold(t, notional: notional) {
+                symbol.markActive(windowStart: start, streakGapMs: Int64(config.anomalies.volumeWindows) * windowMs)
                 if watermark >= end {
                     // Late but within the allowed lateness: emit the window again, with a higher version.
                     metrics.lateEventsUpdated += 1
@@ -144,9 +197,11 @@ public final class ProcessorEngine {
                 }
                 part.nextEvict = min(part.nextEvict, end + config.allowedLatenessMs)
             } else {
-                metrics.aggregateOverflows += 1
                 if symbol.windows[index].tradeCount == 0 { symbol.windows.remove(at: index) }
+                overflow(t, at: p, "the window's sums would not fit trade_aggregates (volume Decimal(38,12), notional Decimal(38,20))", into: &out)
             }
+        } else {
+            overflow(t, at: p, "price × volume = \(t.notional.map { "\($0)" } ?? "more than 38 digits") does not fit notional Decimal(38,20)", into: &out)
         }
 
         if t.tsMs > part.maxEventTime {
@@ -158,7 +213,54 @@ public final class ProcessorEngine {
         }
     }
 
+    /// A trade kept in `trades` but left out of its window: counted and quarantined (stage
+    /// `aggregate`), so it is visible without stopping anything.
+    private func overflow(_ t: TradeEvent, at p: RecordPosition, _ reason: String, into out: inout OutputBatch) {
+        metrics.aggregateOverflows += 1
+        out.rejects.append(RejectRow(position: p, stage: .aggregate, targetTable: ProcessorTable.tradeAggregates.rawValue,
+                                     reason: reason, payload: String(decoding: TradeCodec.encode(t), as: UTF8.self)))
+    }
+
     // MARK: - Windows
+
+    /// The idle rule (docs/processor.md): writes the current result of every open window of
+    /// `partition` (nil: all partitions) that ends at or before `watermark`, without firing it.
+    /// The partition's watermark itself does not move, so late-data decisions stay a function
+    /// of the records (replays decide alike); when the window later fires for real, or a late
+    /// trade re-emits it, the row comes again with the same or a higher version. A window whose
+    /// current result was already written is not written again. Returns the windows written.
+    @discardableResult
+    public func emitOpenWindows(partition id: Int32? = nil, upTo watermark: Int64 = .max, into out: inout OutputBatch) -> Int {
+        var written = 0
+        for (pid, part) in tradePartitions.sorted(by: { $0.key < $1.key }) where id == nil || pid == id {
+            var due: [(start: Int64, symbol: SymbolState)] = []
+            for s in part.symbols.values {
+                for w in s.windows where !w.fired && w.emittedVersion != w.tradeCount && w.start <= watermark - config.windowMs {
+                    due.append((w.start, s))
+                }
+            }
+            due.sort { $0.start != $1.start ? $0.start < $1.start : $0.symbol.name < $1.symbol.name }
+            for d in due {
+                emit(d.symbol, d.symbol.windowIndex(start: d.start)!, part, fire: false, into: &out)
+                written += 1
+            }
+        }
+        metrics.idleWindowsEmitted += UInt64(written)
+        return written
+    }
+
+    /// A cheap fingerprint of a trade for checkpoints (no hashing of strings on the hot path).
+    @inline(__always)
+    static func fingerprint(_ t: TradeEvent) -> Int64 {
+        let f = t.tsMs &* 1_000_003 &+ Int64(truncatingIfNeeded: t.price.mantissa) &* 8_191 &+ Int64(truncatingIfNeeded: t.volume.mantissa)
+        return f == 0 ? 1 : f
+    }
+
+    /// The highest event time seen per trades partition (for the idle rule's clock).
+    public func maxEventTime(partition id: Int32) -> Int64? {
+        guard let t = tradePartitions[id]?.maxEventTime, t != .min else { return nil }
+        return t
+    }
 
     private func partition(_ id: Int32) -> TradePartition {
         if let p = tradePartitions[id] { return p }
@@ -167,13 +269,21 @@ public final class ProcessorEngine {
         return p
     }
 
-    /// Emits a window's current result and evaluates the volume rule on it.
-    private func emit(_ symbol: SymbolState, _ index: Int, _ part: TradePartition, into out: inout OutputBatch) {
+    /// Emits a window's current result and evaluates the volume rule on it (`fire`: the
+    /// watermark passed its end; otherwise the idle rule writes it provisionally). A result
+    /// already written (same version) is not written again.
+    private func emit(_ symbol: SymbolState, _ index: Int, _ part: TradePartition, fire: Bool = true, into out: inout OutputBatch) {
         let w = symbol.windows[index]
-        symbol.windows[index].fired = true
+        if fire { symbol.windows[index].fired = true }
+        guard w.emittedVersion != w.tradeCount else { return }
+        symbol.windows[index].emittedVersion = w.tradeCount
         metrics.windowsEmitted += 1
         out.tradeAggregates.append(w.row(symbol: symbol.name, windowMinutes: config.windowMinutes))
-        let known = part.coverageStart.map { $0 <= w.start - Int64(config.anomalies.volumeWindows) * config.windowMs } ?? false
+        // The baseline must be known: the partition seen for all of it (the first window may be
+        // partial), and the symbol itself trading since before it (a new or resumed symbol
+        // warms up for volumeWindows windows of its own).
+        let from = w.start - Int64(config.anomalies.volumeWindows) * config.windowMs
+        let known = (part.coverageStart.map { $0 <= from } ?? false) && symbol.activeSince <= from
         if let alert = AnomalyRules.volumeSpike(symbol: symbol.name, window: w, windowMs: config.windowMs,
                                                 windowMinutes: config.windowMinutes, history: symbol.history,
                                                 known: known, rules: config.anomalies) {
@@ -197,8 +307,10 @@ public final class ProcessorEngine {
             for d in due { emit(d.symbol, d.symbol.windowIndex(start: d.start)!, part, into: &out) }
         }
         // Volume entries older than this cannot be among the previous windows of any window
-        // that can still be emitted; price rings of symbols silent since `ringCutoff` are reset.
-        let historyCutoff = wm - lateness - windowMs - Int64(config.anomalies.volumeWindows) * windowMs
+        // that can still be emitted, nor decide whether its symbol was already trading a
+        // baseline before it (2 × volumeWindows: docs/processor.md, "Anomaly rules"); price
+        // rings of symbols silent since `ringCutoff` are reset.
+        let historyCutoff = wm - lateness - windowMs - 2 * Int64(config.anomalies.volumeWindows) * windowMs
         let ringCutoff = wm - config.priceHistoryMs
         var nextFire = Int64.max, nextEvict = Int64.max
         for (name, s) in part.symbols {
@@ -227,9 +339,11 @@ public final class ProcessorEngine {
         var out: [PartitionCheckpoint] = []
         for (id, p) in tradePartitions where p.nextOffset != nil {
             let c = p.checkpoint()
-            out.append(PartitionCheckpoint(topic: config.tradesTopic, partition: id, offset: c.offset,
-                                           maxEventTimeMs: c.maxEventTime == .min ? nil : c.maxEventTime,
-                                           coverageStartMs: p.coverageStart, processedOffset: p.nextOffset))
+            var cp = PartitionCheckpoint(topic: config.tradesTopic, partition: id, offset: c.offset,
+                                         maxEventTimeMs: c.maxEventTime == .min ? nil : c.maxEventTime,
+                                         coverageStartMs: p.coverageStart, processedOffset: p.nextOffset)
+            if c.fingerprint != 0 { cp.firstRecordFingerprint = c.fingerprint }
+            out.append(cp)
         }
         for (tp, offset) in cdcOffsets {
             out.append(PartitionCheckpoint(topic: tp.topic, partition: tp.partition, offset: offset))
@@ -247,6 +361,7 @@ public final class ProcessorEngine {
                 p.maxEventTime = c.maxEventTimeMs ?? .min
                 p.coverageStart = c.coverageStartMs
                 p.emitFrom = c.processedOffset ?? c.offset
+                p.verify = c.firstRecordFingerprint.map { (c.offset, $0) }
             } else {
                 cdcOffsets[TopicPartition(topic: c.topic, partition: c.partition)] = c.offset
             }
@@ -281,12 +396,20 @@ public struct ProcessorMetrics: Sendable, Equatable {
     public var lateEventsDropped: UInt64 = 0
     /// Late trades within the allowed lateness: their window was emitted again.
     public var lateEventsUpdated: UInt64 = 0
-    /// Trades left out of a window because a sum would exceed 38 digits.
+    /// Trades kept in `trades` but left out of their window because their notional or the
+    /// window's sums would not fit the aggregate columns (quarantined, stage `aggregate`).
     public var aggregateOverflows: UInt64 = 0
+    /// Trades too far ahead of their Kafka timestamp (`maxFutureSkewSeconds`): quarantined.
+    public var futureEventsRejected: UInt64 = 0
+    /// Windows written provisionally by the idle rule (or at a stop).
+    public var idleWindowsEmitted: UInt64 = 0
     public var windowsEmitted: UInt64 = 0
     public var alerts: UInt64 = 0
     /// Trades replayed after a restart to rebuild state, without emitting rows.
     public var replayed: UInt64 = 0
+    /// Restored trade checkpoints whose first record was not there any more (a recreated
+    /// topic): the partition started afresh instead of replaying silently.
+    public var checkpointsDiscarded: UInt64 = 0
 }
 
 public struct StateSize: Sendable, Equatable {
@@ -310,6 +433,9 @@ public struct PartitionCheckpoint: Sendable, Equatable {
     /// The offset after the last record whose rows this checkpoint covers (trade partitions):
     /// a replay rebuilds state from `offset` and emits rows again from here on.
     public var processedOffset: Int64?
+    /// A fingerprint of the record at `offset` (trade partitions holding state): a restart
+    /// checks it, so a recreated topic is not replayed as if it were the old one.
+    public var firstRecordFingerprint: Int64?
 
     public init(topic: String, partition: Int32, offset: Int64, maxEventTimeMs: Int64? = nil, coverageStartMs: Int64? = nil,
                 processedOffset: Int64? = nil) {
@@ -327,6 +453,7 @@ public struct PartitionCheckpoint: Sendable, Equatable {
         if let maxEventTimeMs { s += " max=\(maxEventTimeMs)" }
         if let coverageStartMs { s += " cov=\(coverageStartMs)" }
         if let processedOffset { s += " done=\(processedOffset)" }
+        if let firstRecordFingerprint { s += " at=\(firstRecordFingerprint)" }
         return s
     }
 
@@ -342,6 +469,7 @@ public struct PartitionCheckpoint: Sendable, Equatable {
             case "max": maxEventTimeMs = v
             case "cov": coverageStartMs = v
             case "done": processedOffset = v
+            case "at": firstRecordFingerprint = v
             default: return nil
             }
         }
@@ -368,6 +496,8 @@ final class TradePartition {
     var nextMaintenance = Int64.min
     /// Records before this offset are replayed after a restart: their rows are in ClickHouse.
     var emitFrom = Int64.min
+    /// The offset and fingerprint of the record a restored checkpoint was built from.
+    var verify: (offset: Int64, fingerprint: Int64)?
 
     init(id: Int32, delayMs: Int64) {
         self.id = id
@@ -384,7 +514,7 @@ final class TradePartition {
 
     /// The commit offset and the maximum event time before it: the oldest record any state
     /// still held was built from (or the next record, when the engine holds nothing).
-    func checkpoint() -> (offset: Int64, maxEventTime: Int64) {
+    func checkpoint() -> (offset: Int64, maxEventTime: Int64, fingerprint: Int64) {
         var oldest = Origin(offset: nextOffset ?? 0, maxEventTimeBefore: maxEventTime)
         func consider(_ o: Origin) { if o.offset < oldest.offset { oldest = o } }
         for s in symbols.values {
@@ -392,7 +522,7 @@ final class TradePartition {
             for h in s.history { consider(h.origin) }
             if let o = s.ring.oldest { consider(o) }
         }
-        return (oldest.offset, oldest.maxEventTimeBefore)
+        return (oldest.offset, oldest.maxEventTimeBefore, oldest.fingerprint)
     }
 }
 
@@ -404,6 +534,20 @@ final class SymbolState {
     var ring: PriceRing
     /// Fired windows' volumes, by start, for the volume rule.
     var history: [VolumeEntry] = []
+    /// The first window of the symbol's current run of trading (a gap of more than
+    /// volumeWindows windows without trades starts a new one), and its latest window with
+    /// trades: the volume rule needs a baseline of the symbol's own.
+    var activeSince = Int64.max
+    var lastActive = Int64.min
+
+    func markActive(windowStart start: Int64, streakGapMs: Int64) {
+        if lastActive == .min || start - lastActive > streakGapMs {
+            activeSince = start
+        } else if start < activeSince {
+            activeSince = start
+        }
+        if start > lastActive { lastActive = start }
+    }
 
     init(name: String, ringCapacity: Int) {
         self.name = name

@@ -22,11 +22,16 @@ public struct InputRecord {
     public var position: RecordPosition
     public var key: UnsafeRawBufferPointer?
     public var value: UnsafeRawBufferPointer?
+    /// The Kafka record's timestamp (CreateTime or LogAppendTime, epoch ms): when it entered the
+    /// pipeline. Part of the input, so a replay sees the same value; the future-skew cap of
+    /// trades is measured against it. Nil when the broker gives none.
+    public var timestampMs: Int64?
 
-    public init(position: RecordPosition, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?) {
+    public init(position: RecordPosition, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?, timestampMs: Int64? = nil) {
         self.position = position
         self.key = key
         self.value = value
+        self.timestampMs = timestampMs
     }
 }
 
@@ -35,11 +40,13 @@ public struct RecordedRecord: Sendable, Equatable {
     public var position: RecordPosition
     public var key: [UInt8]?
     public var value: [UInt8]?
+    public var timestampMs: Int64?
 
-    public init(position: RecordPosition, key: [UInt8]?, value: [UInt8]?) {
+    public init(position: RecordPosition, key: [UInt8]?, value: [UInt8]?, timestampMs: Int64? = nil) {
         self.position = position
         self.key = key
         self.value = value
+        self.timestampMs = timestampMs
     }
 
     /// Hands the record to `engine` (borrowing its bytes for the call).
@@ -50,7 +57,7 @@ public struct RecordedRecord: Sendable, Equatable {
             return bytes.withUnsafeBytes { body($0) }
         }
         return borrow(key) { k in
-            borrow(value) { v in engine.process(InputRecord(position: position, key: k, value: v), into: &out) }
+            borrow(value) { v in engine.process(InputRecord(position: position, key: k, value: v, timestampMs: timestampMs), into: &out) }
         }
     }
 }

@@ -7,6 +7,8 @@ public enum ProcessorTable: String, CaseIterable, Sendable {
     case trades
     case tradeAggregates = "trade_aggregates"
     case alerts
+    /// Records and rows quarantined instead of stopping the pipeline (the dead-letter table).
+    case processorRejects = "processor_rejects"
 }
 
 /// A row the sink inserts with `FORMAT JSONEachRow`.
@@ -187,6 +189,11 @@ public enum AlertRule: String, Sendable, CaseIterable {
     case oversizedOrder = "oversized_order"
 }
 
+/// Which way a price moved (`price_zscore`); volume spikes and oversized orders are `up`.
+public enum AlertDirection: String, Sendable {
+    case up, down
+}
+
 public enum AlertSeverity: String, Sendable {
     /// Over the threshold.
     case warning
@@ -208,12 +215,15 @@ public struct AlertRow: ClickHouseRow {
     /// Event time of the trigger (the trade, the window's end, the order's update), never wall clock.
     public var detectedAtMs: Int64
     public var windowStartMs: Int64
+    /// The magnitude compared with the threshold (|z| for price moves).
     public var value: Double
     public var threshold: Double
+    /// A drop and a spike are different alerts to a trader: the sign of the move.
+    public var direction: AlertDirection
     public var detail: String
 
     public init(rule: AlertRule, symbol: String, identity: String, detectedAtMs: Int64, windowStartMs: Int64,
-                value: Double, threshold: Double, detail: String) {
+                value: Double, threshold: Double, direction: AlertDirection = .up, detail: String) {
         self.alertId = AlertRow.id(rule: rule, symbol: symbol, identity: identity)
         self.rule = rule
         self.symbol = symbol
@@ -222,6 +232,7 @@ public struct AlertRow: ClickHouseRow {
         self.windowStartMs = windowStartMs
         self.value = value
         self.threshold = threshold
+        self.direction = direction
         self.detail = detail
     }
 
@@ -250,7 +261,62 @@ public struct AlertRow: ClickHouseRow {
             w.timestamp("window_start", windowStartMs)
             w.field("value", value)
             w.field("threshold", threshold)
+            w.field("direction", direction.rawValue)
             w.field("detail", detail)
+        }
+    }
+}
+
+/// The partition and offset a row of `trades` came from.
+public struct TradeOrigin: Sendable, Equatable {
+    public var partition: Int32
+    public var offset: Int64
+}
+
+/// What a quarantined record or row was stopped by.
+public enum RejectStage: String, Sendable {
+    /// The record could not be decoded (or its values do not fit their columns).
+    case decode
+    /// A trade's event time was too far ahead of its Kafka timestamp (a feed's clock glitch).
+    case future
+    /// A trade kept in `trades` but left out of its window: its notional, or the window's sums,
+    /// would not fit the aggregate columns.
+    case aggregate
+    /// ClickHouse refused the row as bad data (the runtime isolates it from its batch).
+    case insert
+}
+
+/// A row of `processor_rejects`: a record (or an output row) quarantined with the reason, so one
+/// bad record never stops the pipeline. Keyed by position, stage and target, so a replay
+/// writes the same row again.
+public struct RejectRow: ClickHouseRow {
+    public var position: RecordPosition
+    public var stage: RejectStage
+    /// The table the row was meant for (`insert`), or the empty string.
+    public var targetTable: String
+    public var reason: String
+    /// The record's value (or the refused row) as UTF-8 text, invalid bytes replaced.
+    public var payload: String
+
+    public init(position: RecordPosition, stage: RejectStage, targetTable: String = "", reason: String, payload: String) {
+        self.position = position
+        self.stage = stage
+        self.targetTable = targetTable
+        self.reason = reason
+        self.payload = payload
+    }
+
+    public var table: ProcessorTable { .processorRejects }
+
+    public func appendJSON(to bytes: inout [UInt8]) {
+        JSONWriter.append(to: &bytes) { w in
+            w.field("topic", position.topic)
+            w.field("partition", Int64(position.partition))
+            w.field("offset", position.offset)
+            w.field("stage", stage.rawValue)
+            w.field("target_table", targetTable)
+            w.field("reason", reason)
+            w.field("payload", payload)
         }
     }
 }
@@ -264,11 +330,19 @@ public struct OutputBatch: Sendable, Equatable {
     public var trades: [TradeEvent] = []
     public var tradeAggregates: [TradeAggregateRow] = []
     public var alerts: [AlertRow] = []
+    public var rejects: [RejectRow] = []
+    /// Where each row of `trades` came from (same order; the topic is the trades topic), for
+    /// quarantining a row ClickHouse refuses. Two integers, not a `RecordPosition`: no reference
+    /// count per trade on the hot path.
+    public var tradeOrigins: [TradeOrigin] = []
+    /// The trades topic of `tradeOrigins`.
+    public var tradesTopic = ""
 
     public init() {}
 
     public var count: Int {
         cdcOrdersRaw.count + cdcOrderExecutionsRaw.count + ordersCurrent.count + trades.count + tradeAggregates.count + alerts.count
+            + rejects.count
     }
 
     public var isEmpty: Bool { count == 0 }
@@ -285,7 +359,25 @@ public struct OutputBatch: Sendable, Equatable {
         add(.trades, trades)
         add(.tradeAggregates, tradeAggregates)
         add(.alerts, alerts)
+        add(.processorRejects, rejects)
         return out
+    }
+
+    /// The record each row of `table` came from, in body order, where one record makes the row
+    /// (raw and current CDC rows, trades, rejects); nil for windows and alerts.
+    public func positions(of table: ProcessorTable) -> [RecordPosition?] {
+        switch table {
+        case .cdcOrdersRaw: cdcOrdersRaw.map(\.position)
+        case .cdcOrderExecutionsRaw: cdcOrderExecutionsRaw.map(\.position)
+        case .ordersCurrent: ordersCurrent.map { _ in nil }
+        case .trades:
+            tradeOrigins.count == trades.count
+                ? tradeOrigins.map { RecordPosition(topic: tradesTopic, partition: $0.partition, offset: $0.offset) }
+                : trades.map { _ in nil }
+        case .tradeAggregates: tradeAggregates.map { _ in nil }
+        case .alerts: alerts.map { _ in nil }
+        case .processorRejects: rejects.map(\.position)
+        }
     }
 
     public mutating func removeAll(keepingCapacity: Bool = true) {
@@ -295,5 +387,7 @@ public struct OutputBatch: Sendable, Equatable {
         trades.removeAll(keepingCapacity: keepingCapacity)
         tradeAggregates.removeAll(keepingCapacity: keepingCapacity)
         alerts.removeAll(keepingCapacity: keepingCapacity)
+        rejects.removeAll(keepingCapacity: keepingCapacity)
+        tradeOrigins.removeAll(keepingCapacity: keepingCapacity)
     }
 }

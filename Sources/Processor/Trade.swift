@@ -30,7 +30,7 @@ public struct TradeEvent: Sendable, Equatable {
         self.source = source
     }
 
-    /// `price × volume`, exact; nil if it does not fit (then the trade is refused).
+    /// `price × volume`, exact; nil if it does not fit 38 digits (the trade is then left out of its window).
     public var notional: FixedDecimal? { price.multiplied(by: volume) }
 }
 
@@ -100,11 +100,10 @@ public enum TradeCodec {
         guard let volume else { throw s.missing("volume") }
         guard let side else { throw s.missing("side") }
         guard let ts else { throw s.missing("ts_ms") }
-        let trade = TradeEvent(symbol: symbol, tradeId: tradeId, price: price, volume: volume, side: side, tsMs: ts, source: source ?? "")
-        guard trade.notional != nil else {
-            throw JSONError(byteOffset: s.position, field: "volume", message: "price × volume does not fit in 38 digits")
-        }
-        return trade
+        // Price and volume each fit their `trades` columns, so the trade is stored even when
+        // price × volume does not fit the window's notional: the engine then counts it in
+        // aggregateOverflows and leaves it out of its window (docs/processor.md).
+        return TradeEvent(symbol: symbol, tradeId: tradeId, price: price, volume: volume, side: side, tsMs: ts, source: source ?? "")
     }
 
     /// A positive decimal that fits the ClickHouse column (extra trailing zeros are dropped).

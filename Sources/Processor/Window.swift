@@ -4,6 +4,10 @@
 struct Origin: Equatable {
     var offset: Int64
     var maxEventTimeBefore: Int64
+    /// A cheap fingerprint of that record's trade (time, price, volume): a restart checks that
+    /// the record it replays from is still this one, not a recreated topic's record at the
+    /// same offset. 0 for the synthetic "next offset" origin.
+    var fingerprint: Int64 = 0
 }
 
 /// The trade of a window that sets its open or close price.
@@ -34,8 +38,10 @@ struct WindowState {
     var close: PriceMark
     var high: FixedDecimal
     var low: FixedDecimal
-    /// Emitted at least once (the watermark reached the window's end).
+    /// Fired: the watermark reached the window's end.
     var fired = false
+    /// The version (trade count) last written, by a firing or by the idle rule; 0: none.
+    var emittedVersion: UInt64 = 0
     var origin: Origin
 
     init(start: Int64, first trade: TradeEvent, origin: Origin) {
@@ -48,9 +54,16 @@ struct WindowState {
         self.origin = origin
     }
 
-    /// Adds a trade; false (and no change) when a sum would overflow 38 digits.
+    /// `trade_aggregates` columns: notional Decimal(38,20) (price scale 8 + volume scale 12),
+    /// volume, buy_volume and sell_volume Decimal(38,12). A sum that would not fit them is
+    /// refused here rather than by ClickHouse (where it would fail the whole batch).
+    static let notionalIntegerDigits = 18
+    static let volumeIntegerDigits = 26
+
+    /// Adds a trade; false (and no change) when a sum would not fit its column.
     mutating func fold(_ t: TradeEvent, notional tradeNotional: FixedDecimal) -> Bool {
-        guard let v = volume.adding(t.volume), let n = notional.adding(tradeNotional) else { return false }
+        guard let v = volume.adding(t.volume), let n = notional.adding(tradeNotional),
+              v.fits(integerDigits: Self.volumeIntegerDigits), n.fits(integerDigits: Self.notionalIntegerDigits) else { return false }
         let sideVolume = t.side == .buy ? buyVolume.adding(t.volume) : sellVolume.adding(t.volume)
         guard let sideVolume else { return false }
         volume = v

@@ -3,20 +3,25 @@ import Diagnostics
 import Foundation
 import Kafka
 import Processor
+import Telemetry
 
-/// Runs the pure `ProcessorEngine` between a Kafka source and a ClickHouse sink with an
+/// Runs the pure `ProcessorEngine` between a Kafka source and a row sink (ClickHouse) with an
 /// exactly-once effect (docs/processor.md):
 ///
 /// - Partitions are assigned statically (one processor per consumer group), offsets committed
-///   by hand, with the engine's checkpoint in the commit metadata.
+///   by hand, with the engine's checkpoint as metadata — in the group's commits when the broker
+///   keeps commit metadata, in ClickHouse's `processor_checkpoints` when it drops it (probed at
+///   start-up; `recoveryMode` says which).
 /// - A flush inserts each table's rows with `insert_deduplication_token` = table + the offset
-///   range of every partition in the flush. Before inserting, the flush's end offsets are
-///   committed as `pend=` metadata (offsets unchanged); after ClickHouse acknowledged every
-///   insert, the new checkpoints are committed. A restart that finds `pend=` replays exactly
-///   those ranges into one flush, so the tokens repeat and ClickHouse drops what it already has.
-/// - While ClickHouse fails, the flush is retried with backoff and nothing is polled: the
-///   prefetch queue is bounded, so memory stays bounded and consumption pauses.
-public final class ProcessorRunner {
+///   range of every partition in the flush + a hash of the records in each range (so a recreated
+///   topic is never mistaken for a replay). Before inserting, the flush's end offsets are saved
+///   as `pend=`; after the sink acknowledged every insert, the new checkpoints are saved. A
+///   restart that finds `pend=` replays exactly those ranges into one flush, so the tokens repeat
+///   and the sink drops what it already has.
+/// - While the sink is unavailable, the flush is retried with backoff and nothing is polled.
+///   Rows the sink refuses as bad data are isolated (the batch is split until the bad rows are
+///   alone) into `processor_rejects`, and consumption goes on.
+public final class ProcessorRunner: Service {
     public struct Options: Sendable {
         public var bootstrap: String
         public var group: String
@@ -27,9 +32,15 @@ public final class ProcessorRunner {
         public var maxBufferedEvents: Int
         /// Stop after this long without input (tests and one-shot backfills); nil runs forever.
         public var exitWhenIdleSeconds: Double?
+        /// `processor.idleTimeoutSeconds`: a trades partition without records this long has its
+        /// open windows written (event time presumed to go on with processing time); 0: off.
+        public var idleTimeoutSeconds: Double
+        /// Where checkpoints go; `auto` probes the broker.
+        public var recovery: RecoveryPreference
 
         public init(bootstrap: String, group: String, clickhouse: ClickHouseConfig, database: String, flushIntervalMs: Int,
-                    batchMaxRows: Int, maxBufferedEvents: Int, exitWhenIdleSeconds: Double? = nil) {
+                    batchMaxRows: Int, maxBufferedEvents: Int, exitWhenIdleSeconds: Double? = nil, idleTimeoutSeconds: Double = 0,
+                    recovery: RecoveryPreference = .auto) {
             self.bootstrap = bootstrap
             self.group = group
             self.clickhouse = clickhouse
@@ -38,37 +49,58 @@ public final class ProcessorRunner {
             self.batchMaxRows = batchMaxRows
             self.maxBufferedEvents = maxBufferedEvents
             self.exitWhenIdleSeconds = exitWhenIdleSeconds
+            self.idleTimeoutSeconds = idleTimeoutSeconds
+            self.recovery = recovery
         }
     }
 
+    public enum RecoveryPreference: String, Sendable {
+        case auto, kafka, clickhouse
+    }
+
+    public let name = "processor"
     let options: Options
     let engine: ProcessorEngine
-    let sink: ClickHouseClient
+    let sink: RowSink
+    let clickhouse: ClickHouseClient
     public let metrics = RuntimeMetrics()
     let log: (String) -> Void
-    let stop: StopFlag
+    private var stop = StopFlag()
+    /// How this run recovers (known once `run` has probed the broker).
+    public private(set) var recoveryMode: RecoveryMode?
 
     private var consumer: KafkaConsumer!
+    private var store: CheckpointStore!
     private var batch = OutputBatch()
     private var buffered = 0
     private var firstBufferedAt: Date?
     /// Next offset to read per partition (everything before it has been processed).
     private var next: [PartitionKey: Int64] = [:]
-    /// Where the next flush's range starts per partition.
+    /// Where the next flush's range starts per partition: the first offset this run will emit
+    /// rows for (the same on a replay: the saved checkpoint's `done`, or the first record read).
     private var flushedUpTo: [PartitionKey: Int64] = [:]
+    /// FNV-1a over the records of each partition's current range (offset, timestamp, key, value).
+    private var rangeHash: [PartitionKey: UInt64] = [:]
     private var lastCommitted: [PartitionKey: CommittedOffset] = [:]
+    /// When each trades partition last had a record (processing time), for the idle rule.
+    private var lastArrival: [Int32: Date] = [:]
+    private var dataFlushes = 0
+    /// Quarantine log lines since the last flush (a flood is summarised, not logged line by line).
+    private var quarantineLogged = 0
+    private let failpoint = Failpoint.fromEnvironment()
 
-    public init(options: Options, config: ProcessorConfig, stop: StopFlag, log: @escaping (String) -> Void) {
+    public init(options: Options, config: ProcessorConfig, sink: RowSink? = nil, log: @escaping (String) -> Void) {
         self.options = options
         self.engine = ProcessorEngine(config: config)
-        self.sink = ClickHouseClient(options.clickhouse)
-        self.stop = stop
+        self.clickhouse = ClickHouseClient(options.clickhouse)
+        self.sink = sink ?? ClickHouseRowSink(clickhouse, database: options.database)
         self.log = log
     }
 
     var topics: [String] { [engine.config.tradesTopic, engine.config.ordersTopic, engine.config.executionsTopic] }
 
-    public func run() throws {
+    public func run(until stop: StopFlag) throws {
+        self.stop = stop
         let settings = KafkaSettings(bootstrap: options.bootstrap, clientId: "cdcctl-processor")
         let admin = try KafkaAdmin(settings)
         let md = try admin.metadata()
@@ -83,14 +115,28 @@ public final class ProcessorRunner {
         // librdkafka's prefetch bound applies per partition: 2 MiB × ~18 partitions keeps what
         // sits unprocessed in memory small (the cap on RSS under load).
         consumer = try KafkaConsumer(settings, group: options.group, prefetchKilobytes: 2_048)
-        let committed = try consumer.committed(partitions.map { ($0.topic, $0.partition) })
+        let keeps: Bool
+        switch options.recovery {
+        case .auto: keeps = try CheckpointStores.brokerKeepsCommitMetadata(settings, group: options.group, topic: engine.config.tradesTopic)
+        case .kafka: keeps = true
+        case .clickhouse: keeps = false
+        }
+        store = keeps ? KafkaCommitStore(consumer)
+            : ClickHouseCheckpointStore(clickhouse, database: options.database, group: options.group, consumer: consumer)
+        recoveryMode = store.mode
+        metrics.set(recoveryMode: store.mode.rawValue)
+        log("processor: recovery mode \(store.mode.rawValue) (\(store.mode.explanation))")
+
+        let committed = try store.load(partitions)
         var checkpoints: [PartitionCheckpoint] = []
         var pending: [PartitionKey: Int64] = [:]
         var starts: [(String, Int32, Int64)] = []
+        var lost = 0
         for c in committed {
             let key = PartitionKey(topic: c.topic, partition: c.partition)
             guard c.offset >= 0 else { starts.append((c.topic, c.partition, -2)); continue }
             let (meta, pend) = Self.splitPending(c.metadata)
+            if meta == nil { lost += 1 }
             let cp = meta.flatMap { PartitionCheckpoint(topic: c.topic, partition: c.partition, offset: c.offset, metadata: $0) }
                 ?? PartitionCheckpoint(topic: c.topic, partition: c.partition, offset: c.offset)
             checkpoints.append(cp)
@@ -99,13 +145,30 @@ public final class ProcessorRunner {
             if let pend { pending[key] = pend }
             starts.append((c.topic, c.partition, c.offset))
         }
+        if lost > 0 {
+            log("processor: \(lost) partition(s) have an offset but no checkpoint metadata: their event-time state restarts (see docs/processor.md)")
+        }
         engine.restore(checkpoints)
+        do {
+            let over = try sink.ordersOverLimit(engine.config.oversizedOrderLimit)
+            engine.restore(ordersOverLimit: over)
+        } catch {
+            log("processor: could not read the orders over the oversized limit from \(sink.description) (\(error)); updates without a before image start from no known state")
+        }
         try consumer.assign(starts.map { (topic: $0.0, partition: $0.1, offset: $0.2) })
+        let started = Date()
+        for p in partitions where p.topic == engine.config.tradesTopic { lastArrival[p.partition] = started }
         log("processor: \(partitions.count) partitions of \(topics.joined(separator: ", ")), group \(options.group)"
             + (pending.isEmpty ? "" : ", replaying \(pending.count) unacknowledged range(s) first"))
         if !pending.isEmpty { try recover(pending, all: partitions) }
         try loop()
-        // Graceful stop: what was processed is flushed and committed.
+        // Drain: every open window is written (later emissions supersede it by version), then
+        // what was processed is flushed and committed.
+        let open = engine.emitOpenWindows(into: &batch)
+        if open > 0 {
+            buffered += open
+            log("processor: stopping: wrote \(open) open window(s) as they stand")
+        }
         try flush()
         log("processor: stopped after \(metrics.snapshot().eventsIn) events")
     }
@@ -114,18 +177,33 @@ public final class ProcessorRunner {
 
     private func loop() throws {
         var lastInput = Date()
+        let delayMs = engine.config.watermarkDelayMs
         while !stop.isSet {
             let timeout = Int32(max(1, min(100, options.flushIntervalMs)))
             let got = try consumer.poll(timeoutMs: timeout) { message -> Bool in
                 process(message)
                 return true
             } ?? false
-            if got { lastInput = Date() }
-            let due = firstBufferedAt.map { Date().timeIntervalSince($0) * 1000 >= Double(options.flushIntervalMs) } ?? false
+            let now = Date()
+            if got { lastInput = now }
+            if options.idleTimeoutSeconds > 0 {
+                // The idle rule: a market that closed keeps no window open until the next day.
+                for (p, at) in lastArrival where now.timeIntervalSince(at) >= options.idleTimeoutSeconds {
+                    guard let maxTime = engine.maxEventTime(partition: p) else { continue }
+                    let idleMs = Int64(now.timeIntervalSince(at) * 1000)
+                    let n = engine.emitOpenWindows(partition: p, upTo: maxTime - delayMs + idleMs, into: &batch)
+                    if n > 0 {
+                        buffered += n
+                        if firstBufferedAt == nil { firstBufferedAt = now }
+                        log("processor: \(engine.config.tradesTopic)[\(p)] idle for \(Int(now.timeIntervalSince(at))) s: wrote \(n) open window(s)")
+                    }
+                }
+            }
+            let due = firstBufferedAt.map { now.timeIntervalSince($0) * 1000 >= Double(options.flushIntervalMs) } ?? false
             if buffered >= options.batchMaxRows || buffered >= options.maxBufferedEvents || due {
                 try flush()
             }
-            if let idle = options.exitWhenIdleSeconds, Date().timeIntervalSince(lastInput) >= idle, buffered == 0 {
+            if let idle = options.exitWhenIdleSeconds, now.timeIntervalSince(lastInput) >= idle, buffered == 0 {
                 log("processor: idle for \(idle) s, stopping")
                 return
             }
@@ -133,61 +211,138 @@ public final class ProcessorRunner {
     }
 
     private func process(_ m: RawMessage) {
+        let key = PartitionKey(topic: m.topic, partition: m.partition)
         let position = RecordPosition(topic: m.topic, partition: m.partition, offset: m.offset)
-        if let error = engine.process(InputRecord(position: position, key: m.key, value: m.value), into: &batch) {
-            metrics.add(malformed: 1)
-            log("processor: skipped \(error)")
+        if next[key] == nil, let saved = lastCommitted[key], m.offset < saved.offset {
+            // The consumer was reset below the saved checkpoint (auto.offset.reset): the topic
+            // was deleted and recreated, or truncated, and the checkpoint belongs to the old one.
+            // Replaying its records silently up to the old `done` would drop them: start over.
+            log("processor: \(position.description) is below the saved checkpoint \(saved.offset): the topic was recreated or truncated; "
+                + "its checkpoint is discarded and this partition starts afresh here")
+            engine.restore([PartitionCheckpoint(topic: m.topic, partition: m.partition, offset: m.offset)])
+            lastCommitted[key] = nil
+            flushedUpTo[key] = m.offset
+            rangeHash[key] = nil
         }
-        next[PartitionKey(topic: m.topic, partition: m.partition)] = m.offset + 1
+        // A partition this run has no checkpoint for starts its range at its first record, so
+        // a replay of that range after a crash builds the same token.
+        let from = flushedUpTo[key] ?? m.offset
+        if flushedUpTo[key] == nil { flushedUpTo[key] = m.offset }
+        if m.offset >= from { rangeHash[key] = Self.hash(m, into: rangeHash[key] ?? Self.fnvBasis) }
+        let rejectsBefore = batch.rejects.count
+        let discardedBefore = engine.metrics.checkpointsDiscarded
+        if engine.process(InputRecord(position: position, key: m.key, value: m.value, timestampMs: m.timestampMs), into: &batch) != nil {
+            metrics.add(malformed: 1)
+        }
+        if engine.metrics.checkpointsDiscarded != discardedBefore {
+            // The record the saved checkpoint was built from is not this one: the topic was
+            // recreated. The engine started the partition afresh; so does its range here.
+            log("processor: \(position.description) is not the record its saved checkpoint was built from: the topic was recreated or "
+                + "truncated; the checkpoint is discarded and this partition starts afresh here")
+            lastCommitted[key] = nil
+            flushedUpTo[key] = m.offset
+            rangeHash[key] = Self.hash(m, into: Self.fnvBasis)
+        }
+        if batch.rejects.count > rejectsBefore {
+            for r in batch.rejects[rejectsBefore...] {
+                quarantineLogged += 1
+                if quarantineLogged <= 20 { log("processor: quarantined \(r.position) (\(r.stage.rawValue)): \(r.reason)") }
+            }
+        }
+        if m.topic == engine.config.tradesTopic { lastArrival[m.partition] = Date() }
+        next[key] = m.offset + 1
         buffered += 1
         metrics.add(eventsIn: 1)
         if firstBufferedAt == nil { firstBufferedAt = Date() }
     }
 
+    static let fnvBasis: UInt64 = 0xcbf29ce484222325
+
+    /// FNV-1a 64 over a record's offset, timestamp, key and value: the same records give the
+    /// same value on a replay; a recreated topic's records at the same offsets do not.
+    static func hash(_ m: RawMessage, into h: UInt64) -> UInt64 {
+        var h = h
+        @inline(__always) func word(_ v: Int64) {
+            var x = UInt64(bitPattern: v)
+            for _ in 0..<8 { h = (h ^ (x & 0xff)) &* 0x100000001b3; x >>= 8 }
+        }
+        @inline(__always) func bytes(_ b: UnsafeRawBufferPointer?) {
+            guard let b else { word(-1); return }
+            word(Int64(b.count))
+            for byte in b { h = (h ^ UInt64(byte)) &* 0x100000001b3 }
+        }
+        word(m.offset)
+        word(m.timestampMs ?? -1)
+        bytes(m.key)
+        bytes(m.value)
+        return h
+    }
+
     // MARK: - Flush: pend → insert (dedup tokens) → commit
 
     /// Inserts everything processed since the last flush and commits the new checkpoints.
-    /// Retries (with backoff, without polling) until ClickHouse acknowledges or stop is asked.
+    /// Retries (with backoff, without polling) while the sink is unavailable or stop is asked.
     func flush() throws {
         let ranges = next.filter { ($0.value) > (flushedUpTo[$0.key] ?? -1) }
-            .map { (key: $0.key, start: flushedUpTo[$0.key] ?? -1, end: $0.value) }
+            .map { (key: $0.key, start: flushedUpTo[$0.key] ?? -1, end: $0.value, hash: rangeHash[$0.key] ?? Self.fnvBasis) }
             .sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }
-        guard !ranges.isEmpty else { return }
+        guard !ranges.isEmpty || !batch.isEmpty else { return }
         let started = Date()
-        // 1. Remember where this flush ends, before anything reaches ClickHouse.
-        try commit(ranges.map { r -> CommittedOffset in
-            let prev = lastCommitted[r.key]
-            return CommittedOffset(topic: r.key.topic, partition: r.key.partition, offset: prev?.offset ?? max(r.start, 0),
-                                   metadata: (prev?.metadata ?? "cdcctl/1") + " pend=\(r.end)")
-        }, remember: false)
-        // 2. Insert every table with a token derived from the offset ranges only.
-        let rangeText = ranges.map { "\($0.key.topic)/\($0.key.partition):\($0.start)-\($0.end)" }.joined(separator: ",")
+        if !ranges.isEmpty {
+            dataFlushes += 1
+            // 1. Remember where this flush ends, before anything reaches the sink.
+            try save(ranges.map { r -> CommittedOffset in
+                let prev = lastCommitted[r.key]
+                return CommittedOffset(topic: r.key.topic, partition: r.key.partition, offset: prev?.offset ?? r.start,
+                                       metadata: (prev?.metadata ?? "cdcctl/1") + " pend=\(r.end)")
+            }, final: false)
+            failpoint?.hit("after-pend", flush: dataFlushes, log: log)
+        }
+        // 2. Insert every table with a token derived from the ranges and their records; rows
+        // written by the idle rule alone carry a hash of their body.
+        let rangeText = ranges.isEmpty
+            ? "idle#" + String(Self.hashBytes(batch.encoded().flatMap(\.body)), radix: 16)
+            : ranges.map { "\($0.key.topic)/\($0.key.partition):\($0.start)-\($0.end)#\(String($0.hash, radix: 16))" }.joined(separator: ",")
+        var insertRejects: [RejectRow] = []
         for (table, rows, body) in batch.encoded() {
             let token = "\(table.rawValue)|\(rangeText)"
-            var attempt = 0
-            while true {
-                do {
-                    try sink.insert(into: table.rawValue, database: options.database, body: body, deduplicationToken: token)
-                    metrics.add(rowsOut: rows, table: table.rawValue)
-                    break
-                } catch {
-                    attempt += 1
-                    metrics.add(sinkErrors: 1)
-                    if stop.isSet {
-                        throw CdcError.failed("stopping while ClickHouse is failing; nothing after the last commit is lost: the next run replays it",
-                                              subject: "processor")
-                    }
-                    let wait = min(10.0, 0.2 * pow(2, Double(min(attempt, 6))))
-                    log("processor: insert into \(table.rawValue) failed (attempt \(attempt)), retrying in \(String(format: "%.1f", wait)) s: \(error)")
-                    Thread.sleep(forTimeInterval: wait)
+            let refused = try insertIsolating(table, body: body, token: token)
+            metrics.add(rowsOut: rows - refused.count, table: table.rawValue)
+            if table == .processorRejects {
+                for stage in Set(batch.rejects.map(\.stage)) {
+                    metrics.add(rejects: batch.rejects.filter { $0.stage == stage }.count, stage: stage.rawValue)
                 }
             }
+            if !refused.isEmpty {
+                let positions = batch.positions(of: table)
+                for (index, line, reason) in refused {
+                    let at = positions[index] ?? RecordPosition(topic: "", partition: 0, offset: -1)
+                    log("processor: \(table.rawValue) refused a row from \(at.offset < 0 ? rangeText : at.description) as bad data, quarantined: \(reason)")
+                    insertRejects.append(RejectRow(position: at, stage: .insert, targetTable: table.rawValue, reason: reason,
+                                                   payload: String(decoding: line, as: UTF8.self)))
+                }
+            }
+            failpoint?.hit("after-insert:\(table.rawValue)", flush: dataFlushes, log: log)
         }
-        // 3. ClickHouse has every row: move the offsets.
-        try commit(engine.checkpoints().map {
-            CommittedOffset(topic: $0.topic, partition: $0.partition, offset: $0.offset, metadata: $0.metadata)
-        }, remember: true)
-        for r in ranges { flushedUpTo[r.key] = r.end }
+        if !insertRejects.isEmpty {
+            let refused = try insertIsolating(.processorRejects, body: JSONEachRow.encode(insertRejects),
+                                              token: "processor_rejects|insert|\(rangeText)")
+            metrics.add(rejects: insertRejects.count, stage: RejectStage.insert.rawValue)
+            if !refused.isEmpty { log("processor: processor_rejects itself refused \(refused.count) row(s); they are only in this log") }
+        }
+        // 3. The sink has every row: move the offsets.
+        if !ranges.isEmpty {
+            try save(engine.checkpoints().map {
+                CommittedOffset(topic: $0.topic, partition: $0.partition, offset: $0.offset, metadata: $0.metadata)
+            }, final: true)
+            failpoint?.hit("after-commit", flush: dataFlushes, log: log)
+        }
+        for r in ranges {
+            flushedUpTo[r.key] = r.end
+            rangeHash[r.key] = nil
+        }
+        if quarantineLogged > 20 { log("processor: … and \(quarantineLogged - 20) more quarantined in this flush (processor_rejects has them all)") }
+        quarantineLogged = 0
         batch.removeAll()
         buffered = 0
         firstBufferedAt = nil
@@ -195,20 +350,86 @@ public final class ProcessorRunner {
         metrics.set(engine: engine.metrics)
     }
 
-    private func commit(_ offsets: [CommittedOffset], remember: Bool) throws {
+    /// Inserts `body`; when the sink refuses it as bad data, splits it in halves (tokens
+    /// `…/L`, `…/R`, the same on a replay) until the refused rows are alone, and returns them
+    /// (index in the body, the line, the reason) for `processor_rejects`.
+    private func insertIsolating(_ table: ProcessorTable, body: [UInt8], token: String) throws -> [(Int, ArraySlice<UInt8>, String)] {
+        guard case .badData(let reason) = try send(table, body, token: token) else { return [] }
+        let lines = body.split(separator: UInt8(ascii: "\n"))
+        var refused: [(Int, ArraySlice<UInt8>, String)] = []
+        func isolate(_ range: Range<Int>, _ token: String, knownBad reason: String?) throws {
+            var outcome: SinkOutcome
+            if let reason {
+                outcome = .badData(reason)
+            } else {
+                var part: [UInt8] = []
+                for l in lines[range] { part += l; part.append(UInt8(ascii: "\n")) }
+                outcome = try send(table, part, token: token)
+            }
+            guard case .badData(let why) = outcome else { return }
+            if range.count == 1 {
+                refused.append((range.lowerBound, lines[range.lowerBound], why))
+                return
+            }
+            let mid = range.lowerBound + range.count / 2
+            try isolate(range.lowerBound..<mid, token + "/L", knownBad: nil)
+            try isolate(mid..<range.upperBound, token + "/R", knownBad: nil)
+        }
+        try isolate(0..<lines.count, token, knownBad: reason)
+        return refused
+    }
+
+    enum SinkOutcome { case ok, badData(String) }
+
+    /// One insert, retried forever while the sink is unavailable and a few times for other
+    /// errors; bad data is returned, not retried.
+    private func send(_ table: ProcessorTable, _ body: [UInt8], token: String) throws -> SinkOutcome {
         var attempt = 0
         while true {
             do {
-                try consumer.commit(offsets)
+                try sink.insert(table, body: body, token: token)
+                return .ok
+            } catch {
+                attempt += 1
+                metrics.add(sinkErrors: 1)
+                let failure = sink.classify(error)
+                if case .badData(let reason) = failure { return .badData(reason) }
+                if stop.isSet {
+                    throw CdcError.failed("stopping while \(sink.description) is failing (\(error)); nothing after the last commit is lost: the next run replays it",
+                                          subject: "processor")
+                }
+                if case .other(let reason) = failure, attempt >= 5 {
+                    throw CdcError.failed("\(sink.description) refused the insert into \(table.rawValue) \(attempt) times: \(reason)",
+                                          subject: "processor",
+                                          fix: "fix what the error names (schema: `cdcctl schema apply`; privileges); the next run replays from the last commit")
+                }
+                let wait = min(10.0, 0.2 * pow(2, Double(min(attempt, 6))))
+                log("processor: insert into \(table.rawValue) failed (attempt \(attempt)), retrying in \(String(format: "%.1f", wait)) s: \(error)")
+                Thread.sleep(forTimeInterval: wait)
+            }
+        }
+    }
+
+    static func hashBytes(_ bytes: [UInt8]) -> UInt64 {
+        var h = fnvBasis
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        return h
+    }
+
+    private func save(_ offsets: [CommittedOffset], final: Bool) throws {
+        var attempt = 0
+        while true {
+            do {
+                try store.save(offsets, final: final)
                 break
             } catch {
                 attempt += 1
                 if attempt > 20 || stop.isSet { throw error }
-                log("processor: commit failed (attempt \(attempt)), retrying: \(error)")
+                log("processor: saving the checkpoint failed (attempt \(attempt)), retrying: \(error)")
                 Thread.sleep(forTimeInterval: min(5, 0.2 * Double(attempt)))
             }
         }
-        if remember {
+        if final {
             for o in offsets { lastCommitted[PartitionKey(topic: o.topic, partition: o.partition)] = o }
         }
     }
@@ -220,7 +441,7 @@ public final class ProcessorRunner {
     private func recover(_ pending: [PartitionKey: Int64], all: [PartitionKey]) throws {
         let others = all.filter { pending[$0] == nil }
         try consumer.pause(others.map { ($0.topic, $0.partition) })
-        var deferred: [(RecordPosition, [UInt8]?, [UInt8]?)] = []
+        var deferred: [(RecordPosition, [UInt8]?, [UInt8]?, Int64?)] = []
         let deadline = Date().addingTimeInterval(120)
         func reached() -> Bool { pending.allSatisfy { (next[$0.key] ?? flushedUpTo[$0.key] ?? 0) >= $0.value } }
         while !reached() && !stop.isSet {
@@ -235,16 +456,17 @@ public final class ProcessorRunner {
                 } else {
                     // Beyond the replayed range (or a paused partition's prefetch): keep for later.
                     deferred.append((RecordPosition(topic: m.topic, partition: m.partition, offset: m.offset),
-                                     m.key.map { Array($0) }, m.value.map { Array($0) }))
+                                     m.key.map { Array($0) }, m.value.map { Array($0) }, m.timestampMs))
                 }
             }
         }
         try flush()
-        log("processor: replayed the unacknowledged range(s)")
-        for (position, key, value) in deferred {
+        log("processor: replayed the unacknowledged range(s) with their original tokens")
+        for (position, key, value, timestamp) in deferred {
             withOptional(key) { k in
                 withOptional(value) { v in
-                    process(RawMessage(topic: position.topic, partition: position.partition, offset: position.offset, key: k, value: v))
+                    process(RawMessage(topic: position.topic, partition: position.partition, offset: position.offset, key: k, value: v,
+                                       timestampMs: timestamp))
                 }
             }
         }
@@ -263,6 +485,14 @@ public final class ProcessorRunner {
         }
         return (words.isEmpty ? nil : words.joined(separator: " "), pend)
     }
+
+    /// Whether the broker at `bootstrap` keeps consumer-group commit metadata (for
+    /// `process status`): the recovery mode a run would use.
+    public static func probeRecoveryMode(bootstrap: String, group: String, topic: String) throws -> RecoveryMode {
+        try CheckpointStores.brokerKeepsCommitMetadata(KafkaSettings(bootstrap: bootstrap, clientId: "cdcctl-processor"),
+                                                       group: group, topic: topic)
+            ? .kafkaCommitMetadata : .clickhouseCheckpoints
+    }
 }
 
 struct PartitionKey: Hashable {
@@ -275,11 +505,22 @@ private func withOptional<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?
     return bytes.withUnsafeBytes { body($0) }
 }
 
-/// Set from a signal handler; read by the loop.
-public final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    public init() {}
-    public var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    public func set() { lock.lock(); value = true; lock.unlock() }
+/// A test-only crash point (`CDCCTL_PROCESSOR_FAILPOINT=after-pend|after-insert:<table>|after-commit[@N]`):
+/// the process SIGKILLs itself there during its Nth flush with records (default 1), so the
+/// crash matrix can prove every point of a flush against the real servers.
+struct Failpoint {
+    var point: String
+    var flush: Int
+
+    static func fromEnvironment() -> Failpoint? {
+        guard let text = ProcessInfo.processInfo.environment["CDCCTL_PROCESSOR_FAILPOINT"], !text.isEmpty else { return nil }
+        let parts = text.split(separator: "@", maxSplits: 1)
+        return Failpoint(point: String(parts[0]), flush: parts.count > 1 ? Int(parts[1]) ?? 1 : 1)
+    }
+
+    func hit(_ here: String, flush n: Int, log: (String) -> Void) {
+        guard here == point, n == flush else { return }
+        log("processor: failpoint \(here) in flush \(n): SIGKILL")
+        kill(getpid(), SIGKILL)
+    }
 }

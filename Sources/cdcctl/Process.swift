@@ -17,10 +17,9 @@ struct ProcessCommand: ParsableCommand {
         @Option(help: "Serve /metrics on this port instead of processor.metricsPort.") var metricsPort: Int?
         @Option(help: "Stop after this many seconds without input (backfills, tests).") var exitWhenIdle: Double?
 
+        /// The metrics port is checked by ProcessOperation (bad input, journaled), like
+        /// processor.metricsPort from the manifest.
         func validate() throws {
-            if let metricsPort, !(1...65535).contains(metricsPort) {
-                throw ValidationError("--metrics-port must be a TCP port from 1 to 65535, not \(metricsPort)")
-            }
             if let exitWhenIdle, exitWhenIdle <= 0 { throw ValidationError("--exit-when-idle must be positive seconds") }
         }
 
@@ -66,7 +65,8 @@ struct ProcessCommand: ParsableCommand {
 
         func execute(_ context: CommandContext) throws -> CommandResult {
             let s = try ProcessOperation.status(try context.manifest().manifest, metricsPort: metricsPort)
-            var lines = ["processor group \(s.group): \(s.running ? "running" : "NOT RUNNING") (\(s.metricsURL))"]
+            var lines = ["processor group \(s.group): \(s.running ? "running" : "NOT RUNNING") (\(s.metricsURL))",
+                         "recovery mode: \(s.recoveryMode ?? "unknown (the broker did not answer the probe)")"]
             let rows: [[String]] = s.partitions.map { p -> [String] in
                 [p.topic, String(p.partition), p.committed < 0 ? "-" : String(p.committed), String(p.highWatermark), String(p.lag)]
             }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Diagnostics
 import Foundation
 import OperationsCore
-import ProcessorRuntime
+import Telemetry
 import Render
 import Reports
 
@@ -105,7 +105,7 @@ struct MemoryReportCommand: CdcCommand {
             let latest = Latest()
             var server: MetricsServer?
             if metricsPort > 0 {
-                do { server = try MetricsServer(port: metricsPort) { latest.text } } catch {
+                do { server = try MetricsServer(port: metricsPort, source: "--metrics-port") { latest.text } } catch {
                     throw Console.report(CdcError.invalid("cannot serve metrics on 127.0.0.1:\(metricsPort): \(error.localizedDescription)",
                                                           subject: "--metrics-port", fix: "pick a free port, or --metrics-port 0"))
                 }

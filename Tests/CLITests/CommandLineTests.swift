@@ -29,7 +29,7 @@ final class CommandLineTests: XCTestCase {
         let render = try cdcctl("render", "-m", dir + "/cdcctl.yaml", "--out", dir + "/out", "-o", "json")
         XCTAssertEqual(render.status, 0, render.output)
         let result = try JSONSerialization.jsonObject(with: Data(render.output.utf8)) as? [String: Any]
-        XCTAssertEqual((result?["files"] as? [Any])?.count, 25)
+        XCTAssertEqual((result?["files"] as? [Any])?.count, 26)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/docker-compose.yml"))
 
         let history = try cdcctl("history", "-o", "json")
@@ -67,7 +67,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(badOutput.output.contains("--output"), badOutput.output)
         let badPort = try cdcctl("process", "run", "-m", TestSupport.repo + "/manifests/default.yaml", "--metrics-port", "70000")
         XCTAssertEqual(badPort.status, 2, "a bad port is a usage error, not a crash: \(badPort.output)")
-        XCTAssertTrue(badPort.output.contains("--metrics-port must be a TCP port from 1 to 65535, not 70000"), badPort.output)
+        XCTAssertTrue(badPort.output.contains("--metrics-port") && badPort.output.contains("70000"), badPort.output)
         let badTemplates = try cdcctl("render", "-m", TestSupport.repo + "/manifests/default.yaml", "--out", dir + "/o", "--templates", dir + "/none")
         XCTAssertEqual(badTemplates.status, 2, badTemplates.output)
         XCTAssertTrue(badTemplates.output.contains("templates directory does not exist"), badTemplates.output)

@@ -258,6 +258,15 @@ final class ManifestTests: XCTestCase {
         assertProblem("producers:\n  trades:\n    source: replay\n", subject: "producers.trades.replayFile", contains: "required when source is replay")
     }
 
+    func testProcessorIdleAndSkewSettingsHaveDefaultsAndRanges() throws {
+        let m = try ManifestLoader.parse("apiVersion: cdcctl/v1\n", file: "m").manifest
+        XCTAssertEqual(m.processor.idleTimeoutSeconds, 60)
+        XCTAssertEqual(m.processor.maxFutureSkewSeconds, 300)
+        assertProblem("processor:\n  idleTimeoutSeconds: -1\n", subject: "processor.idleTimeoutSeconds", contains: "between 0 and 86400, found -1")
+        assertProblem("processor:\n  maxFutureSkewSeconds: 0\n", subject: "processor.maxFutureSkewSeconds", contains: "between 1 and 604800, found 0")
+        assertProblem("processor:\n  metricsPort: 70000\n", subject: "processor.metricsPort", contains: "outside 1–65535")
+    }
+
     func testAllProblemsAreReportedAtOnce() {
         let p = problems("grafana:\n  port: 8080\nkafka:\n  heap: 1g\nsecrets:\n  grafanaAdminPassword: x\n")
         XCTAssertEqual(Set(p.compactMap(\.subject)), ["kafkaUI.port", "kafka.heap", "secrets.grafanaAdminPassword"])

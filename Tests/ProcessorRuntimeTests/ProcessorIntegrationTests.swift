@@ -17,6 +17,8 @@ final class ProcessorIntegrationTests: XCTestCase {
     /// ~5 s late (docs/testbed.md), which would make the idle exit racy. Setup uses all three.
     var manifestRun = ""
     var clickhouse: ClickHouseClient!
+    /// The manifest text (all three Tansu processes), for variants.
+    var yaml = ""
     let symbols = ["KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL"]
 
     override func setUpWithError() throws {
@@ -25,7 +27,7 @@ final class ProcessorIntegrationTests: XCTestCase {
         id = String(UUID().uuidString.prefix(8).lowercased())
         clickhouse = ClickHouseClient(ClickHouseConfig(url: testbed["TESTBED_CLICKHOUSE_URL"], user: "default", password: ""))
         manifest = dir + "/cdcctl.yaml"
-        let yaml = """
+        yaml = """
             apiVersion: cdcctl/v1
             cluster: {name: proc-it}
             secrets:
@@ -74,10 +76,11 @@ final class ProcessorIntegrationTests: XCTestCase {
 
     var cdcctl: CLI { CLI(directory: dir) }
 
-    /// A 5-minute boundary two hours ago: recent enough for every table's TTL (ClickHouse drops
-    /// rows already past their TTL as they are inserted).
+    /// A 5-minute boundary six hours ago: recent enough for every table's TTL (ClickHouse drops
+    /// rows already past their TTL as they are inserted), and old enough that 12 000 trades 1 s
+    /// apart are not in the future (those are quarantined: processor.maxFutureSkewSeconds).
     lazy var t0: Int64 = {
-        let now = Int64(Date().timeIntervalSince1970 * 1000) - 2 * 3_600_000
+        let now = Int64(Date().timeIntervalSince1970 * 1000) - 6 * 3_600_000
         return now - now % 300_000
     }()
 
@@ -182,7 +185,11 @@ final class ProcessorIntegrationTests: XCTestCase {
 
         let rerun = try runProcessor(idle: 5, port: port + 1)
         XCTAssertEqual(rerun.status, 0, rerun.output)
-        XCTAssertEqual(try scalar("SELECT count() FROM trades"), total, "no trade lost or doubled (count without FINAL)")
+        // Which path ran: Tansu drops commit metadata, so checkpoints (and any pend=) live in
+        // ClickHouse; the crash matrix (testCrashAtEveryPointOfAFlush…) proves each point.
+        XCTAssertTrue(rerun.output.contains("recovery mode clickhouse-checkpoints"), rerun.output)
+        XCTAssertFalse(rerun.output.contains("no checkpoint metadata"), "nothing restarted without its metadata: \(rerun.output)")
+        XCTAssertEqual(try scalar("SELECT count() FROM trades"), total, "no trade lost or doubled (count without FINAL): \(rerun.output)")
         XCTAssertEqual(try scalar("SELECT uniqExact(trade_id) FROM trades"), total)
         XCTAssertEqual(try scalar("SELECT count() FROM cdc_orders_raw"), 60)
         XCTAssertEqual(try scalar("SELECT uniqExact(partition, offset) FROM cdc_orders_raw"), 60)

@@ -20,7 +20,7 @@ final class AnomalyTests: XCTestCase {
         XCTAssertEqual(alert.detectedAtMs, B + 10, "event time of the trade, never the wall clock")
         XCTAssertEqual(alert.windowStartMs, B)
         XCTAssertEqual(alert.alertId, AlertRow.id(rule: .priceZScore, symbol: "S", identity: "t103"))
-        XCTAssertTrue(alert.detail.contains("trade t103 at 103 is 4.2426σ from the mean 100.0 of the last 5 trades"), alert.detail)
+        XCTAssertTrue(alert.detail.contains("trade t103 at 103 is 4.2426σ above the mean 100.0 of the last 5 trades (sample σ 0.7071)"), alert.detail)
 
         // Ring 101 99 100 100 103: mean 100.6; Σ(x−mean)² = .16+2.56+.36+.36+5.76 = 9.2; σ = √2.3 = 1.5166;
         // 100.5 is 0.066σ away: no alert.

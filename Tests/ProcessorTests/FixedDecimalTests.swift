@@ -87,4 +87,14 @@ final class FixedDecimalTests: XCTestCase {
         XCTAssertEqual(d("97000000.0").doubleValue, 97_000_000)
         XCTAssertEqual(d("0.0123").doubleValue, 0.0123, accuracy: 1e-18)
     }
+
+    func testFitsIntegerDigitsAgreesWithIntegerDigits() {
+        for text in ["0", "0.5", "9.99", "10", "999999999999999999.99999999999999999999", "1000000000000000000", "-123.45",
+                     "99999999999999999999999999999999999999", "0.00000000000000000001"] {
+            let d = FixedDecimal(text)!
+            for digits in [0, 1, 2, 3, 18, 19, 26, 38] {
+                XCTAssertEqual(d.fits(integerDigits: digits), d.integerDigits <= digits, "\(text) in \(digits)")
+            }
+        }
+    }
 }

@@ -34,22 +34,25 @@ final class Harness {
     }
 
     @discardableResult
-    func record(_ topic: String, partition: Int32 = 0, key: String? = nil, value: String?,
-                file: StaticString = #filePath, line: UInt = #line) -> OutputBatch {
-        let r = RecordedRecord(position: nextPosition(topic, partition), key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) })
+    func record(_ topic: String, partition: Int32 = 0, key: String? = nil, value: String?, timestampMs: Int64? = nil,
+                expectError: Bool = false, file: StaticString = #filePath, line: UInt = #line) -> OutputBatch {
+        let r = RecordedRecord(position: nextPosition(topic, partition), key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) },
+                               timestampMs: timestampMs)
         var out = OutputBatch()
-        if let error = r.process(with: engine, into: &out) { XCTFail("\(error)", file: file, line: line) }
+        let error = r.process(with: engine, into: &out)
+        if let error, !expectError { XCTFail("\(error)", file: file, line: line) }
+        if error == nil, expectError { XCTFail("expected a decode error", file: file, line: line) }
         append(out)
         return out
     }
 
     @discardableResult
     func trade(_ symbol: String, _ id: String, _ price: String, _ volume: String, _ side: TradeSide = .buy, at t: Int64,
-               partition: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) -> OutputBatch {
+               partition: Int32 = 0, ingestedAt: Int64? = nil, file: StaticString = #filePath, line: UInt = #line) -> OutputBatch {
         let trade = TradeEvent(symbol: symbol, tradeId: id, price: FixedDecimal(price)!, volume: FixedDecimal(volume)!, side: side,
                                tsMs: t, source: "test")
         return record("trades.raw", partition: partition, key: symbol, value: String(decoding: TradeCodec.encode(trade), as: UTF8.self),
-                      file: file, line: line)
+                      timestampMs: ingestedAt, file: file, line: line)
     }
 
     func order(_ op: String, before: String? = nil, after: String? = nil, id: Int64, file: StaticString = #filePath, line: UInt = #line) -> OutputBatch {
@@ -63,5 +66,15 @@ final class Harness {
         all.trades += b.trades
         all.tradeAggregates += b.tradeAggregates
         all.alerts += b.alerts
+        all.rejects += b.rejects
+    }
+
+    /// Rows the engine writes for open windows at a stop (or after an idle timeout).
+    @discardableResult
+    func emitOpenWindows(partition: Int32? = nil, upTo watermark: Int64 = .max) -> OutputBatch {
+        var out = OutputBatch()
+        engine.emitOpenWindows(partition: partition, upTo: watermark, into: &out)
+        append(out)
+        return out
     }
 }

@@ -52,7 +52,7 @@ final class RowEncodingTests: XCTestCase {
         XCTAssertEqual(w.jsonLine, #"{"window_start":"2023-11-14 22:14:00.000","window_minutes":5,"symbol":"KRW-BTC","trade_count":4,"volume":"5.0","notional":"502.375","vwap":100.475,"open":"100.0","high":"101.0","low":"99.75","close":"99.75","buy_volume":"2.5","sell_volume":"2.5","version":4}"#)
         let a = AlertRow(rule: .volumeSpike, symbol: "S", identity: "x", detectedAtMs: 0, windowStartMs: 0, value: 4.1, threshold: 4,
                          detail: "line\nbreak \"quoted\"")
-        XCTAssertEqual(a.jsonLine, #"{"alert_id":"\#(a.alertId)","rule":"volume_spike","symbol":"S","severity":"warning","detected_at":"1970-01-01 00:00:00.000","window_start":"1970-01-01 00:00:00.000","value":4.1,"threshold":4,"detail":"line\nbreak \"quoted\""}"#)
+        XCTAssertEqual(a.jsonLine, #"{"alert_id":"\#(a.alertId)","rule":"volume_spike","symbol":"S","severity":"warning","detected_at":"1970-01-01 00:00:00.000","window_start":"1970-01-01 00:00:00.000","value":4.1,"threshold":4,"direction":"up","detail":"line\nbreak \"quoted\""}"#)
     }
 
     func testNumbersJSONCannotHoldBecomeZero() {
@@ -73,10 +73,12 @@ final class RowEncodingTests: XCTestCase {
             .ordersCurrent: ["order_id", "customer_id", "symbol", "side", "order_type", "quantity", "price", "status", "created_at", "updated_at", "version", "is_deleted"],
             .trades: ["symbol", "trade_id", "price", "volume", "side", "traded_at", "source"],
             .tradeAggregates: ["window_start", "window_minutes", "symbol", "trade_count", "volume", "notional", "vwap", "open", "high", "low", "close", "buy_volume", "sell_volume", "version"],
-            .alerts: ["alert_id", "rule", "symbol", "severity", "detected_at", "window_start", "value", "threshold", "detail"],
+            .alerts: ["alert_id", "rule", "symbol", "severity", "detected_at", "window_start", "value", "threshold", "direction", "detail"],
+            .processorRejects: ["topic", "partition", "offset", "stage", "target_table", "reason", "payload"],
         ]
         let encoded = out.encoded()
-        XCTAssertEqual(Set(encoded.map(\.table)), Set(ProcessorTable.allCases), "the input produces rows for every table")
+        XCTAssertEqual(Set(encoded.map(\.table)), Set(ProcessorTable.allCases).subtracting([.processorRejects]),
+                       "the input produces rows for every table (it has no bad records)")
         for (table, rows, body) in encoded {
             let lines = body.split(separator: UInt8(ascii: "\n"))
             XCTAssertEqual(lines.count, rows)

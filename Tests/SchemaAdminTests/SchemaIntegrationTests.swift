@@ -100,14 +100,15 @@ final class SchemaIntegrationTests: XCTestCase {
         let dry = try cdcctl("schema", "apply", "--dry-run", "-m", m, "-o", "json")
         XCTAssertEqual(dry.status, 0, dry.output)
         XCTAssertEqual(try json(dry.output)["applied"] as? [String],
-                       ["0001_cdc_raw_events", "0002_orders_current", "0003_trades", "0004_trade_aggregates", "0005_alerts", "R__ttl"])
+                       ["0001_cdc_raw_events", "0002_orders_current", "0003_trades", "0004_trade_aggregates", "0005_alerts",
+                        "0006_processor_exactly_once", "R__ttl"])
         struct N: Decodable { var n: UInt64 }
         XCTAssertEqual(try client.select("SELECT count() AS n FROM system.databases WHERE name = {db:String}", as: N.self,
                                          parameters: ["db": db]).first?.n, 0, "a dry run changes nothing")
 
         let apply = try cdcctl("schema", "apply", "-m", m, "-o", "json")
         XCTAssertEqual(apply.status, 0, apply.output)
-        XCTAssertEqual((try json(apply.output)["applied"] as? [String])?.count, 6)
+        XCTAssertEqual((try json(apply.output)["applied"] as? [String])?.count, 7)
 
         // Every table of the contract, column for column, as the server reports them.
         let columns = try serverColumns()
@@ -122,14 +123,20 @@ final class SchemaIntegrationTests: XCTestCase {
         XCTAssertTrue(byName["cdc_orders_raw"]?.create_table_query.contains("TTL toDateTime(source_ts) + toIntervalDay(7)") == true,
                       byName["cdc_orders_raw"]?.create_table_query ?? "")
         XCTAssertTrue(byName["trade_aggregates"]?.create_table_query.contains("toIntervalDay(365)") == true)
-        for table in SchemaPlanTests.contract.keys {
+        for table in SchemaPlanTests.contract.keys where table != "processor_checkpoints" {
             XCTAssertTrue(byName[table]?.create_table_query.contains("non_replicated_deduplication_window = 10000") == true, table)
         }
+        // 0006: the raw tables collapse duplicates on merge, keyed by Kafka position, and keep their TTL.
+        XCTAssertEqual(byName["cdc_orders_raw"]?.engine, "ReplacingMergeTree")
+        XCTAssertTrue(byName["cdc_order_executions_raw"]?.create_table_query.contains("ORDER BY (topic, partition, offset)") == true,
+                      byName["cdc_order_executions_raw"]?.create_table_query ?? "")
+        XCTAssertNil(byName["cdc_orders_raw_rmt"])
+        XCTAssertNil(byName["cdc_orders_raw_mergetree"])
 
         // Recorded with checksums on the server and in the state store, identically.
         let records = try serverRecords()
         XCTAssertEqual(records.map(\.name), ["R__ttl", "0001_cdc_raw_events", "0002_orders_current", "0003_trades",
-                                             "0004_trade_aggregates", "0005_alerts"])
+                                             "0004_trade_aggregates", "0005_alerts", "0006_processor_exactly_once"])
         XCTAssertTrue(records.allSatisfy { $0.checksum.count == 64 })
         XCTAssertEqual(try localRecords(), records)
 
@@ -153,14 +160,14 @@ final class SchemaIntegrationTests: XCTestCase {
         XCTAssertEqual(try cdcctl("schema", "apply", "-m", m).status, 0)
         let before = try serverRecords()
         try migration("0003_trades", try shipped("0003_trades").replacing("    trade_id String,\n", with: "    trade_id String,\n    venue String,\n"))
-        try migration("0006_more", "CREATE TABLE IF NOT EXISTS {{clickhouse.database}}.more (a UInt8) ENGINE = MergeTree ORDER BY a;")
+        try migration("0016_more", "CREATE TABLE IF NOT EXISTS {{clickhouse.database}}.more (a UInt8) ENGINE = MergeTree ORDER BY a;")
 
         let apply = try cdcctl("schema", "apply", "-m", m)
         XCTAssertEqual(apply.status, 2, apply.output)
         XCTAssertTrue(apply.output.contains("migration 0003_trades: renders differently from the text applied"), apply.output)
         XCTAssertTrue(apply.output.contains("applied migrations are immutable"), apply.output)
         XCTAssertTrue(apply.output.contains("nothing was changed"), apply.output)
-        XCTAssertNil(try serverColumns()["more"], "the pending 0006 did not run either")
+        XCTAssertNil(try serverColumns()["more"], "the pending 0016 did not run either")
         XCTAssertEqual(try serverRecords(), before)
 
         let status = try cdcctl("schema", "status", "-m", m, "-o", "json")
@@ -192,21 +199,22 @@ final class SchemaIntegrationTests: XCTestCase {
 
     func testABrokenMigrationStopsWithTheServersErrorAndKeepsTheRecordConsistent() throws {
         let m = try manifest()
-        try migration("0006_broken", """
+        try migration("0016_broken", """
             CREATE TABLE IF NOT EXISTS {{clickhouse.database}}.first_half (a UInt8) ENGINE = MergeTree ORDER BY a;
 
             CREATE TABLE IF NOT EXISTS {{clickhouse.database}}.second_half (a Strin) ENGINE = MergeTree ORDER BY a;
             """)
-        try migration("0007_after", "CREATE TABLE IF NOT EXISTS {{clickhouse.database}}.after (a UInt8) ENGINE = MergeTree ORDER BY a;")
+        try migration("0017_after", "CREATE TABLE IF NOT EXISTS {{clickhouse.database}}.after (a UInt8) ENGINE = MergeTree ORDER BY a;")
 
         let apply = try cdcctl("schema", "apply", "-m", m)
         XCTAssertEqual(apply.status, 1, apply.output)
-        XCTAssertTrue(apply.output.contains("0006_broken.sql.mustache:3 migration 0006_broken: statement 2 of 2 failed: Code: 50. UNKNOWN_TYPE"), apply.output)
-        XCTAssertTrue(apply.output.contains("0006_broken is not recorded (its first 1 statement ran)"), apply.output)
+        XCTAssertTrue(apply.output.contains("0016_broken.sql.mustache:3 migration 0016_broken: statement 2 of 2 failed: Code: 50. UNKNOWN_TYPE"), apply.output)
+        XCTAssertTrue(apply.output.contains("0016_broken is not recorded (its first 1 statement ran)"), apply.output)
 
         let records = try serverRecords()
-        XCTAssertEqual(records.map(\.name), ["0001_cdc_raw_events", "0002_orders_current", "0003_trades", "0004_trade_aggregates", "0005_alerts"],
-                       "everything before the broken migration is recorded; it, 0007 and R__ttl (which runs last) are not")
+        XCTAssertEqual(records.map(\.name), ["0001_cdc_raw_events", "0002_orders_current", "0003_trades", "0004_trade_aggregates", "0005_alerts",
+                                              "0006_processor_exactly_once"],
+                       "everything before the broken migration is recorded; it, 0017 and R__ttl (which runs last) are not")
         XCTAssertEqual(try localRecords(), records, "the state store holds what the server holds")
         XCTAssertNil(try serverColumns()["after"])
 
@@ -216,24 +224,24 @@ final class SchemaIntegrationTests: XCTestCase {
         XCTAssertTrue((ops.first?["detail"] as? String)?.contains("UNKNOWN_TYPE") == true)
 
         // Fixed, the re-run is safe: the statement that ran is IF NOT EXISTS.
-        try migration("0006_broken", """
+        try migration("0016_broken", """
             CREATE TABLE IF NOT EXISTS {{clickhouse.database}}.first_half (a UInt8) ENGINE = MergeTree ORDER BY a;
 
             CREATE TABLE IF NOT EXISTS {{clickhouse.database}}.second_half (a String) ENGINE = MergeTree ORDER BY a;
             """)
         let fixed = try cdcctl("schema", "apply", "-m", m, "-o", "json")
         XCTAssertEqual(fixed.status, 0, fixed.output)
-        XCTAssertEqual(try json(fixed.output)["applied"] as? [String], ["0006_broken", "0007_after", "R__ttl"])
+        XCTAssertEqual(try json(fixed.output)["applied"] as? [String], ["0016_broken", "0017_after", "R__ttl"])
         XCTAssertEqual(try localRecords(), try serverRecords())
         XCTAssertEqual(try cdcctl("schema", "status", "-m", m).status, 0)
     }
 
     func testDryRunHasTheServerParseThePendingStatements() throws {
         let m = try manifest()
-        try migration("0006_typo", "CREATE TABLE IF NOT EXISTS {{clickhouse.database}}.t (a UInt8 ENGINE = MergeTree ORDER BY a;")
+        try migration("0016_typo", "CREATE TABLE IF NOT EXISTS {{clickhouse.database}}.t (a UInt8 ENGINE = MergeTree ORDER BY a;")
         let dry = try cdcctl("schema", "apply", "--dry-run", "-m", m)
         XCTAssertEqual(dry.status, 2, dry.output)
-        XCTAssertTrue(dry.output.contains("0006_typo.sql.mustache:1 migration 0006_typo: the server cannot parse this statement: Code: 62. SYNTAX_ERROR"),
+        XCTAssertTrue(dry.output.contains("0016_typo.sql.mustache:1 migration 0016_typo: the server cannot parse this statement: Code: 62. SYNTAX_ERROR"),
                       dry.output)
         struct N: Decodable { var n: UInt64 }
         XCTAssertEqual(try client.select("SELECT count() AS n FROM system.databases WHERE name = {db:String}", as: N.self,

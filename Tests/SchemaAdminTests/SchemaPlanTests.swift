@@ -157,11 +157,17 @@ final class SchemaPlanTests: XCTestCase {
                    "side LowCardinality(String)", "traded_at DateTime64(3)", "source LowCardinality(String)",
                    "ingested_at DateTime64(3) DEFAULT now64(3)"],
         "trade_aggregates": ["window_start DateTime64(3)", "window_minutes UInt16", "symbol LowCardinality(String)", "trade_count UInt64",
-                             "volume Decimal(38, 12)", "notional Decimal(38, 12)", "vwap Float64", "open Decimal(20, 8)",
+                             "volume Decimal(38, 12)", "notional Decimal(38, 20)", "vwap Float64", "open Decimal(20, 8)",
                              "high Decimal(20, 8)", "low Decimal(20, 8)", "close Decimal(20, 8)", "buy_volume Decimal(38, 12)",
                              "sell_volume Decimal(38, 12)", "version UInt64"],
         "alerts": ["alert_id String", "rule LowCardinality(String)", "symbol LowCardinality(String)", "severity LowCardinality(String)",
-                   "detected_at DateTime64(3)", "window_start DateTime64(3)", "value Float64", "threshold Float64", "detail String"],
+                   "detected_at DateTime64(3)", "window_start DateTime64(3)", "value Float64", "threshold Float64",
+                   "direction LowCardinality(String) DEFAULT ''", "detail String"],
+        "processor_rejects": ["topic LowCardinality(String)", "partition UInt16", "offset Int64", "stage LowCardinality(String)",
+                              "target_table LowCardinality(String)", "reason String", "payload String",
+                              "rejected_at DateTime64(3) DEFAULT now64(3)"],
+        "processor_checkpoints": ["consumer_group String", "topic String", "partition UInt16", "offset Int64", "metadata String",
+                                  "seq UInt64", "written_at DateTime64(3) DEFAULT now64(3)"],
     ]
 
     static func describe(_ t: TableSchema?) -> [String] {
@@ -182,7 +188,7 @@ final class SchemaPlanTests: XCTestCase {
     func testShippedMigrationsDefineTheTableContract() throws {
         let ms = try Self.shippedMigrations()
         XCTAssertEqual(ms.map(\.name), ["0001_cdc_raw_events", "0002_orders_current", "0003_trades", "0004_trade_aggregates",
-                                        "0005_alerts", "R__ttl"])
+                                        "0005_alerts", "0006_processor_exactly_once", "R__ttl"])
         let steps = ms.map { MigrationStep(name: $0.name, version: $0.version, kind: $0.kind, state: .applied, checksum: $0.checksum,
                                            appliedChecksum: nil, appliedAtMs: nil, statements: $0.statements.count, reason: nil) }
         let model = try SchemaPlanner.expectedSchema(ms, steps: steps, database: "analytics")
@@ -191,7 +197,7 @@ final class SchemaPlanTests: XCTestCase {
             XCTAssertEqual(Self.describe(model.table("analytics", table)), columns, table)
         }
         XCTAssertEqual(model.table("analytics", "orders_current")?.engine, "ReplacingMergeTree")
-        XCTAssertEqual(model.table("analytics", "cdc_orders_raw")?.engine, "MergeTree")
+        XCTAssertEqual(model.table("analytics", "cdc_orders_raw")?.engine, "ReplacingMergeTree", "since 0006")
         for m in ms where m.kind == .versioned {
             for s in m.statements where s.text.hasPrefix("CREATE TABLE") {
                 XCTAssertTrue(s.text.contains("IF NOT EXISTS"), "\(m.name): statements must be safe to run again")

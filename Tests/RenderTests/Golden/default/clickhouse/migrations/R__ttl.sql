@@ -8,3 +8,4 @@ ALTER TABLE analytics.cdc_order_executions_raw MODIFY TTL toDateTime(source_ts) 
 ALTER TABLE analytics.trades MODIFY TTL toDateTime(traded_at) + INTERVAL 30 DAY;
 ALTER TABLE analytics.trade_aggregates MODIFY TTL toDateTime(window_start) + INTERVAL 365 DAY;
 ALTER TABLE analytics.alerts MODIFY TTL toDateTime(detected_at) + INTERVAL 90 DAY;
+ALTER TABLE analytics.processor_rejects MODIFY TTL toDateTime(rejected_at) + INTERVAL 7 DAY;

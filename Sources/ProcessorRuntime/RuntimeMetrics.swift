@@ -1,0 +1,81 @@
+import Foundation
+import Processor
+import Synchronization
+
+/// The processor's counters, served as Prometheus text on /metrics.
+public final class RuntimeMetrics: Sendable {
+    public struct Snapshot: Sendable {
+        public var eventsIn: UInt64 = 0
+        public var malformed: UInt64 = 0
+        public var rowsOut: [String: UInt64] = [:]
+        public var sinkErrors: UInt64 = 0
+        /// Quarantined records and rows (`processor_rejects`) by stage.
+        public var rejects: [String: UInt64] = [:]
+        public var batches: UInt64 = 0
+        public var batchSecondsSum: Double = 0
+        /// Cumulative counts per upper bound, Prometheus histogram style.
+        public var batchBuckets: [Double: UInt64] = [:]
+        public var engine: ProcessorMetrics?
+        /// How a restart finds its place (`kafka-commit-metadata` or `clickhouse-checkpoints`).
+        public var recoveryMode: String?
+    }
+
+    static let bounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    private let s = Mutex(Snapshot())
+
+    public init() {}
+
+    public func snapshot() -> Snapshot { s.withLock { $0 } }
+
+    func add(eventsIn n: UInt64) { s.withLock { $0.eventsIn += n } }
+    func add(malformed n: UInt64) { s.withLock { $0.malformed += n } }
+    func add(sinkErrors n: UInt64) { s.withLock { $0.sinkErrors += n } }
+    func add(rowsOut n: Int, table: String) { s.withLock { $0.rowsOut[table, default: 0] += UInt64(n) } }
+    func add(rejects n: Int, stage: String) { s.withLock { $0.rejects[stage, default: 0] += UInt64(n) } }
+    func set(engine m: ProcessorMetrics) { s.withLock { $0.engine = m } }
+    func set(recoveryMode mode: String) { s.withLock { $0.recoveryMode = mode } }
+
+    func observeBatch(seconds: Double) {
+        s.withLock { s in
+            s.batches += 1
+            s.batchSecondsSum += seconds
+            for b in Self.bounds where seconds <= b { s.batchBuckets[b, default: 0] += 1 }
+        }
+    }
+
+    /// Prometheus exposition format, names as the alert rules and dashboard use them.
+    public func render() -> String {
+        let s = snapshot()
+        var out = ""
+        func counter(_ name: String, _ help: String, _ value: UInt64, labels: String = "") {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name)\(labels) \(value)\n"
+        }
+        counter("cdcctl_processor_events_in_total", "Records consumed from Kafka.", s.eventsIn)
+        counter("cdcctl_processor_malformed_total", "Records that could not be decoded (quarantined).", s.malformed)
+        counter("cdcctl_processor_sink_errors_total", "Failed ClickHouse inserts (each retried or isolated).", s.sinkErrors)
+        counter("cdcctl_processor_late_events_dropped_total", "Trades later than the allowed lateness.", s.engine?.lateEventsDropped ?? 0)
+        counter("cdcctl_processor_late_events_updated_total", "Late trades that re-emitted their window.", s.engine?.lateEventsUpdated ?? 0)
+        counter("cdcctl_processor_future_events_total", "Trades too far ahead of their Kafka timestamp (quarantined).",
+                s.engine?.futureEventsRejected ?? 0)
+        counter("cdcctl_processor_aggregate_overflows_total", "Trades left out of their window: the sums would not fit.",
+                s.engine?.aggregateOverflows ?? 0)
+        counter("cdcctl_processor_idle_windows_total", "Windows written by the idle rule or at a stop.", s.engine?.idleWindowsEmitted ?? 0)
+        counter("cdcctl_processor_alerts_total", "Anomaly alerts emitted.", s.engine?.alerts ?? 0)
+        out += "# HELP cdcctl_processor_rejects_total Records and rows quarantined in processor_rejects, by stage.\n# TYPE cdcctl_processor_rejects_total counter\n"
+        for stage in ["decode", "future", "aggregate", "insert"] {
+            out += "cdcctl_processor_rejects_total{stage=\"\(stage)\"} \(s.rejects[stage] ?? 0)\n"
+        }
+        out += "# HELP cdcctl_processor_rows_out_total Rows acknowledged by ClickHouse.\n# TYPE cdcctl_processor_rows_out_total counter\n"
+        for table in s.rowsOut.keys.sorted() { out += "cdcctl_processor_rows_out_total{table=\"\(table)\"} \(s.rowsOut[table]!)\n" }
+        if let mode = s.recoveryMode {
+            out += "# HELP cdcctl_processor_recovery_mode Where restarts find the unacknowledged flush (1 = in force).\n"
+            out += "# TYPE cdcctl_processor_recovery_mode gauge\ncdcctl_processor_recovery_mode{mode=\"\(mode)\"} 1\n"
+        }
+        out += "# HELP cdcctl_processor_batch_latency_seconds Flush time: pend commit, inserts, commit.\n"
+        out += "# TYPE cdcctl_processor_batch_latency_seconds histogram\n"
+        for b in Self.bounds { out += "cdcctl_processor_batch_latency_seconds_bucket{le=\"\(b)\"} \(s.batchBuckets[b] ?? 0)\n" }
+        out += "cdcctl_processor_batch_latency_seconds_bucket{le=\"+Inf\"} \(s.batches)\n"
+        out += "cdcctl_processor_batch_latency_seconds_sum \(s.batchSecondsSum)\ncdcctl_processor_batch_latency_seconds_count \(s.batches)\n"
+        return out
+    }
+}

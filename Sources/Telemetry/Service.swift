@@ -1,0 +1,65 @@
+import Diagnostics
+import Foundation
+import Synchronization
+
+/// Set when a long-running service must stop (a signal, a test, the service itself); read by
+/// its loop. A Mutex, not a lock behind `@unchecked Sendable`: the compiler checks it.
+public final class StopFlag: Sendable {
+    private let state = Mutex<(isSet: Bool, reason: String?)>((false, nil))
+
+    public init() {}
+
+    public var isSet: Bool { state.withLock { $0.isSet } }
+
+    /// Why it was set first (`SIGTERM`, …), for the log.
+    public var reason: String? { state.withLock { $0.reason } }
+
+    /// Sets the flag; the first reason is kept. Returns true if it was already set.
+    @discardableResult
+    public func set(reason: String? = nil) -> Bool {
+        state.withLock { s in
+            let was = s.isSet
+            if !was { s = (true, reason) }
+            return was
+        }
+    }
+}
+
+/// One shape for long-running work (the processor now; producers and a monitor later): run in
+/// the foreground until stopped or done, then drain — finish in-flight work, flush, commit —
+/// and return. A service that cannot drain throws (exit 1, with what was left undone).
+public protocol Service: AnyObject {
+    /// For logs: `processor`.
+    var name: String { get }
+    /// Runs until `stop` is set (or the work is done), then drains.
+    func run(until stop: StopFlag) throws
+}
+
+/// Runs services with the shared signal handling: the first SIGTERM or SIGINT asks the service
+/// to drain (exit 0 when it did, 1 when it could not); a second one exits at once with
+/// 128 + signal, without draining (nothing half-committed: what was not committed is replayed).
+public enum ServiceHost {
+    public static func run(_ service: some Service, stop: StopFlag = StopFlag(), signals: [Int32] = [SIGTERM, SIGINT],
+                           log: @escaping (String) -> Void) throws {
+        let name = service.name
+        let sources = signals.map { sig -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                let label = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal \(sig)"
+                if stop.set(reason: label) {
+                    log("\(name): second \(label), exiting without draining (the next run replays what was not committed)")
+                    exit(128 + sig)
+                }
+                log("\(name): \(label), draining (flush and commit) before exit; send it again to exit at once")
+            }
+            source.resume()
+            return source
+        }
+        defer {
+            for s in sources { s.cancel() }
+            for sig in signals { signal(sig, SIG_DFL) }
+        }
+        try service.run(until: stop)
+    }
+}
