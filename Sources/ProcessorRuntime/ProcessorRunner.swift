@@ -127,7 +127,8 @@ public final class ProcessorRunner: Service {
         metrics.set(recoveryMode: store.mode.rawValue)
         log("processor: recovery mode \(store.mode.rawValue) (\(store.mode.explanation))")
 
-        let committed = try store.load(partitions)
+        // The checkpoints may live in ClickHouse: a server that is down at start-up is waited for.
+        let committed = try untilAvailable("reading the checkpoints") { try store.load(partitions) }
         var checkpoints: [PartitionCheckpoint] = []
         var pending: [PartitionKey: Int64] = [:]
         var starts: [(String, Int32, Int64)] = []
@@ -417,20 +418,27 @@ public final class ProcessorRunner: Service {
     }
 
     private func save(_ offsets: [CommittedOffset], final: Bool) throws {
+        try untilAvailable("saving the checkpoint") { try store.save(offsets, final: final) }
+        if final {
+            for o in offsets { lastCommitted[PartitionKey(topic: o.topic, partition: o.partition)] = o }
+        }
+    }
+
+    /// Runs `body` until it succeeds: forever (with backoff) while the server is unavailable,
+    /// a few times for any other failure; a stop asked for ends the wait with the error.
+    private func untilAvailable<T>(_ what: String, _ body: () throws -> T) throws -> T {
         var attempt = 0
         while true {
             do {
-                try store.save(offsets, final: final)
-                break
+                return try body()
             } catch {
                 attempt += 1
-                if attempt > 20 || stop.isSet { throw error }
-                log("processor: saving the checkpoint failed (attempt \(attempt)), retrying: \(error)")
-                Thread.sleep(forTimeInterval: min(5, 0.2 * Double(attempt)))
+                let unavailable = sink.classify(error) == .unavailable
+                if stop.isSet || (!unavailable && attempt > 5) { throw error }
+                let wait = min(5, 0.2 * Double(attempt))
+                log("processor: \(what) failed (attempt \(attempt)\(unavailable ? ", server unavailable" : "")), retrying in \(String(format: "%.1f", wait)) s: \(error)")
+                Thread.sleep(forTimeInterval: wait)
             }
-        }
-        if final {
-            for o in offsets { lastCommitted[PartitionKey(topic: o.topic, partition: o.partition)] = o }
         }
     }
 

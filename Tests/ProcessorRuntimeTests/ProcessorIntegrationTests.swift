@@ -220,14 +220,16 @@ final class ProcessorIntegrationTests: XCTestCase {
         XCTAssertTrue(process.isRunning, "it waits for ClickHouse instead of failing")
         let metrics = try TestSupport.run("/usr/bin/curl", ["-fsS", "http://127.0.0.1:\(port)/metrics"])
         XCTAssertTrue(metrics.output.contains("cdcctl_processor_sink_errors_total "), metrics.output)
-        XCTAssertFalse(metrics.output.contains("cdcctl_processor_sink_errors_total 0\n"), "inserts failed and are retried")
+        // On the testbed the checkpoints live in ClickHouse (Tansu drops commit metadata), so the
+        // processor waits for it already at start-up, before its first insert.
         let up = try testbed("up")
         clickhouseUp = up.status == 0
         XCTAssertEqual(up.status, 0, up.output)
         process.waitUntilExit()
         let log = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertEqual(process.terminationStatus, 0, log)
-        XCTAssertTrue(log.contains("retrying"), log)
+        XCTAssertTrue(log.contains("recovery mode clickhouse-checkpoints"), log)
+        XCTAssertTrue(log.contains("reading the checkpoints failed (attempt 1, server unavailable), retrying"), log)
         XCTAssertEqual(try scalar("SELECT count() FROM trades"), 800)
     }
 }
