@@ -19,7 +19,8 @@ struct FailoverTest: CdcCommand {
             Runs are kept in the state store: --list, --show ID, cdcctl history. docs/failover.md says what each engine shows.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @ParentCommand var parent: CDCCtl
+    var global: GlobalOptions { parent.global }
 
     @Argument(help: "The broker to take down: broker-N (or kafka-N, its compose service).")
     var target: String?
@@ -60,7 +61,8 @@ struct FailoverTest: CdcCommand {
                     "--recovery-timeout", Self.n(recoveryTimeout), "--partitions", String(partitions)]
         if force { args.append("--force") }
         if let report { args += ["--report", report] }
-        return JournalSpec(command: "failover-test", arguments: args)
+        // The drill traps SIGINT/SIGTERM itself: it restores the target, then returns its verdict.
+        return JournalSpec(command: "failover-test", arguments: args, handlesSignals: true)
     }
 
     static func n(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }

@@ -9,6 +9,9 @@ struct Produce: ParsableCommand {
         abstract: "Producers: orders into MySQL (captured by Debezium), trades into Kafka.",
         subcommands: [Orders.self, Trades.self])
 
+    @ParentCommand var root: CDCCtl
+    var global: GlobalOptions { root.global }
+
     struct Orders: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write orders the way an order system would: place, partial executions, fill or cancel, some deletes; one transaction per step.",
@@ -18,7 +21,8 @@ struct Produce: ParsableCommand {
                 each step is retried with backoff for --retry-seconds, then counted unwritten; a step is reported \
                 committed only when its COMMIT returned OK.
                 """)
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: Produce
+        var global: GlobalOptions { parent.global }
         @Option(help: "Steps per second at the pattern's peak (default: producers.orders.ratePerSecond).") var rate: Double?
         @Option(help: "time-of-day (KRX session U shape, KST), constant or burst (default: producers.orders.pattern).") var pattern: String?
         @Option(help: ArgumentHelp("Run as if the KST clock read this time of day when starting.", valueName: "HH:MM")) var at: String?
@@ -37,7 +41,7 @@ struct Produce: ParsableCommand {
             if let count { args += ["--count", "\(count)"] }
             if let seed { args += ["--seed", "\(seed)"] }
             if createUser { args.append("--create-user") }
-            return JournalSpec(command: "produce orders", arguments: args)
+            return JournalSpec(command: "produce orders", arguments: args, handlesSignals: true)
         }
 
         func execute(_ context: CommandContext) throws -> CommandResult {
@@ -77,7 +81,8 @@ struct Produce: ParsableCommand {
                 trade lines at the original pace, --speed N times faster (0 = as fast as possible), --loop. \
                 SIGTERM/SIGINT stop the source and flush what is queued before the summary.
                 """)
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: Produce
+        var global: GlobalOptions { parent.global }
         @Option(help: "synthetic, replay (upbit and kis are not built in yet) (default: producers.trades.source).") var source: String?
         @Option(help: "Synthetic trades per second (default: producers.trades.ratePerSecond).") var rate: Double?
         @Flag(help: "Synthetic: send as fast as the producer takes them.") var asFastAsPossible = false
@@ -103,7 +108,7 @@ struct Produce: ParsableCommand {
             if let file { args += ["--file", file] }
             if speed != 1 { args += ["--speed", "\(speed)"] }
             if loop { args.append("--loop") }
-            return JournalSpec(command: "produce trades", arguments: args)
+            return JournalSpec(command: "produce trades", arguments: args, handlesSignals: true)
         }
 
         func execute(_ context: CommandContext) throws -> CommandResult {
