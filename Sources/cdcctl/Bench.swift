@@ -7,9 +7,13 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure throughput (numbers for docs/benchmarks.md, not tests).",
                                                     subcommands: [Producer.self, ProcessorBench.self, Orders.self, Trades.self])
 
+    @ParentCommand var root: CDCCtl
+    var global: GlobalOptions { root.global }
+
     struct Producer: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Idempotent acks=all producer throughput against the manifest's Kafka.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: Bench
+        var global: GlobalOptions { parent.global }
         @Option(help: "Messages to send.") var messages: Int = 200_000
         @Option(help: "Bytes per message.") var size: Int = 100
 
@@ -30,7 +34,8 @@ struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "processor",
             abstract: "Decode + window + anomaly throughput of the stream engine on one core, on generated recorded-format input.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: Bench
+        var global: GlobalOptions { parent.global }
         @Option(help: "Records to process (90% trades, 10% order changes, 20 symbols).") var events: Int = 1_000_000
         @Option(help: "Runs of the whole engine.") var runs: Int = 3
         @Flag(help: "Skip the decode-only comparison with Foundation's JSON parsers.") var noDecode = false
@@ -60,7 +65,8 @@ struct Bench: ParsableCommand {
     struct Orders: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Order lifecycle steps/s (one transaction each) into a scratch database on the manifest's MySQL, and peak RSS.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: Bench
+        var global: GlobalOptions { parent.global }
         @Option(help: "Lifecycle steps to write.") var steps: Int = 20_000
 
         func validate() throws { guard steps > 0 else { throw ValidationError("--steps must be positive") } }
@@ -76,7 +82,8 @@ struct Bench: ParsableCommand {
     struct Trades: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Trades/s replayed as fast as possible into a scratch topic (idempotent, acks=all), and peak RSS.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: Bench
+        var global: GlobalOptions { parent.global }
         @Option(help: "Trades to send.") var trades: Int = 500_000
 
         func validate() throws { guard trades > 0 else { throw ValidationError("--trades must be positive") } }

@@ -10,19 +10,21 @@ struct CDCCtl: ParsableCommand {
         discussion: """
             MySQL → Debezium (Kafka Connect) → Kafka ×3 (KRaft) → cdcctl's stream processor → ClickHouse → Grafana.
             Exit codes: 0 ok, 1 operation failed, 2 bad input or usage, 3 unhealthy or drift found.
+            Global options stand anywhere on the line: -m/--manifest, --state-dir, -o/--output table|json.
             `cdcctl --version` prints the version, the source commit and the librdkafka loaded at run time.
             """,
         subcommands: [Init.self, Validate.self, RenderCommand.self, Up.self, Status.self, Down.self, Topics.self, Schema.self, Produce.self,
                       Source.self, ConnectorCommand.self, ProcessCommand.self, Bench.self, FailoverTest.self, Report.self, History.self])
+
+    /// -m, --state-dir, -o: read by every subcommand through `@ParentCommand`, so they may stand
+    /// before or after the subcommand's name (`cdcctl -m x.yaml topics apply`, `… apply -m x.yaml`).
+    @OptionGroup var global: GlobalOptions
 }
 
 @main
 enum Main {
     static func main() {
-        // Global options may also stand before the subcommand (`cdcctl -m x.yaml topics apply`):
-        // each leaf reads them through its @OptionGroup, which argument-parser parses only after
-        // the subcommand's name, so they are moved there.
-        let args = GlobalArguments.moveAfterSubcommand(Array(CommandLine.arguments.dropFirst()))
+        let args = Array(CommandLine.arguments.dropFirst())
         if args.first == "--version" {
             // Asked here, not in CommandConfiguration(version:), so that no other command pays for the git lookup.
             print(BuildInfo.versionLine(librdkafka: TopicsOperation.librdkafkaVersion))
@@ -48,35 +50,22 @@ enum Main {
     }
 }
 
-enum GlobalArguments {
-    static let withValue: Set<String> = ["-m", "--manifest", "--state-dir", "-o", "--output"]
-
-    static func moveAfterSubcommand(_ args: [String]) -> [String] {
-        var leading: [String] = []
-        var i = 0
-        while i < args.count {
-            let a = args[i]
-            if withValue.contains(a), i + 1 < args.count {
-                leading += [a, args[i + 1]]
-                i += 2
-            } else if let eq = a.firstIndex(of: "="), withValue.contains(String(a[..<eq])) {
-                leading.append(a)
-                i += 1
-            } else {
-                break
-            }
-        }
-        return Array(args[i...]) + leading
-    }
-}
-
 /// "did you mean status?" for `cdcctl statsu`: walks the words that name subcommands and, at the
 /// first one that names none, offers the closest name (edit distance ≤ 2, or a unique prefix).
 enum CommandSuggestion {
     static func hint(for arguments: [String], root: ParsableCommand.Type) -> String? {
         var command = root
         var path = [root.configuration.commandName ?? "cdcctl"]
-        for word in arguments where !word.hasPrefix("-") {
+        // The global options' values are not subcommand names.
+        let withValue: Set<String> = ["-m", "--manifest", "--state-dir", "-o", "--output"]
+        var words: [String] = []
+        var skip = false
+        for a in arguments {
+            if skip { skip = false; continue }
+            if withValue.contains(a) { skip = true; continue }
+            if !a.hasPrefix("-") { words.append(a) }
+        }
+        for word in words {
             let subs = command.configuration.subcommands
             guard !subs.isEmpty else { return nil }
             let names = subs.map { $0.configuration.commandName ?? $0._commandName }

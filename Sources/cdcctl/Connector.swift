@@ -11,6 +11,9 @@ struct ConnectorCommand: ParsableCommand {
         subcommands: [Register.self, List.self, Status.self, Describe.self, Validate.self, Restart.self,
                       Pause.self, Resume.self, Stop.self, Delete.self, Offsets.self])
 
+    @ParentCommand var root: CDCCtl
+    var global: GlobalOptions { root.global }
+
     /// The operation on the loaded manifest; progress goes to stderr.
     static func operation(_ context: CommandContext) throws -> ConnectorOperation {
         ConnectorOperation(context.workspace, manifest: try context.manifest().manifest, progress: Console.progress)
@@ -19,7 +22,8 @@ struct ConnectorCommand: ParsableCommand {
     struct Register: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Preflight the source, validate, create or update (idempotent), wait until RUNNING.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: ConnectorCommand
+        var global: GlobalOptions { parent.global }
         @Argument(help: "A connector from the manifest; all when omitted.") var name: String?
         @Flag(inversion: .prefixedNo, help: "Wait until the connector and its tasks are RUNNING.") var wait = true
         @Option(help: "Seconds to wait.") var timeout: Double = 120
@@ -48,7 +52,8 @@ struct ConnectorCommand: ParsableCommand {
 
     struct List: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Connectors on the worker and in the manifest.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: ConnectorCommand
+        var global: GlobalOptions { parent.global }
 
         func execute(_ context: CommandContext) throws -> CommandResult {
             let listed = try ConnectorCommand.operation(context).list()
@@ -59,7 +64,8 @@ struct ConnectorCommand: ParsableCommand {
 
     struct Status: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Connector and task states; the first lines of a FAILED task's trace. Exit 3 unless all RUNNING.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: ConnectorCommand
+        var global: GlobalOptions { parent.global }
         @Argument var name: String?
 
         func execute(_ context: CommandContext) throws -> CommandResult {
@@ -77,7 +83,8 @@ struct ConnectorCommand: ParsableCommand {
 
     struct Describe: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "The stored config (secrets masked) and status.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: ConnectorCommand
+        var global: GlobalOptions { parent.global }
         @Argument var name: String
 
         struct Output: Encodable {
@@ -97,7 +104,8 @@ struct ConnectorCommand: ParsableCommand {
 
     struct Validate: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Ask Kafka Connect to validate the manifest's config. Exit 2 on errors.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: ConnectorCommand
+        var global: GlobalOptions { parent.global }
         @Argument var name: String?
 
         struct Verdict: Encodable {
@@ -134,7 +142,8 @@ struct ConnectorCommand: ParsableCommand {
 
     struct Restart: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Restart a connector (and its tasks).")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: ConnectorCommand
+        var global: GlobalOptions { parent.global }
         @Argument var name: String
         @Flag(help: "Restart the tasks too.") var includeTasks = false
         @Flag(help: "Only the failed ones.") var onlyFailed = false
@@ -150,7 +159,8 @@ struct ConnectorCommand: ParsableCommand {
 
     struct Pause: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Pause a connector (keeps its tasks and resources).")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: ConnectorCommand
+        var global: GlobalOptions { parent.global }
         @Argument var name: String
         var journal: JournalSpec? { JournalSpec(command: "connector pause", arguments: [name]) }
         func execute(_ context: CommandContext) throws -> CommandResult { try lifecycle(context, .pause, name) }
@@ -158,7 +168,8 @@ struct ConnectorCommand: ParsableCommand {
 
     struct Resume: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Resume a paused or stopped connector.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: ConnectorCommand
+        var global: GlobalOptions { parent.global }
         @Argument var name: String
         var journal: JournalSpec? { JournalSpec(command: "connector resume", arguments: [name]) }
         func execute(_ context: CommandContext) throws -> CommandResult { try lifecycle(context, .resume, name) }
@@ -166,7 +177,8 @@ struct ConnectorCommand: ParsableCommand {
 
     struct Stop: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Stop a connector and free its tasks (needed before an offset reset).")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: ConnectorCommand
+        var global: GlobalOptions { parent.global }
         @Argument var name: String
         var journal: JournalSpec? { JournalSpec(command: "connector stop", arguments: [name]) }
         func execute(_ context: CommandContext) throws -> CommandResult { try lifecycle(context, .stop, name) }
@@ -174,7 +186,8 @@ struct ConnectorCommand: ParsableCommand {
 
     struct Delete: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a connector (its offsets stay; see offsets reset).")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: ConnectorCommand
+        var global: GlobalOptions { parent.global }
         @Argument var name: String
         @Option(help: "Seconds to wait until the worker no longer lists it.") var timeout: Double = 30
 
@@ -188,7 +201,8 @@ struct ConnectorCommand: ParsableCommand {
 
     struct Offsets: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Read or reset a connector's source offsets (Connect 3.6+).")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: ConnectorCommand
+        var global: GlobalOptions { parent.global }
         @Argument(help: "get or reset") var action: String
         @Argument var name: String
 
@@ -245,10 +259,14 @@ enum JSONValue: Codable {
 struct Source: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The MySQL/MariaDB source.", subcommands: [Check.self])
 
+    @ParentCommand var root: CDCCtl
+    var global: GlobalOptions { root.global }
+
     struct Check: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Binlog, row image, GTID, server id, retention and CDC grants, each with its fix. Exit 3 on a failure.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: Source
+        var global: GlobalOptions { parent.global }
 
         func execute(_ context: CommandContext) throws -> CommandResult {
             let checks = try ConnectorCommand.operation(context).sourceCheck()

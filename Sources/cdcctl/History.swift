@@ -7,7 +7,8 @@ import State
 struct History: CdcCommand {
     static let configuration = CommandConfiguration(abstract: "List the operations journal, newest first.")
 
-    @OptionGroup var global: GlobalOptions
+    @ParentCommand var parent: CDCCtl
+    var global: GlobalOptions { parent.global }
 
     @Option(help: "How many entries.")
     var limit: Int = 50

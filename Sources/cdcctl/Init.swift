@@ -6,7 +6,8 @@ import Stack
 struct Init: CdcCommand {
     static let configuration = CommandConfiguration(abstract: "Write a commented default manifest (cdcctl.yaml).")
 
-    @OptionGroup var global: GlobalOptions
+    @ParentCommand var parent: CDCCtl
+    var global: GlobalOptions { parent.global }
 
     @Option(help: ArgumentHelp("Profile to start from: \(InitOperation.profileList).", valueName: "profile"))
     var profile: String = "default"

@@ -10,10 +10,14 @@ struct ProcessCommand: ParsableCommand {
         abstract: "The bundled stream processor: windows, anomalies, exactly-once effect into ClickHouse.",
         subcommands: [Run.self, Status.self])
 
+    @ParentCommand var root: CDCCtl
+    var global: GlobalOptions { root.global }
+
     struct Run: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run in the foreground (logs on stderr) until SIGTERM/SIGINT, then flush and commit.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: ProcessCommand
+        var global: GlobalOptions { parent.global }
         @Option(help: "Serve /metrics on this port instead of processor.metricsPort.") var metricsPort: Int?
         @Option(help: "Stop after this many seconds without input (backfills, tests).") var exitWhenIdle: Double?
 
@@ -54,7 +58,8 @@ struct ProcessCommand: ParsableCommand {
 
     struct Status: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Committed offsets and lag per partition; whether it runs. Exit 3 when not running.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: ProcessCommand
+        var global: GlobalOptions { parent.global }
         @Option(help: "The /metrics port to probe.") var metricsPort: Int?
 
         func validate() throws {

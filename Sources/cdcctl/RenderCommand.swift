@@ -8,7 +8,8 @@ struct RenderCommand: CdcCommand {
         commandName: "render",
         abstract: "Render compose and config files from the manifest into a directory.")
 
-    @OptionGroup var global: GlobalOptions
+    @ParentCommand var parent: CDCCtl
+    var global: GlobalOptions { parent.global }
 
     @Option(name: .customLong("out"), help: ArgumentHelp("Output directory.", valueName: "dir"))
     var outputDir: String = "out"

@@ -10,6 +10,9 @@ struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reports on the running cluster: memory.",
         subcommands: [MemoryReportCommand.self])
+
+    @ParentCommand var root: CDCCtl
+    var global: GlobalOptions { root.global }
 }
 
 struct MemoryReportCommand: CdcCommand {
@@ -22,7 +25,8 @@ struct MemoryReportCommand: CdcCommand {
             where every figure comes from.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @ParentCommand var parent: Report
+    var global: GlobalOptions { parent.global }
 
     @Flag(help: "Refresh in place until interrupted (Ctrl-C).")
     var watch = false

@@ -15,6 +15,9 @@ struct Schema: ParsableCommand {
             """,
         subcommands: [Plan.self, Apply.self, Status.self])
 
+    @ParentCommand var root: CDCCtl
+    var global: GlobalOptions { root.global }
+
     struct SchemaOptions: ParsableArguments {
         @Option(help: ArgumentHelp("Directory of templates that override the built-in ones, file by file.", valueName: "dir"))
         var templates: String?
@@ -30,7 +33,8 @@ struct Schema: ParsableCommand {
     struct Plan: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show which migrations apply would run. Exit 3 when some are pending, 2 when apply would refuse.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: Schema
+        var global: GlobalOptions { parent.global }
         @OptionGroup var options: SchemaOptions
 
         func execute(_ context: CommandContext) throws -> CommandResult {
@@ -48,7 +52,8 @@ struct Schema: ParsableCommand {
     struct Apply: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run the pending migrations in order and record them. Idempotent; refuses edited applied migrations.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: Schema
+        var global: GlobalOptions { parent.global }
         @OptionGroup var options: SchemaOptions
         @Flag(help: "Check checksums and have the server parse the pending statements, without changing anything.")
         var dryRun = false
@@ -74,7 +79,8 @@ struct Schema: ParsableCommand {
     struct Status: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Applied and pending migrations, and drift of the tables from what they define. Exit 3 on pending or drift.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: Schema
+        var global: GlobalOptions { parent.global }
         @OptionGroup var options: SchemaOptions
 
         func execute(_ context: CommandContext) throws -> CommandResult {

@@ -8,7 +8,8 @@ struct Status: CdcCommand {
     static let configuration = CommandConfiguration(
         abstract: "Containers, Kafka, connectors and ClickHouse in one table. Exit 0 healthy, 3 when anything is unhealthy.")
 
-    @OptionGroup var global: GlobalOptions
+    @ParentCommand var parent: CDCCtl
+    var global: GlobalOptions { parent.global }
 
     @Flag(help: "Refresh until interrupted (Ctrl-C).")
     var watch = false

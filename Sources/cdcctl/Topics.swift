@@ -10,9 +10,13 @@ struct Topics: ParsableCommand {
         abstract: "Kafka topics from the manifest: plan, apply, describe, health.",
         subcommands: [Plan.self, Apply.self, Describe.self, Health.self])
 
+    @ParentCommand var root: CDCCtl
+    var global: GlobalOptions { root.global }
+
     struct Plan: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Show what apply would change. Exit 3 when the cluster differs.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: Topics
+        var global: GlobalOptions { parent.global }
         @Flag(help: "Also exit 3 for topics on the cluster that the manifest does not declare.")
         var failOnExtra = false
 
@@ -27,7 +31,8 @@ struct Topics: ParsableCommand {
     struct Apply: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create missing topics and fix config drift. Idempotent; refuses unsafe changes.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: Topics
+        var global: GlobalOptions { parent.global }
         @Flag(help: "Show the plan and check it against the live brokers without changing anything.")
         var dryRun = false
 
@@ -50,7 +55,8 @@ struct Topics: ParsableCommand {
 
     struct Describe: CdcCommand {
         static let configuration = CommandConfiguration(abstract: "Partitions, leaders, replicas, ISR and configs.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: Topics
+        var global: GlobalOptions { parent.global }
         @Argument(help: "A topic; all manifest topics when omitted.") var topic: String?
 
         func execute(_ context: CommandContext) throws -> CommandResult {
@@ -67,7 +73,8 @@ struct Topics: ParsableCommand {
     struct Health: CdcCommand {
         static let configuration = CommandConfiguration(
             abstract: "Under-replicated, under-min-ISR and leaderless partitions. Exit 0 healthy, 3 unhealthy.")
-        @OptionGroup var global: GlobalOptions
+        @ParentCommand var parent: Topics
+        var global: GlobalOptions { parent.global }
         @Flag(help: "Keep checking until healthy (or --timeout).") var exitWhenHealthy = false
         @Option(help: "Seconds to wait with --exit-when-healthy.") var timeout: Double = 60
 

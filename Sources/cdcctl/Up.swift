@@ -14,7 +14,8 @@ struct Up: CdcCommand {
             The compose project is rendered into <state dir>/<cluster> unless --out is given.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @ParentCommand var parent: CDCCtl
+    var global: GlobalOptions { parent.global }
 
     @Option(name: .customLong("out"), help: ArgumentHelp("Render the compose project here.", valueName: "dir"))
     var outputDir: String?
@@ -57,7 +58,8 @@ struct Down: CdcCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stop and remove the stack's containers and networks; --volumes also deletes its data (asks first).")
 
-    @OptionGroup var global: GlobalOptions
+    @ParentCommand var parent: CDCCtl
+    var global: GlobalOptions { parent.global }
 
     @Flag(help: "Also remove the named volumes: every topic, table row and binlog.")
     var volumes = false

@@ -5,7 +5,8 @@ struct Validate: CdcCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a manifest: types, unknown keys, Kafka durability rules, heaps, ports, memory budget.")
 
-    @OptionGroup var global: GlobalOptions
+    @ParentCommand var parent: CDCCtl
+    var global: GlobalOptions { parent.global }
 
     struct Report: Encodable {
         var manifest: String

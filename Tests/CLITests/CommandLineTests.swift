@@ -172,4 +172,20 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(ops.first?["outcome"] as? String, "interrupted")
         XCTAssertEqual(ops.first?["exitCode"] as? Int, 130)
     }
+
+    /// Global options are the root command's (read through @ParentCommand): before the
+    /// subcommand, between its words, or after it.
+    func testGlobalOptionsStandAnywhere() throws {
+        let m = TestSupport.repo + "/manifests/default.yaml"
+        for args in [["-m", m, "-o", "json", "validate"], ["validate", "-m", m, "-o", "json"], ["-o", "json", "validate", "-m", m]] {
+            let r = try cdcctl.separately(args)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stdout.hasPrefix("{"), "\(args) printed JSON: \(r.stdout.prefix(80))")
+        }
+        let nested = try cdcctl.separately(["topics", "-m", dir + "/missing.yaml", "plan"])
+        XCTAssertEqual(nested.status, 2, nested.stderr)
+        XCTAssertTrue(nested.stderr.contains("missing.yaml"), "the -m between the words was read: \(nested.stderr)")
+        let typo = try cdcctl("-m", m, "statsu")
+        XCTAssertTrue(typo.output.contains("did you mean `cdcctl status`?"), "an option's value is not taken for the typo: \(typo.output)")
+    }
 }
