@@ -39,20 +39,8 @@ final class FailoverEndToEndTests: XCTestCase {
     var env: [String: String] = [:]
 
     override func setUpWithError() throws {
-        let e = ProcessInfo.processInfo.environment
-        guard e["DOCKER_TESTBED_DIR"] != nil, e["DOCKER_HOST"] != nil else {
-            try TestSupport.missing("the Docker testbed", fix: "run scripts/test, or `scripts/docker-testbed up` and eval \"$(scripts/docker-testbed env)\"")
-        }
-        let version = try TestSupport.run("/usr/bin/env", ["docker", "version", "--format", "{{.Server.Version}}"], environment: e)
-        guard version.status == 0 else {
-            try TestSupport.missing("the Docker testbed's dockerd at \(e["DOCKER_HOST"]!)", fix: "scripts/docker-testbed up (\(version.output))")
-        }
+        env = try DockerTestbed.require()
         dir = try TestSupport.temporaryDirectory(self)
-        env = e
-        // cdcctl links Debian's librdkafka 2.0.2, which cannot talk to Tansu; load 2.16.
-        if let lib = e["DOCKER_TESTBED_RDKAFKA_LIB_DIR"] {
-            env["LD_LIBRARY_PATH"] = lib + (e["LD_LIBRARY_PATH"].map { ":" + $0 } ?? "")
-        }
         try Self.manifest.write(toFile: dir + "/cdcctl.yaml", atomically: true, encoding: .utf8)
     }
 

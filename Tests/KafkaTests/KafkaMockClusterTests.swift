@@ -25,6 +25,7 @@ final class KafkaMockClusterTests: XCTestCase {
         let dir = try TestSupport.temporaryDirectory(self)
         let manifest = dir + "/cdcctl.yaml"
         try """
+            apiVersion: cdcctl/v1
             cluster:
               name: mock
             kafka:

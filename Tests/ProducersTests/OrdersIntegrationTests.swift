@@ -43,6 +43,7 @@ final class OrdersIntegrationTests: XCTestCase {
         try admin.query("USE \(db)")
         for statement in schema.components(separatedBy: ";\n") where statement.contains("CREATE TABLE") { try admin.query(statement) }
         let yaml = """
+            apiVersion: cdcctl/v1
             cluster:
               name: produce-it
             secrets:
@@ -185,6 +186,7 @@ final class OrdersIntegrationTests: XCTestCase {
     func testUnreachableMySQLIsRetriedSaidAndNothingIsReported() throws {
         let socket = try XCTUnwrap(Self.unusedPort())
         let yaml = """
+            apiVersion: cdcctl/v1
             cluster: {name: po-down}
             secrets:
               mysqlRootPassword: env:TESTBED_MYSQL_ROOT_PASSWORD

@@ -23,6 +23,7 @@ final class TradesIntegrationTests: XCTestCase {
         clickhouse = ClickHouseClient(ClickHouseConfig(url: testbed["TESTBED_CLICKHOUSE_URL"], user: "default", password: ""))
         manifest = dir + "/cdcctl.yaml"
         let yaml = """
+            apiVersion: cdcctl/v1
             cluster: {name: ptr-it}
             secrets:
               clickhousePassword: none

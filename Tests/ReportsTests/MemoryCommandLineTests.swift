@@ -6,7 +6,7 @@ import XCTest
 final class MemoryCommandLineTests: XCTestCase {
     func testBadFlagsExit2NamingTheFlag() throws {
         let dir = try TestSupport.temporaryDirectory(self)
-        try "cluster:\n  name: flags\n".write(toFile: dir + "/cdcctl.yaml", atomically: true, encoding: .utf8)
+        try "apiVersion: cdcctl/v1\ncluster:\n  name: flags\n".write(toFile: dir + "/cdcctl.yaml", atomically: true, encoding: .utf8)
         let cli = CLI(directory: dir, extraArguments: ["-m", dir + "/cdcctl.yaml"])
         let cases: [([String], String)] = [
             (["--since", "24"], "--since 24: expected a duration"),

@@ -46,18 +46,10 @@ final class MemoryDockerTests: XCTestCase {
     }
 
     override func setUpWithError() throws {
-        let e = ProcessInfo.processInfo.environment
-        guard e["DOCKER_TESTBED_DIR"] != nil, e["DOCKER_HOST"] != nil else {
-            try TestSupport.missing("the Docker testbed", fix: "run scripts/test, or `scripts/docker-testbed up` and eval \"$(scripts/docker-testbed env)\"")
-        }
-        let version = try TestSupport.run("/usr/bin/env", ["docker", "version", "--format", "{{.Server.Version}}"], environment: e)
-        guard version.status == 0 else {
-            try TestSupport.missing("the Docker testbed's dockerd at \(e["DOCKER_HOST"]!)", fix: "scripts/docker-testbed up (\(version.output))")
-        }
-        env = e
+        env = try DockerTestbed.require()
         dir = try TestSupport.temporaryDirectory(self)
         project = TestSupport.uniqueName("memrpt").lowercased().replacingOccurrences(of: "_", with: "-")
-        try "cluster:\n  name: \(project)\n".write(toFile: dir + "/cdcctl.yaml", atomically: true, encoding: .utf8)
+        try "apiVersion: cdcctl/v1\ncluster:\n  name: \(project)\n".write(toFile: dir + "/cdcctl.yaml", atomically: true, encoding: .utf8)
         try Self.compose(Self.image).write(toFile: dir + "/compose.yml", atomically: true, encoding: .utf8)
         addTeardownBlock { [dir, project, env] in
             _ = try? TestSupport.run("/usr/bin/env", ["docker", "compose", "-p", project, "-f", dir + "/compose.yml", "down", "-v", "-t", "1"],
@@ -172,7 +164,7 @@ final class MemoryDockerTests: XCTestCase {
     }
 
     func testNothingRunningSaysSoAndExits3() throws {
-        try "cluster:\n  name: \(project)-none\n".write(toFile: dir + "/none.yaml", atomically: true, encoding: .utf8)
+        try "apiVersion: cdcctl/v1\ncluster:\n  name: \(project)-none\n".write(toFile: dir + "/none.yaml", atomically: true, encoding: .utf8)
         let r = try CLI(directory: dir, extraArguments: ["-m", dir + "/none.yaml"], environment: env).separately(["report", "memory"])
         XCTAssertEqual(r.status, 3)
         XCTAssertTrue(r.stdout.contains("nothing is running for cluster \(project)-none"), r.stdout)

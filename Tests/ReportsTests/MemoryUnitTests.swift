@@ -131,7 +131,7 @@ final class MemoryUnitTests: XCTestCase {
     static let mib: Int64 = 1_048_576
 
     static func manifest() throws -> Manifest {
-        try ManifestLoader.parse("cluster:\n  name: t\n", file: "t.yaml").manifest
+        try ManifestLoader.parse("apiVersion: cdcctl/v1\ncluster:\n  name: t\n", file: "t.yaml").manifest
     }
 
     static func container(_ service: String, usage: Int64, limit: Int64, oom: Int64 = 0, state: String = "running", id: String? = nil,

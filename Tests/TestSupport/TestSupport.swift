@@ -157,3 +157,26 @@ public struct CLI {
         try TestSupport.runSeparately(TestSupport.cdcctlBinary, args + arguments, cwd: directory, environment: environment)
     }
 }
+
+/// The project's Docker testbed (scripts/docker-testbed: its own dockerd with stand-in images):
+/// the environment for running cdcctl against it, or a failure in CI / a skip elsewhere.
+public enum DockerTestbed {
+    public static func require(file: StaticString = #filePath, line: UInt = #line) throws -> [String: String] {
+        let e = ProcessInfo.processInfo.environment
+        guard e["DOCKER_TESTBED_DIR"] != nil, e["DOCKER_HOST"] != nil else {
+            try TestSupport.missing("the Docker testbed", fix: "run scripts/test, or `scripts/docker-testbed up` and eval \"$(scripts/docker-testbed env)\"",
+                                    file: file, line: line)
+        }
+        let version = try TestSupport.run("/usr/bin/env", ["docker", "version", "--format", "{{.Server.Version}}"], environment: e)
+        guard version.status == 0 else {
+            try TestSupport.missing("the Docker testbed's dockerd at \(e["DOCKER_HOST"]!)", fix: "scripts/docker-testbed up (\(version.output))",
+                                    file: file, line: line)
+        }
+        var env = e
+        // cdcctl links Debian's librdkafka 2.0.2, which cannot talk to Tansu; load 2.16.
+        if let lib = e["DOCKER_TESTBED_RDKAFKA_LIB_DIR"] {
+            env["LD_LIBRARY_PATH"] = lib + (e["LD_LIBRARY_PATH"].map { ":" + $0 } ?? "")
+        }
+        return env
+    }
+}
