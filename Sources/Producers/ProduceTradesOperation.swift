@@ -112,8 +112,12 @@ public enum ProduceTradesOperation {
                 anomalies = "price jump at trade \(inject.priceJumpAt!), volume burst over trades \(inject.volumeBurst!.lowerBound)..<\(inject.volumeBurst!.upperBound) of \(m.producers.trades.symbols[0])"
                 progress("injecting anomalies: \(anomalies!)")
             }
-            var gen = SyntheticTrades(symbols: m.producers.trades.symbols, seed: s, startMs: Int64(Date().timeIntervalSince1970 * 1000),
-                                      stepMs: step, anomalies: inject)
+            // Event time must not run ahead of the clock (the processor quarantines trades more than
+            // processor.maxFutureSkewSeconds ahead): a counted run sent faster than its event time
+            // ends at now instead of starting there.
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let startMs = SyntheticTrades.startMs(now: now, count: o.count, stepMs: step, paced: !o.asFastAsPossible && o.eventStepMs == nil)
+            var gen = SyntheticTrades(symbols: m.producers.trades.symbols, seed: s, startMs: startMs, stepMs: step, anomalies: inject)
             var schedule = SyntheticSchedule(rate: o.asFastAsPossible ? nil : rate,
                                              pattern: RatePattern.named(o.pattern ?? "constant", offHours: 0)!)
             next = { (gen.next(), schedule.nextAt()) }

@@ -92,6 +92,13 @@ public struct SyntheticTrades: Sendable {
     var prices: [Double]
     public private(set) var produced = 0
 
+    /// Where event time starts: now for a run paced at its event time; for a counted run that is
+    /// sent faster than its event time, `count × step` before now, so the last trade is at now.
+    public static func startMs(now: Int64, count: Int?, stepMs: Int64, paced: Bool) -> Int64 {
+        guard !paced, let count, count > 0 else { return now }
+        return now - Int64(count) * stepMs
+    }
+
     public init(symbols: [String], seed: UInt64, startMs: Int64, stepMs: Int64, anomalies: InjectedAnomalies = InjectedAnomalies()) {
         self.symbols = symbols
         self.seed = seed

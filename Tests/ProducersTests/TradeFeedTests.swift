@@ -106,4 +106,13 @@ final class TradeFeedTests: XCTestCase {
         XCTAssertEqual(Double(times.filter { $0 < 10 }.count), 1000, accuracy: 2, "full rate in the burst")
         XCTAssertEqual(Double(times.filter { $0 >= 10 }.count), 500, accuracy: 2, "a tenth of it for the rest of the minute")
     }
+
+    /// A counted run sent faster than its event time ends at now: no trade lies in the future,
+    /// where the processor would quarantine it (processor.maxFutureSkewSeconds).
+    func testAFastCountedRunEndsAtNowNotInTheFuture() {
+        XCTAssertEqual(SyntheticTrades.startMs(now: 1_000_000, count: 4800, stepMs: 100, paced: false), 520_000)
+        XCTAssertEqual(SyntheticTrades.startMs(now: 1_000_000, count: 4800, stepMs: 100, paced: true), 1_000_000, "paced: event time is wall time")
+        XCTAssertEqual(SyntheticTrades.startMs(now: 1_000_000, count: nil, stepMs: 100, paced: false), 1_000_000)
+    }
 }
+
