@@ -1,5 +1,4 @@
 import OperationsCore
-import TopicAdmin
 import Diagnostics
 import Foundation
 import Kafka
@@ -23,15 +22,9 @@ public struct ProducerBenchmarkResult: Sendable, Codable {
 public enum ProducerBenchmark {
     public static func run(_ m: Manifest, messages: Int, messageBytes: Int, progress: (String) -> Void) throws -> ProducerBenchmarkResult {
         let settings = KafkaSettings(bootstrap: m.access.kafkaBootstrap, clientId: "cdcctl-bench")
-        let admin = try KafkaAdmin(settings)
-        let topic = "cdcctl-bench-\(UUID().uuidString.prefix(8).lowercased())"
-        let d = m.kafka.defaults
-        // The same rule as topics apply: no RF-3 topic while fewer than 3 brokers are live.
-        try TopicsOperation(manifest: m).requireBrokersToCreate([(topic, d.replicationFactor)])
-        let errors = try admin.createTopics([NewTopic(name: topic, partitions: d.partitions, replicationFactor: d.replicationFactor,
-                                                      configs: [("min.insync.replicas", String(d.minInsyncReplicas))])])
-        if let e = errors.values.first { throw e }
-        defer { _ = try? admin.deleteTopics([topic]) }
+        let scratch = try ScratchTopic(m, settings: settings, prefix: "cdcctl-bench")
+        defer { scratch.drop() }
+        let topic = scratch.name
         progress("producing \(messages) messages of \(messageBytes) B to \(topic) (acks=all, idempotent)")
         let producer = try KafkaProducer(settings, lingerMs: 5)
         let payload = [UInt8](repeating: UInt8(ascii: "x"), count: messageBytes)

@@ -7,7 +7,6 @@ import MySQL
 import OperationsCore
 import Polling
 import Producers
-import TopicAdmin
 
 public struct OrdersBenchResult: Sendable, Codable {
     public var database: String
@@ -66,14 +65,9 @@ public enum ProducersBench {
     /// Synthetic trade lines replayed as fast as possible (`--source replay --speed 0`) into a scratch topic.
     public static func trades(_ m: Manifest, count: Int, progress: (String) -> Void) throws -> TradesBenchResult {
         let settings = KafkaSettings(bootstrap: m.access.kafkaBootstrap, clientId: "cdcctl-bench")
-        let admin = try KafkaAdmin(settings)
-        let topic = "cdcctl-bench-trades-\(UUID().uuidString.prefix(8).lowercased())"
-        let d = m.kafka.defaults
-        try TopicsOperation(manifest: m).requireBrokersToCreate([(topic, d.replicationFactor)])
-        let errors = try admin.createTopics([NewTopic(name: topic, partitions: d.partitions, replicationFactor: d.replicationFactor,
-                                                      configs: [("min.insync.replicas", String(d.minInsyncReplicas))])])
-        if let e = errors.values.first { throw e }
-        defer { _ = try? admin.deleteTopics([topic]) }
+        let scratch = try ScratchTopic(m, settings: settings, prefix: "cdcctl-bench-trades")
+        defer { scratch.drop() }
+        let topic = scratch.name
         // The recorded file, in memory: what replay reads, parsed by the processor's codec.
         var gen = SyntheticTrades(symbols: m.producers.trades.symbols, seed: 1, startMs: Int64(Date().timeIntervalSince1970 * 1000), stepMs: 10)
         let text = (0..<min(count, 100_000)).map { _ in gen.next().json }.joined(separator: "\n")
