@@ -46,7 +46,12 @@ public struct StarRocksSchemaOperation {
             return try MySQLConnection(MySQLEndpoint(host: manifest.cluster.bindAddress, port: manifest.starrocks.queryPort,
                                                      user: manifest.starrocks.user, password: ""), timeoutSeconds: 10)
         } catch let e as MySQLError {
-            throw e.cdcError
+            let address = "\(manifest.cluster.bindAddress):\(manifest.starrocks.queryPort)"
+            throw CdcError(e.isAccessDenied ? .invalidInput : .operationFailed,
+                           "cannot reach the StarRocks FE at \(address) over the MySQL protocol: \(e.message) (error \(e.code))",
+                           subject: "starrocks-fe",
+                           fix: "check the FE is up and healthy (`docker logs \(manifest.cluster.name)-starrocks-fe`) and that starrocks.queryPort is its published port",
+                           transient: e.isTransient)
         }
     }
 

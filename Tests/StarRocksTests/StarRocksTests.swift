@@ -82,6 +82,21 @@ final class StarRocksTests: XCTestCase {
         XCTAssertTrue(volumes.keys.contains("starrocks-fe-meta") && volumes.keys.contains("starrocks-be-storage"))
     }
 
+    /// Docker Compose v2 accepts the MariaDB + StarRocks compose file (volumes, depends_on, limits).
+    func testVariantComposeIsValidForDockerComposeV2() throws {
+        let compose = try TestSupport.tool("docker-compose", env: "CDCCTL_COMPOSE_BIN",
+                                           also: [TestSupport.repo + "/.testbed/venv/lib/python3.11/site-packages/compose/docker-compose"])
+        let dir = try TestSupport.temporaryDirectory(self)
+        _ = try OutputWriter.write(try rendered(), to: dir)
+        let ok = try TestSupport.run(compose, ["--project-directory", dir, "-f", dir + "/docker-compose.yml", "config", "-q"])
+        XCTAssertEqual(ok.status, 0, ok.output)
+        // Real validation: the BE's storage volume undeclared fails it.
+        let path = dir + "/docker-compose.yml"
+        try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "  starrocks-be-storage:\n", with: "")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertNotEqual(try TestSupport.run(compose, ["--project-directory", dir, "-f", path, "config", "-q"]).status, 0)
+    }
+
     // MARK: - the SQL
 
     func testGeneratedSQLPassesTheStructuralCheck() throws {
