@@ -373,8 +373,17 @@ services:
     labels:
       io.cdcctl.secrets-fingerprint: ${CDCCTL_SECRETS_FINGERPRINT:?run cdcctl render to write .env}
     environment:
+{{#source.isMySQL}}
       MYSQL_ROOT_PASSWORD: ${MYSQL_ROOT_PASSWORD:?run cdcctl render to write .env}
       MYSQL_DATABASE: {{source.database}}
+{{/source.isMySQL}}
+{{#source.isMariaDB}}
+      # The mariadb image's own variables (it still reads MYSQL_*, as a fallback only).
+      MARIADB_ROOT_PASSWORD: ${MYSQL_ROOT_PASSWORD:?run cdcctl render to write .env}
+      MARIADB_DATABASE: {{source.database}}
+      # Upgrades the system tables when a newer image starts on an older data volume.
+      MARIADB_AUTO_UPGRADE: "1"
+{{/source.isMariaDB}}
       MYSQL_CDC_PASSWORD: ${MYSQL_CDC_PASSWORD:?run cdcctl render to write .env}
       MYSQL_APP_PASSWORD: ${MYSQL_APP_PASSWORD:?run cdcctl render to write .env}
     ports:
@@ -593,6 +602,64 @@ services:
       retries: 8
     logging: *logging
 {{/cloudflared.enabled}}
+{{#starrocks.enabled}}
+
+  # StarRocks (Routine Load reads the Debezium topics itself): one FE, one BE, sized for 16 GB.
+  # Not run by the project's tests: no StarRocks image runs on its build machines (docs/starrocks.md).
+  starrocks-fe:
+    image: {{starrocks.feImage}}
+    container_name: {{cluster.name}}-starrocks-fe
+    hostname: starrocks-fe
+    init: true
+    restart: unless-stopped
+    mem_limit: {{starrocks.feMemory}}
+    command: ["/opt/starrocks/fe/bin/start_fe.sh"]
+    ports:
+      - "{{cluster.bindAddress}}:{{starrocks.queryPort}}:9030"
+      - "{{cluster.bindAddress}}:{{starrocks.httpPort}}:8030"
+    volumes:
+      - starrocks-fe-meta:/opt/starrocks/fe/meta
+      - ./starrocks/fe.conf:/opt/starrocks/fe/conf/fe.conf:ro
+    healthcheck:
+      test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8030/api/health"]
+      interval: 10s
+      timeout: 5s
+      retries: 30
+      start_period: 60s
+    logging: *logging
+
+  starrocks-be:
+    image: {{starrocks.beImage}}
+    container_name: {{cluster.name}}-starrocks-be
+    hostname: starrocks-be
+    init: true
+    restart: unless-stopped
+    mem_limit: {{starrocks.beMemory}}
+    # The FE learns of its BE once; adding it again fails harmlessly on every later start.
+    command:
+      - /bin/bash
+      - -c
+      - |
+        mysql --connect-timeout 5 -h starrocks-fe -P 9030 -uroot -e 'ALTER SYSTEM ADD BACKEND "starrocks-be:9050"' || true
+        exec /opt/starrocks/be/bin/start_be.sh
+    volumes:
+      - starrocks-be-storage:/opt/starrocks/be/storage
+      - ./starrocks/be.conf:/opt/starrocks/be/conf/be.conf:ro
+    depends_on:
+      starrocks-fe:
+        condition: service_healthy
+{{#kafka.brokers}}
+      {{name}}:
+        condition: service_healthy
+{{/kafka.brokers}}
+    healthcheck:
+      test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8040/api/health"]
+      interval: 10s
+      timeout: 5s
+      retries: 30
+      start_period: 60s
+    logging: *logging
+{{/starrocks.enabled}}
 
 volumes:
   mysql-data:
@@ -602,6 +669,10 @@ volumes:
   clickhouse-data:
   prometheus-data:
   grafana-data:
+{{#starrocks.enabled}}
+  starrocks-fe-meta:
+  starrocks-be-storage:
+{{/starrocks.enabled}}
 
 """#,
         "env.mustache": #"""
@@ -1110,9 +1181,17 @@ CREATE TABLE IF NOT EXISTS order_executions (
 # Sourced by the image's entrypoint on first start. Creates the least-privilege user Debezium
 # connects as; the password comes from the container environment (.env), not from this file.
 # MySQL 8 cannot create users with GRANT ... IDENTIFIED BY, hence CREATE USER then GRANT.
+{{#source.isMariaDB}}
+# MariaDB 10.5+ calls MySQL's REPLICATION CLIENT privilege BINLOG MONITOR (SHOW MASTER STATUS, SHOW BINARY LOGS).
+{{/source.isMariaDB}}
 docker_process_sql --database=mysql <<-EOSQL
 	CREATE USER IF NOT EXISTS '{{source.cdcUser}}'@'%' IDENTIFIED BY '${MYSQL_CDC_PASSWORD}';
+{{#source.isMySQL}}
 	GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '{{source.cdcUser}}'@'%';
+{{/source.isMySQL}}
+{{#source.isMariaDB}}
+	GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '{{source.cdcUser}}'@'%';
+{{/source.isMariaDB}}
 	FLUSH PRIVILEGES;
 EOSQL
 
@@ -1228,6 +1307,39 @@ groups:
         annotations:
           summary: "{{=<% %>=}}{{ $labels.service }}<%={{ }}=%> was OOM-killed"
           description: "The kernel killed a process in its container for memory. `cdcctl report memory` names it; raise its memoryMiB (or lower its heap)."
+
+"""#,
+        "starrocks/be.conf.mustache": #"""
+# {{generatedBy}}
+# StarRocks BE, sized for the 16 GB box: its own memory limit below the container's.
+sys_log_level = INFO
+be_port = 9060
+be_http_port = 8040
+heartbeat_service_port = 9050
+brpc_port = 8060
+storage_root_path = ${STARROCKS_HOME}/storage
+mem_limit = {{starrocks.beProcessMemoryMiB}}M
+# Small caches and few compaction threads on a shared box.
+storage_page_cache_limit = {{starrocks.bePageCacheMiB}}M
+max_compaction_concurrency = 1
+
+"""#,
+        "starrocks/fe.conf.mustache": #"""
+# {{generatedBy}}
+# StarRocks FE, sized for the 16 GB box: the heap stays below the container limit.
+LOG_DIR = ${STARROCKS_HOME}/log
+meta_dir = ${STARROCKS_HOME}/meta
+sys_log_level = INFO
+http_port = 8030
+rpc_port = 9020
+query_port = 9030
+edit_log_port = 9010
+mysql_service_nio_enabled = true
+JAVA_OPTS = "-Xmx{{starrocks.feHeapMiB}}m -Xms{{starrocks.feHeapMiB}}m -XX:+UseG1GC -Xlog:gc*:${LOG_DIR}/fe.gc.log.$DATE:time"
+# One BE: new tables get one replica (StarRocks' default of 3 would not find three BEs).
+default_replication_num = 1
+# Routine Load: one BE, few jobs.
+max_routine_load_task_num_per_be = 4
 
 """#,
     ]
@@ -1505,7 +1617,9 @@ secrets:
   grafanaAdminPassword: generate
 
 source:
-  engine: mariadb
+  # MariaDB 10.11 started with --version=8.0.2-testbed, standing in for MySQL 8: the Debezium
+  # MySQL connector captures it (the testbed has no MariaDB connector; docs/testbed.md).
+  engine: mysql
   port: 33306
   serverId: 1
 

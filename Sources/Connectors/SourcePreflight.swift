@@ -30,11 +30,20 @@ public struct SourceFacts: Sendable, Equatable {
     /// MariaDB has gtid_strict_mode; MySQL does not. (The version string cannot tell: the
     /// testbed's MariaDB reports 8.0.2 for the Debezium MySQL connector's sake.)
     public var isMariaDB: Bool { variables["gtid_strict_mode"] != nil }
+
+    /// The server says it is MariaDB in its version string (a stand-in started with
+    /// `--version=8.0.2-…` does not).
+    public var versionSaysMariaDB: Bool { (variables["version"] ?? "").lowercased().contains("mariadb") }
 }
 
 /// Debezium's requirements of a MySQL/MariaDB source, each with its fix. Pure.
 public enum SourcePreflight {
     public static let requiredPrivileges = ["SELECT", "RELOAD", "SHOW DATABASES", "REPLICATION SLAVE", "REPLICATION CLIENT"]
+    /// MariaDB 10.5+ split REPLICATION CLIENT: BINLOG MONITOR is what SHOW MASTER STATUS and
+    /// SHOW BINARY LOGS need (REPLICATION CLIENT is now its alias, and SHOW GRANTS says BINLOG MONITOR).
+    public static let requiredMariaDBPrivileges = ["SELECT", "RELOAD", "SHOW DATABASES", "REPLICATION SLAVE", "BINLOG MONITOR"]
+
+    public static func required(engine: String) -> [String] { engine == "mariadb" ? requiredMariaDBPrivileges : requiredPrivileges }
 
     public static func assess(_ facts: SourceFacts, manifest m: Manifest) -> [PreflightCheck] {
         let v = facts.variables
@@ -44,6 +53,27 @@ public enum SourcePreflight {
                                          observed: observed ?? "(not set)", expected: expected, fix: ok ? nil : fix))
         }
         let mysql = !facts.isMariaDB
+        let server = (facts.isMariaDB ? "MariaDB" : "MySQL") + " " + (v["version"] ?? "?")
+        // The connector cdcctl renders follows source.engine; each refuses the other server.
+        switch (m.source.engine, facts.isMariaDB, facts.versionSaysMariaDB) {
+        case ("mariadb", false, _):
+            check("engine", false, observed: server, expected: "MariaDB (source.engine: mariadb)",
+                  fix: "set source.engine: mysql: the MariaDB connector (\(DebeziumConfig.mariaDBConnectorClass)) refuses MySQL")
+        case ("mysql", true, true):
+            check("engine", false, observed: server, expected: "MySQL 8 (source.engine: mysql)",
+                  fix: "set source.engine: mariadb, so cdcctl renders the MariaDB connector: the MySQL connector refuses MariaDB")
+        case ("mysql", true, false):
+            check("engine", false, observed: server + " (MariaDB reporting a MySQL version)", expected: "MySQL 8 (source.engine: mysql)",
+                  fix: "this is a MariaDB started with --version=8.0.2-… to stand in for MySQL 8 (the testbed): the MySQL connector "
+                      + "accepts it, but MariaDB's GTIDs and grants are not MySQL's; use source.engine: mariadb for a real MariaDB",
+                  warnOnly: true)
+        case ("mariadb", true, false):
+            check("engine", false, observed: server + " (MariaDB reporting a MySQL version)", expected: "MariaDB's own version string",
+                  fix: "remove the --version override from the server's options: it exists only to pass MariaDB off as MySQL 8",
+                  warnOnly: true)
+        default:
+            check("engine", true, observed: server, expected: m.source.engine == "mariadb" ? "MariaDB" : "MySQL 8", fix: "")
+        }
         let persist = mysql ? "SET PERSIST" : "SET GLOBAL"
         let cnfNote = mysql ? "" : " (and put it in the [mysqld] section of my.cnf so it survives a restart)"
 
@@ -65,9 +95,13 @@ public enum SourcePreflight {
                 check("enforce_gtid_consistency", v["enforce_gtid_consistency"]?.uppercased() == "ON", observed: v["enforce_gtid_consistency"],
                       expected: "ON", fix: "SET PERSIST enforce_gtid_consistency = ON;")
             } else {
-                // MariaDB always writes GTIDs; strict mode keeps them in order.
+                // MariaDB always writes GTIDs (domain-server-sequence); strict mode keeps them in order.
                 check("gtid_strict_mode", v["gtid_strict_mode"]?.uppercased() == "ON", observed: v["gtid_strict_mode"], expected: "ON",
                       fix: "SET GLOBAL gtid_strict_mode = ON; and gtid_strict_mode = ON in my.cnf", warnOnly: true)
+                check("gtid position", v["gtid_binlog_pos"] != nil,
+                      observed: (v["gtid_binlog_pos"] ?? "").isEmpty ? "(no GTID written yet)" : v["gtid_binlog_pos"],
+                      expected: "readable (gtid_binlog_pos, domain \(v["gtid_domain_id"] ?? "?"))",
+                      fix: "log in as a user that may read global variables")
             }
         }
         let serverId = Int(v["server_id"] ?? "") ?? 0
@@ -86,11 +120,12 @@ public enum SourcePreflight {
             checks[checks.count - 1].fix = "\(persist) binlog_expire_logs_seconds = \(m.source.binlogExpireSeconds);\(cnfNote)"
         }
 
-        let grantFix = "GRANT \(requiredPrivileges.joined(separator: ", ")) ON *.* TO '\(m.source.cdcUser)'@'%';"
+        let required = facts.isMariaDB ? requiredMariaDBPrivileges : requiredPrivileges
+        let grantFix = "GRANT \(required.joined(separator: ", ")) ON *.* TO '\(m.source.cdcUser)'@'%';"
         if let grants = facts.cdcGrants {
-            let missing = missingPrivileges(grants)
+            let missing = missingPrivileges(grants, required: required)
             check("grants of \(m.source.cdcUser)", missing.isEmpty, observed: missing.isEmpty ? "all present" : "missing \(missing.joined(separator: ", "))",
-                  expected: requiredPrivileges.joined(separator: ", "), fix: grantFix)
+                  expected: required.joined(separator: ", "), fix: grantFix)
         } else {
             check("login as \(m.source.cdcUser)", false, observed: facts.cdcLoginError ?? "failed", expected: "can log in",
                   fix: "CREATE USER '\(m.source.cdcUser)'@'%' IDENTIFIED BY '<the secret mysqlCdcPassword>'; \(grantFix)")
@@ -98,8 +133,8 @@ public enum SourcePreflight {
         return checks
     }
 
-    /// Privileges of `requiredPrivileges` that the grant lines do not give on *.*.
-    public static func missingPrivileges(_ grants: [String]) -> [String] {
+    /// Privileges of `required` that the grant lines do not give on *.*.
+    public static func missingPrivileges(_ grants: [String], required: [String] = requiredPrivileges) -> [String] {
         var have: Set<String> = []
         for line in grants {
             let upper = line.uppercased()
@@ -108,9 +143,11 @@ public enum SourcePreflight {
             for p in privileges.split(separator: ",") { have.insert(p.trimmingCharacters(in: .whitespaces)) }
         }
         if have.contains("ALL PRIVILEGES") { return [] }
-        // MariaDB 10.5+ renamed REPLICATION CLIENT to BINLOG MONITOR and lists it that way.
+        // MariaDB 10.5+ renamed REPLICATION CLIENT to BINLOG MONITOR and lists it that way;
+        // before 10.5 REPLICATION CLIENT was what BINLOG MONITOR is now.
         if have.contains("BINLOG MONITOR") { have.insert("REPLICATION CLIENT") }
-        return requiredPrivileges.filter { !have.contains($0) }
+        if have.contains("REPLICATION CLIENT") { have.insert("BINLOG MONITOR") }
+        return required.filter { !have.contains($0) }
     }
 }
 

@@ -34,6 +34,10 @@ public struct MemoryBudget: Sendable, Codable, Equatable {
         if m.cloudflared.enabled {
             lines.append(Line(service: "cloudflared", kind: "container", limitMiB: m.cloudflared.memoryMiB, heapMiB: nil))
         }
+        if m.starrocks.enabled {
+            lines.append(Line(service: "starrocks-fe", kind: "container", limitMiB: m.starrocks.feMemoryMiB, heapMiB: m.starrocks.feHeapMiB))
+            lines.append(Line(service: "starrocks-be", kind: "container", limitMiB: m.starrocks.beMemoryMiB, heapMiB: nil))
+        }
         lines.append(Line(service: "processor", kind: "process", limitMiB: m.processor.memoryMiB, heapMiB: nil))
         lines.append(Line(service: "producer-orders", kind: "process", limitMiB: m.producers.orders.memoryMiB, heapMiB: nil))
         lines.append(Line(service: "producer-trades", kind: "process", limitMiB: m.producers.trades.memoryMiB, heapMiB: nil))

@@ -19,16 +19,22 @@ public enum KafkaListeners {
     }
 }
 
-/// The Debezium MySQL connector config for one manifest connector: what `render` writes and
-/// what `connector register` sends. The password is a reference resolved by the worker's
-/// FileConfigProvider, never the value.
+/// The Debezium connector config for one manifest connector: what `render` writes and what
+/// `connector register` sends. `source.engine: mysql` gets the MySQL connector, `mariadb` the
+/// MariaDB connector (Debezium ≥ 2.7; no `connector.adapter`). The password is a reference
+/// resolved by the worker's FileConfigProvider, never the value.
 public enum DebeziumConfig {
     public static let connectorClass = "io.debezium.connector.mysql.MySqlConnector"
+    public static let mariaDBConnectorClass = "io.debezium.connector.mariadb.MariaDbConnector"
     public static let passwordKey = "password"
+
+    public static func connectorClass(engine: String) -> String {
+        engine == "mariadb" ? mariaDBConnectorClass : connectorClass
+    }
 
     public static func build(_ c: Connector, manifest m: Manifest) -> [KeyValue] {
         var config: [String: String] = [
-            "connector.class": connectorClass,
+            "connector.class": connectorClass(engine: m.source.engine),
             "tasks.max": "1",
             "database.hostname": c.databaseHost,
             "database.port": String(c.databasePort),
@@ -60,6 +66,12 @@ public enum DebeziumConfig {
             "value.converter": "org.apache.kafka.connect.json.JsonConverter",
             "value.converter.schemas.enable": "false",
         ]
+        if m.source.engine == "mariadb" {
+            // The MariaDB connector's own locking setting (the MySQL connector's enum differs);
+            // MariaDB always writes GTIDs (domain-server-sequence), which the connector records
+            // in its offsets by itself: there is no gtid_mode to match.
+            config["snapshot.locking.mode"] = "minimal"
+        }
         for extra in c.config { config[extra.key] = extra.value }
         return config.keys.sorted().map { KeyValue(key: $0, value: config[$0]!) }
     }

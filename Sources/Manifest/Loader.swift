@@ -279,9 +279,27 @@ public enum ManifestLoader {
                    mysqlPort: a.int("mysqlPort", default: source.port),
                    prometheusURL: a.string("prometheusURL", default: "http://\(bind):\(prometheus.port)"))
         }
+        let starrocks = f.object("starrocks") { r in
+            StarRocks(enabled: r.bool("enabled", default: false),
+                      feImage: r.string("feImage", default: "starrocks/fe-ubuntu:3.3.9"),
+                      beImage: r.string("beImage", default: "starrocks/be-ubuntu:3.3.9"),
+                      feMemoryMiB: r.memoryMiB("feMemory", default: 1536),
+                      feHeapMiB: r.memoryMiB("feHeap", default: 1024),
+                      beMemoryMiB: r.memoryMiB("beMemory", default: 2048),
+                      queryPort: r.int("queryPort", default: 9030),
+                      httpPort: r.int("httpPort", default: 8030),
+                      database: r.string("database", default: "cdc"),
+                      user: r.string("user", default: "root"),
+                      kafkaBootstrap: r.string("kafkaBootstrap", default: KafkaListeners.internalBootstrap(kafka)),
+                      maxBatchIntervalSeconds: r.int("maxBatchIntervalSeconds", default: 10),
+                      desiredConcurrentNumber: r.int("desiredConcurrentNumber", default: 1),
+                      maxErrorNumber: r.int("maxErrorNumber", default: 0),
+                      minMaxMapCount: r.int("minMaxMapCount", default: 262_144))
+        }
         return Manifest(cluster: cluster, secrets: secrets, source: source, kafka: kafka, connect: connect,
                         clickhouse: clickhouse, prometheus: prometheus, grafana: grafana, kafkaUI: kafkaUI,
-                        cloudflared: cloudflared, processor: processor, producers: producers, access: access)
+                        cloudflared: cloudflared, processor: processor, producers: producers, access: access,
+                        starrocks: starrocks)
     }
 
     static func readTopic(_ t: Fields, _ d: TopicDefaults) -> Topic {

@@ -16,6 +16,8 @@ public struct Manifest: Sendable, Codable, Equatable {
     public var processor: Processor
     public var producers: Producers
     public var access: Access
+    /// StarRocks loading the Debezium topics itself (Routine Load); off unless enabled.
+    public var starrocks: StarRocks
 }
 
 /// How cdcctl (on the host) reaches the stack. Derived from bindAddress and the host ports
@@ -308,4 +310,33 @@ public struct TradeFeed: Sendable, Codable, Equatable {
     public var replayFile: String?
     /// Trades per second for `synthetic` (replay keeps the recorded pace unless told otherwise).
     public var ratePerSecond: Double
+}
+
+/// StarRocks as a second analytics sink that reads the Debezium topics itself with Routine Load
+/// (one FE, one BE, sized for the 16 GB box). The processor is not involved: each captured table
+/// gets a primary-key table and a routine load job (`cdcctl schema apply --target starrocks`).
+public struct StarRocks: Sendable, Codable, Equatable {
+    public var enabled: Bool
+    public var feImage: String
+    public var beImage: String
+    public var feMemoryMiB: Int
+    /// The FE's JVM heap (-Xmx), below feMemoryMiB.
+    public var feHeapMiB: Int
+    public var beMemoryMiB: Int
+    /// Host port of the FE's MySQL-protocol listener (container port 9030).
+    public var queryPort: Int
+    /// Host port of the FE's HTTP listener (container port 8030).
+    public var httpPort: Int
+    public var database: String
+    /// The user `schema apply` connects as (the FE starts with a passwordless root).
+    public var user: String
+    /// How the BE reaches Kafka (compose service names by default).
+    public var kafkaBootstrap: String
+    /// Routine Load: how often a task commits, and how many tasks a job runs at once.
+    public var maxBatchIntervalSeconds: Int
+    public var desiredConcurrentNumber: Int
+    /// Rows a job may reject per error window before it pauses itself.
+    public var maxErrorNumber: Int
+    /// The BE refuses to start (or crashes later) below this vm.max_map_count.
+    public var minMaxMapCount: Int
 }

@@ -70,6 +70,41 @@ private struct Checks {
         ports()
         budget()
         processorAndProducers()
+        starrocks()
+    }
+
+    /// StarRocks reads what the connectors capture: each captured table needs a known column
+    /// layout (StarRocksSchema) and the job's settings must be ones Routine Load accepts.
+    mutating func starrocks() {
+        let r = m.starrocks
+        guard r.enabled else { return }
+        if r.database.wholeMatch(of: #/[A-Za-z][A-Za-z0-9_]{0,63}/#) == nil {
+            fail("starrocks.database", "'\(r.database)' is not a plain StarRocks database name", fix: "letters, digits and '_', starting with a letter, e.g. cdc")
+        }
+        if m.connect.connectors.isEmpty {
+            fail("starrocks.enabled", "StarRocks loads the Debezium topics, but connect.connectors is empty",
+                 fix: "declare the connector whose tables it loads, or set starrocks.enabled: false")
+        }
+        if r.maxBatchIntervalSeconds < 5 || r.maxBatchIntervalSeconds > 60 {
+            fail("starrocks.maxBatchIntervalSeconds", "\(r.maxBatchIntervalSeconds) is outside Routine Load's 5–60 s",
+                 fix: "e.g. 10: each task commits a batch at least this often")
+        }
+        if r.desiredConcurrentNumber < 1 {
+            fail("starrocks.desiredConcurrentNumber", "must be at least 1", fix: "1 on a single BE")
+        }
+        if r.maxErrorNumber < 0 {
+            fail("starrocks.maxErrorNumber", "must be 0 or more", fix: "0 pauses the job on the first bad row")
+        }
+        if r.minMaxMapCount < 1 {
+            fail("starrocks.minMaxMapCount", "must be positive", fix: "262144, StarRocks' documented minimum")
+        }
+        for (i, c) in m.connect.connectors.enumerated() {
+            for (j, table) in c.tables.enumerated() where StarRocksTables.columns(for: table) == nil {
+                fail("connect.connectors[\(i)].tables[\(j)]", at: "starrocks.enabled",
+                     "StarRocks has no column layout for captured table '\(table)'",
+                     fix: "StarRocks knows the seed tables (\(StarRocksTables.known.joined(separator: ", "))); capture only those, or set starrocks.enabled: false")
+            }
+        }
     }
 
     mutating func names() {
@@ -116,6 +151,7 @@ private struct Checks {
                       ("grafana.image", m.grafana.image)]
         if m.kafkaUI.enabled { images.append(("kafkaUI.image", m.kafkaUI.image)) }
         if m.cloudflared.enabled { images.append(("cloudflared.image", m.cloudflared.image)) }
+        if m.starrocks.enabled { images += [("starrocks.feImage", m.starrocks.feImage), ("starrocks.beImage", m.starrocks.beImage)] }
         for (path, image) in images {
             let name = image.split(separator: "/").last.map(String.init) ?? image
             if image.isEmpty || !(name.contains(":") || image.contains("@sha256:")) || name.hasSuffix(":latest") {
@@ -303,9 +339,10 @@ private struct Checks {
     mutating func heaps() {
         for (path, heap, limit) in [("kafka.heap", m.kafka.heapMiB, m.kafka.memoryMiB),
                                     ("connect.heap", m.connect.heapMiB, m.connect.memoryMiB)]
-            + (m.kafkaUI.enabled ? [("kafkaUI.heap", m.kafkaUI.heapMiB, m.kafkaUI.memoryMiB)] : []) where heap >= limit {
+            + (m.kafkaUI.enabled ? [("kafkaUI.heap", m.kafkaUI.heapMiB, m.kafkaUI.memoryMiB)] : [])
+            + (m.starrocks.enabled ? [("starrocks.feHeap", m.starrocks.feHeapMiB, m.starrocks.feMemoryMiB)] : []) where heap >= limit {
             fail(path, "JVM heap \(heap) MiB must be below the container limit \(limit) MiB",
-                 fix: "leave room for metaspace, threads and direct buffers: heap ≤ \(limit * 2 / 3) MiB, or raise \(path.replacing(".heap", with: ".memory"))")
+                 fix: "leave room for metaspace, threads and direct buffers: heap ≤ \(limit * 2 / 3) MiB, or raise \(path.replacing(".heap", with: ".memory").replacing("Heap", with: "Memory"))")
         }
     }
 
@@ -316,6 +353,7 @@ private struct Checks {
                   ("prometheus.port", m.prometheus.port), ("grafana.port", m.grafana.port),
                   ("processor.metricsPort", m.processor.metricsPort)]
         if m.kafkaUI.enabled { ports.append(("kafkaUI.port", m.kafkaUI.port)) }
+        if m.starrocks.enabled { ports += [("starrocks.queryPort", m.starrocks.queryPort), ("starrocks.httpPort", m.starrocks.httpPort)] }
         var owner: [Int: String] = [:]
         for (path, port) in ports {
             let fieldPath = path.components(separatedBy: " (").first ?? path

@@ -1,6 +1,7 @@
 import Checksum
 import Diagnostics
 import Manifest
+import StarRocks
 
 /// Which files a manifest produces and from which template.
 struct RenderPlan {
@@ -47,6 +48,13 @@ struct RenderPlan {
         }
         if m.cloudflared.enabled {
             out.append(Output(path: "cloudflared/config.yml", source: .template("cloudflared/config.yml.mustache")))
+        }
+        if m.starrocks.enabled {
+            let header = "cdcctl render (do not edit: change the manifest and render again)"
+            out.append(Output(path: "starrocks/fe.conf", source: .template("starrocks/fe.conf.mustache")))
+            out.append(Output(path: "starrocks/be.conf", source: .template("starrocks/be.conf.mustache")))
+            out.append(Output(path: StarRocksSQL.tablesFile, source: .generated(StarRocksSQL.tables(m, header: header))))
+            out.append(Output(path: StarRocksSQL.routineLoadFile, source: .generated(StarRocksSQL.routineLoads(m, header: header))))
         }
         return out
     }
@@ -119,6 +127,13 @@ enum RenderContext {
             "processor": [
                 "metricsPort": m.processor.metricsPort, "consumerGroup": m.processor.consumerGroup,
                 "windowMinutes": m.processor.windowMinutes,
+            ] as [String: Any],
+            "starrocks": [
+                "enabled": m.starrocks.enabled, "feImage": m.starrocks.feImage, "beImage": m.starrocks.beImage,
+                "feMemory": MemorySize.format(m.starrocks.feMemoryMiB), "beMemory": MemorySize.format(m.starrocks.beMemoryMiB),
+                "feHeapMiB": m.starrocks.feHeapMiB, "queryPort": m.starrocks.queryPort, "httpPort": m.starrocks.httpPort,
+                // The BE's own accounting stops at 80% of its container, its page cache at a quarter of that.
+                "beProcessMemoryMiB": m.starrocks.beMemoryMiB * 4 / 5, "bePageCacheMiB": m.starrocks.beMemoryMiB / 5,
             ] as [String: Any],
             "connectors": m.connect.connectors.map { ["name": $0.name, "topicPrefix": $0.topicPrefix] },
             "secrets": [

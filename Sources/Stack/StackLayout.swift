@@ -16,6 +16,7 @@ public enum StackLayout {
         var rest = ["prometheus", "grafana"]
         if m.kafkaUI.enabled { rest.append("kafka-ui") }
         if m.cloudflared.enabled { rest.append("cloudflared") }
+        if m.starrocks.enabled { rest += ["starrocks-fe", "starrocks-be"] }
         return [
             HealthStage(name: "kafka quorum", services: (1...max(m.kafka.brokers, 1)).map(KafkaListeners.serviceName)),
             HealthStage(name: "mysql", services: ["mysql"]),
@@ -40,6 +41,7 @@ public enum StackLayout {
         let prefixes: [(String, String)] = [
             ("mysql/", "mysql"), ("connect/secrets/", "connect"), ("clickhouse/", "clickhouse"),
             ("prometheus/", "prometheus"), ("grafana/", "grafana"), ("cloudflared/", "cloudflared"),
+            ("starrocks/fe.conf", "starrocks-fe"), ("starrocks/be.conf", "starrocks-be"),
         ]
         return prefixes.filter { path.hasPrefix($0.0) }.map(\.1)
     }

@@ -2,6 +2,7 @@ import Connectors
 import SchemaAdmin
 import TopicAdmin
 import OperationsCore
+import StarRocks
 import Polling
 import Connect
 import Diagnostics
@@ -97,6 +98,11 @@ public enum UpOperation {
             step("Docker Engine \(info.engineVersion), \(info.compose) \(info.composeVersion)")
 
             if let problem = StackLayout.openFilesProblem(requested: m.clickhouse.openFiles, engineLimit: runtime.engineOpenFilesLimit()) {
+                throw problem
+            }
+            // Read, never written: the BE's mmap limit is a host setting (on this machine's kernel,
+            // which is the Docker host's unless DOCKER_HOST points elsewhere).
+            if m.starrocks.enabled, let problem = MaxMapCount.problem(MaxMapCount.read(), minimum: m.starrocks.minMaxMapCount) {
                 throw problem
             }
             // Before anything is written: the running containers must have been created with the

@@ -22,7 +22,17 @@ struct Schema: ParsableCommand {
         @Option(help: ArgumentHelp("Directory of templates that override the built-in ones, file by file.", valueName: "dir"))
         var templates: String?
 
-        var arguments: [String] { templates.map { ["--templates", $0] } ?? [] }
+        @Option(help: ArgumentHelp("clickhouse, or starrocks (the StarRocks variant's tables and Routine Load jobs, on the FE over the MySQL protocol; plan and apply).",
+                                   valueName: "target"))
+        var target: SchemaTarget = .clickhouse
+
+        var arguments: [String] { (templates.map { ["--templates", $0] } ?? []) + (target == .clickhouse ? [] : ["--target", target.rawValue]) }
+
+        func starrocks(_ context: CommandContext, readOnly: Bool, progress: @escaping (String) -> Void = { _ in }) throws -> StarRocksSchemaOperation? {
+            guard target == .starrocks else { return nil }
+            return try StarRocksSchemaOperation(context.workspace, manifest: try context.manifest().manifest, templatesDir: templates,
+                                                readOnly: readOnly, progress: progress)
+        }
 
         func operation(_ context: CommandContext, readOnly: Bool, progress: @escaping (String) -> Void = { _ in }) throws -> SchemaOperation {
             try SchemaOperation(context.workspace, manifest: try context.manifest().manifest, templatesDir: templates, readOnly: readOnly,
@@ -38,7 +48,7 @@ struct Schema: ParsableCommand {
         @OptionGroup var options: SchemaOptions
 
         func execute(_ context: CommandContext) throws -> CommandResult {
-            let report = try options.operation(context, readOnly: true).plan()
+            let report = try options.starrocks(context, readOnly: true)?.plan() ?? options.operation(context, readOnly: true).plan()
             var lines = [SchemaTable.migrations(report.steps)]
             for p in report.pending {
                 lines.append("\n-- \(p.name)")
@@ -61,7 +71,8 @@ struct Schema: ParsableCommand {
         var journal: JournalSpec? { JournalSpec(command: "schema apply", arguments: options.arguments + (dryRun ? ["--dry-run"] : [])) }
 
         func execute(_ context: CommandContext) throws -> CommandResult {
-            let r = try options.operation(context, readOnly: dryRun, progress: Console.progress).apply(dryRun: dryRun)
+            let r = try options.starrocks(context, readOnly: dryRun, progress: Console.progress)?.apply(dryRun: dryRun)
+                ?? options.operation(context, readOnly: dryRun, progress: Console.progress).apply(dryRun: dryRun)
             var lines = [SchemaTable.migrations(r.steps)]
             if r.dryRun {
                 lines.append("dry run: would apply \(r.applied.count) migration(s), \(r.statements) statement(s); nothing changed")
@@ -84,6 +95,10 @@ struct Schema: ParsableCommand {
         @OptionGroup var options: SchemaOptions
 
         func execute(_ context: CommandContext) throws -> CommandResult {
+            if options.target == .starrocks {
+                throw CdcError.invalid("schema status has no StarRocks target yet", subject: "--target",
+                                       fix: "use cdcctl schema plan --target starrocks for applied and pending migrations")
+            }
             let report = try options.operation(context, readOnly: true).status()
             var lines = ["database \(report.database)" + (report.databaseExists ? "" : " (does not exist yet)"), SchemaTable.migrations(report.steps)]
             if !report.drift.isEmpty { lines.append("\n" + SchemaTable.drift(report.drift)) }
@@ -125,4 +140,8 @@ enum SchemaTable {
         }
         return r
     }
+}
+
+enum SchemaTarget: String, ExpressibleByArgument, CaseIterable {
+    case clickhouse, starrocks
 }

