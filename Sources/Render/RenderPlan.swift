@@ -120,6 +120,7 @@ enum RenderContext {
                 "metricsPort": m.processor.metricsPort, "consumerGroup": m.processor.consumerGroup,
                 "windowMinutes": m.processor.windowMinutes,
             ] as [String: Any],
+            "reports": ["memoryMetricsPort": m.reports.memoryMetricsPort] as [String: Any],
             "connectors": m.connect.connectors.map { ["name": $0.name, "topicPrefix": $0.topicPrefix] },
             "secrets": [
                 "mysqlRootPassword": secrets.mysqlRootPassword, "mysqlCdcPassword": secrets.mysqlCdcPassword,
