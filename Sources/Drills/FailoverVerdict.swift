@@ -179,6 +179,9 @@ public enum FailoverVerdict {
         // 6. connectors and processor.
         conditions.append(pipelineCondition(h))
 
+        // 7. with --through-pipeline: every order change exactly once in ClickHouse.
+        if p.throughPipeline || h.pipeline != nil { conditions.append(PipelineVerdict.condition(h.pipeline)) }
+
         let figures = FailoverFigures(
             sent: h.sent, acked: acked.count, consumed: placesBySeq.count,
             failedByError: Dictionary(grouping: h.acks.compactMap(\.error), by: { $0 }).mapValues(\.count),
