@@ -88,6 +88,7 @@ public enum FailoverSummary {
         out.append("time from restore to back in every ISR, URP 0: \(g.timeToBackInIsr.text)")
         out.append("time from restore until \(r.parameters.target.service) answers: \(g.timeToTargetAnswering.text)")
         out.append("time from restore until healed: \(g.timeToHealed.text)")
+        if let p = r.pipeline { out.append(p.line) }
         if g.missingCount > 0 {
             out.append("missing (first \(g.missing.count) of \(g.missingCount)): "
                        + g.missing.map { "seq \($0.sequence) p\($0.partition)@\($0.offset)" }.joined(separator: ", "))

@@ -83,6 +83,9 @@ public enum FailoverOperation {
         summary += "acked \(g.acked), lost \(g.missingCount), duplicates \(g.duplicates), acked during fault \(g.ackedDuringFault), "
         let stall: String = g.maxStall.map { String(format: "%.2f s", $0.seconds) } ?? "-"
         summary += "max stall " + stall
+        if let p = r.pipeline, p.error == nil {
+            summary += "; pipeline \(p.committedChanges) changes, \(p.rawOrderEvents) in ClickHouse"
+        }
         if let i = r.interrupted { summary += "; interrupted by \(i)" }
         if let e = r.error { summary += "; error: \(e)" }
         return TestRunRecord(cluster: cluster, kind: kind, target: r.parameters.target.service, mode: r.parameters.mode.rawValue,

@@ -64,6 +64,42 @@ public struct PipelineObservation: Sendable, Codable, Equatable {
     }
 }
 
+/// A `PipelineObservation`'s counts, for the report, `-o json` and the run's record.
+public struct PipelineFigures: Sendable, Codable, Equatable {
+    public var committedChanges: Int
+    public var committedExecutions: Int
+    public var indeterminate: Int
+    public var unwritten: Int
+    public var liveOrdersMySQL: Int
+    public var liveOrdersClickHouse: Int
+    public var rawOrderRows: Int
+    public var rawOrderEvents: Int
+    public var rawExecutionCreates: Int
+    public var caughtUpAfterSeconds: Double?
+    public var error: String?
+
+    public init(_ o: PipelineObservation) {
+        committedChanges = o.committedChanges
+        committedExecutions = o.committedExecutions
+        indeterminate = o.indeterminate
+        unwritten = o.unwritten
+        liveOrdersMySQL = o.source.count
+        liveOrdersClickHouse = o.current.count
+        rawOrderRows = o.rawOrderRows
+        rawOrderEvents = o.rawOrderEvents
+        rawExecutionCreates = o.rawExecutionCreates
+        caughtUpAfterSeconds = o.caughtUpAfterSeconds
+        error = o.error
+    }
+
+    public var line: String {
+        if let error { return "pipeline: \(error)" }
+        return "pipeline: \(committedChanges) order changes and \(committedExecutions) executions committed (\(indeterminate) indeterminate, \(unwritten) not written); "
+            + "cdc_orders_raw \(rawOrderEvents) events in \(rawOrderRows) rows; live orders MySQL \(liveOrdersMySQL), orders_current \(liveOrdersClickHouse); "
+            + (caughtUpAfterSeconds.map { String(format: "caught up %.1f s after the generator stopped", $0) } ?? "never caught up")
+    }
+}
+
 /// Condition 7 over a `PipelineObservation`. Pure.
 public enum PipelineVerdict {
     /// Every way ClickHouse differs from what was committed; empty: every change exactly once.

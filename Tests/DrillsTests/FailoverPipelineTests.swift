@@ -85,6 +85,8 @@ final class FailoverPipelineTests: XCTestCase {
         let passed = FailoverVerdict.judge(h)
         XCTAssertEqual(passed.conditions.map(\.number), [1, 2, 3, 4, 5, 6, 7])
         XCTAssertEqual(passed.verdict, "passed")
+        XCTAssertEqual(passed.pipeline?.committedChanges, 40)
+        XCTAssertTrue(FailoverSummary.text(passed).contains("pipeline: 40 order changes and 15 executions committed"), FailoverSummary.text(passed))
         h.pipeline?.rawOrderEvents = 30
         let failed = FailoverVerdict.judge(h)
         XCTAssertEqual(failed.verdict, "failed")
