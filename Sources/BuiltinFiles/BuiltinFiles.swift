@@ -1227,10 +1227,10 @@ scrape_configs:
   - job_name: processor
     static_configs:
       - targets: ["host.docker.internal:{{processor.metricsPort}}"]
-  # cdcctl report memory --record --every 60s serves the memory figures on the host (port 9401 by default).
+  # cdcctl report memory --record --every 60s serves the memory figures on the host (reports.memoryMetricsPort).
   - job_name: cdcctl-memory
     static_configs:
-      - targets: ["host.docker.internal:9401"]
+      - targets: ["host.docker.internal:{{reports.memoryMetricsPort}}"]
   - job_name: clickhouse
     static_configs:
       - targets: ["clickhouse:9363"]
@@ -1288,7 +1288,7 @@ groups:
         annotations:
           summary: "ClickHouse is not answering its metrics endpoint"
           description: "Check `cdcctl status` and the clickhouse container's memory against its limit."
-  # Memory per service, from `cdcctl report memory --record --every 60s --metrics-port 9401`
+  # Memory per service, from `cdcctl report memory --record --every 60s`, served on reports.memoryMetricsPort ({{reports.memoryMetricsPort}})
   # (docs/reports.md): usage as docker stats counts it, the limit in force, OOM kills.
   - name: cdc-memory
     rules:
@@ -1499,6 +1499,9 @@ processor:
     volumeSpikeFactor: 5.0
     volumeWindows: 12
     oversizedOrderNotional: 100000000
+
+reports:
+  memoryMetricsPort: 9401    # cdcctl report memory --record --every 60s serves /metrics here; Prometheus scrapes it
 
 producers:
   orders:

@@ -1,124 +1,75 @@
 import Foundation
+import Reports
 
-/// The picture of one run: acks per second and the test topic's smallest ISR over time, the
-/// fault window shaded, the longest produce stall and the recovery marked. Self-contained SVG
-/// (no scripts, fonts or network); `html` wraps it with the verdict. Kept minimal on purpose, so
-/// it can move onto the shared chart writer of the `Reports` module when that lands.
+/// The picture of one run, drawn by the one chart writer (`Reports.TimeChart`, `HTMLPage`): acks
+/// per second and the test topic's smallest live ISR (right axis) over time, the fault window
+/// and the recovery shaded, phase boundaries, the longest produce stall and "healed" marked.
+/// Self-contained SVG (no scripts, fonts or network); `html` adds the verdict, conditions, figures and phases.
 public enum FailoverChart {
-    public static func svg(_ r: FailoverReport) -> String {
-        let w = 960.0, h = 370.0, left = 60.0, right = 60.0, top = 40.0, bottom = 60.0
-        let plotW = w - left - right, plotH = h - top - bottom
-        let duration = max(r.durationSeconds, Double(r.timeline.last?.second ?? 1), 1)
-        let maxAcks = Double(max(r.timeline.map(\.acks).max() ?? 1, 1))
-        let x = { (t: Double) in left + plotW * min(max(t, 0), duration) / duration }
-        let yAcks = { (v: Double) in top + plotH * (1 - v / (maxAcks * 1.1)) }
-        let brokers = 3.0
-        let yIsr = { (v: Double) in top + plotH * (1 - v / (brokers + 0.5)) }
-        var s = """
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(w))" height="\(Int(h))" viewBox="0 0 \(Int(w)) \(Int(h))" font-family="sans-serif" font-size="12">
-        <rect width="100%" height="100%" fill="#fff"/>
-        <text x="\(left)" y="22" font-size="15" font-weight="bold">\(esc(title(r)))</text>
-
-        """
+    public static func chart(_ r: FailoverReport) -> TimeChart {
+        // The writer's time axis is in ms; the run's times are seconds since it started.
+        let base = r.startedAtMs
+        func ms(_ s: Double) -> Int64 { base + Int64((s * 1000).rounded()) }
+        var c = TimeChart(title: title(r))
+        c.width = 1100
+        c.height = 440
+        c.elapsedSinceMs = base
+        c.span = (base, ms(max(r.durationSeconds, Double(r.timeline.last.map { $0.second + 1 } ?? 1), 1)))
+        c.unitLabel = "acks per second"
+        c.traces = [TimeChart.Trace(name: "acks/s", points: r.timeline.map { (ms(Double($0.second) + 0.5), Double($0.acks)) }, color: "#1f5fa8")]
+        let failures = r.timeline.filter { $0.failures > 0 }
+        if !failures.isEmpty {
+            c.traces.append(TimeChart.Trace(name: "failed sends/s", points: failures.map { (ms(Double($0.second) + 0.5), Double($0.failures)) },
+                                            color: "#a71d2a", style: .dots))
+        }
+        if r.parameters.replicationObservable {
+            c.rightAxis = TimeChart.RightAxis(label: "min ISR", maximum: Double(FailoverParameters.replicationFactor) + 0.5,
+                                              ticks: (0...FailoverParameters.replicationFactor).map { Double($0) }, color: "#e8710a")
+            c.traces.append(TimeChart.Trace(name: "smallest live ISR", points: r.timeline.compactMap { p in p.minIsr.map { (ms(Double(p.second) + 0.5), Double($0)) } },
+                                            color: "#e8710a", style: .dashed, rightAxis: true))
+        } else {
+            c.caption = "ISR: \(FailoverVerdict.notObservable) (\(r.parameters.engine))"
+        }
         if let f = r.faultAt {
-            let end = r.restoredAt ?? r.durationSeconds
-            s += rect(x(f), top, x(end) - x(f), plotH, fill: "#f8d7da") + label(x(f) + 4, top + 14, "fault: \(r.parameters.mode.rawValue) \(r.parameters.target.service)", color: "#a71d2a")
+            c.windows.append(TimeChart.Window(fromMs: ms(f), toMs: ms(r.restoredAt ?? r.durationSeconds),
+                                              label: "fault: \(r.parameters.mode.rawValue) \(r.parameters.target.service)", color: "#f8d7da"))
         }
         if let restored = r.restoredAt {
-            let end = r.healedAt ?? r.durationSeconds
-            s += rect(x(restored), top, x(end) - x(restored), plotH, fill: "#fff3cd") + label(x(restored) + 4, top + 28, "recovery", color: "#856404")
-        }
-        for (i, span) in r.phases.enumerated() {
-            // Short phases (restore, recovery) sit close together: alternate two label rows.
-            s += line(x(span.start), top, x(span.start), top + plotH + Double(i % 2) * 13, color: "#999", dash: true)
-            s += label(x(span.start) + 2, top + plotH + 28 + Double(i % 2) * 13, span.phase.rawValue, color: "#555")
-        }
-        if let healed = r.healedAt {
-            s += line(x(healed), top, x(healed), top + plotH, color: "#1e7e34", width: 2) + label(x(healed) + 4, top + 42, "healed", color: "#1e7e34")
+            c.windows.append(TimeChart.Window(fromMs: ms(restored), toMs: ms(r.healedAt ?? r.durationSeconds), label: "recovery", color: "#fff3cd"))
         }
         if let stall = r.figures.maxStall, stall.seconds > 0 {
-            let y = top + plotH - 6
-            s += "<rect x=\"\(f(x(stall.from)))\" y=\"\(f(y - 4))\" width=\"\(f(max(2, x(stall.to) - x(stall.from))))\" height=\"8\" fill=\"#6f42c1\"/>\n"
-            s += label(x(stall.from), y - 8, String(format: "longest stall %.2f s", stall.seconds), color: "#6f42c1")
+            c.bars.append(TimeChart.Bar(fromMs: ms(stall.from), toMs: ms(stall.to), label: String(format: "longest stall %.2f s", stall.seconds), color: "#6f42c1"))
         }
-        // Axes and grid.
-        s += line(left, top + plotH, left + plotW, top + plotH, color: "#333") + line(left, top, left, top + plotH, color: "#333")
-        for i in 0...4 {
-            let v = maxAcks * 1.1 * Double(i) / 4
-            s += label(left - 6, yAcks(v) + 4, String(Int(v)), color: "#1f5fa8", anchor: "end")
+        for span in r.phases {
+            c.markers.append(TimeChart.Marker(atMs: ms(span.start), label: span.phase.rawValue, color: "#777777", dashed: true, legend: "phase start"))
         }
-        let step = max(1, Int(duration / 10))
-        for t in stride(from: 0, through: Int(duration), by: step) {
-            s += label(x(Double(t)), top + plotH + 15, "\(t)s", color: "#333", anchor: "middle")
+        if let healed = r.healedAt {
+            c.markers.append(TimeChart.Marker(atMs: ms(healed), label: "healed", color: "#1e7e34", legend: "healed"))
         }
-        s += label(14, top - 8, "acks/s", color: "#1f5fa8")
-        // Acks per second.
-        let points = r.timeline.map { "\(f(x(Double($0.second) + 0.5))),\(f(yAcks(Double($0.acks))))" }.joined(separator: " ")
-        s += "<polyline fill=\"none\" stroke=\"#1f5fa8\" stroke-width=\"2\" points=\"\(points)\"/>\n"
-        let failures = r.timeline.filter { $0.failures > 0 }
-        for p in failures {
-            s += "<circle cx=\"\(f(x(Double(p.second) + 0.5)))\" cy=\"\(f(yAcks(Double(p.failures))))\" r=\"3\" fill=\"#a71d2a\"/>\n"
-        }
-        // ISR size (right axis), or why there is none.
-        s += label(w - right + 6, top - 8, "min ISR", color: "#e8710a")
-        if r.parameters.replicationObservable {
-            for i in 0...3 { s += label(w - right + 6, yIsr(Double(i)) + 4, String(i), color: "#e8710a") }
-            let isr = r.timeline.compactMap { p in p.minIsr.map { "\(f(x(Double(p.second) + 0.5))),\(f(yIsr(Double($0))))" } }
-            s += "<polyline fill=\"none\" stroke=\"#e8710a\" stroke-width=\"2\" stroke-dasharray=\"6 3\" points=\"\(isr.joined(separator: " "))\"/>\n"
-        } else {
-            s += label(w - 8, 22, "ISR: \(FailoverVerdict.notObservable) (\(r.parameters.engine))", color: "#e8710a", anchor: "end")
-        }
-        s += "</svg>\n"
-        return s
+        return c
     }
 
-    public static func html(_ r: FailoverReport) -> String {
-        var rows = r.conditions.map { c in
-            "<tr><td>\(c.outcome.mark)</td><td>\(c.number). \(esc(c.name))</td><td>\(esc(c.detail))</td></tr>"
-        }.joined(separator: "\n")
-        rows += ""
-        let figures = FailoverSummary.figureLines(r).map { "<li>\(esc($0))</li>" }.joined(separator: "\n")
-        let phases = r.phases.map { "<li>\(esc(String(format: "%@: %.1f–%.1f s", $0.phase.rawValue, $0.start, $0.end)))</li>" }.joined(separator: "\n")
-        return """
-        <!DOCTYPE html>
-        <html><head><meta charset="utf-8"><title>\(esc(title(r)))</title>
-        <style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td{border-bottom:1px solid #ddd;padding:4px 8px;vertical-align:top}.v{font-size:20px;font-weight:bold}</style>
-        </head><body>
-        <p class="v">\(esc(r.verdict.uppercased()))</p>
-        \(svg(r))
-        <h3>Conditions</h3><table>
-        \(rows)
-        </table>
-        <h3>Figures</h3><ul>
-        \(figures)
-        </ul>
-        <h3>Phases</h3><ul>
-        \(phases)
-        </ul>
-        <p>\(r.notes.map(esc).joined(separator: "<br>"))</p>
-        </body></html>
+    public static func svg(_ r: FailoverReport) -> String { chart(r).svg() }
 
-        """
+    public static func html(_ r: FailoverReport) -> String {
+        var page = HTMLPage(title: title(r))
+        page.paragraph(r.verdict.uppercased() + (r.violated.isEmpty ? "" : " — violated: " + r.violated.map { "\($0.number). \($0.name)" }.joined(separator: ", ")),
+                       cssClass: r.verdict == "passed" ? "ok" : "bad")
+        page.chart(chart(r))
+        page.heading("Conditions")
+        page.table([["", "condition", "detail"]] + r.conditions.map { ["\($0.outcome.mark)", "\($0.number). \($0.name)", $0.detail] },
+                   cssClasses: r.conditions.map { $0.outcome == .fail ? "bad" : nil }, text: true)
+        page.heading("Figures")
+        for line in FailoverSummary.figureLines(r) { page.paragraph(line) }
+        page.heading("Phases")
+        page.table([["phase", "start (s)", "end (s)", "note"]] + r.phases.map { [$0.phase.rawValue, String(format: "%.1f", $0.start), String(format: "%.1f", $0.end), $0.note ?? ""] }, text: true)
+        for n in r.notes { page.paragraph(n) }
+        return page.html()
     }
 
     static func title(_ r: FailoverReport) -> String {
         let p = r.parameters
         return "failover-test \(p.target.name) --mode \(p.mode.rawValue): \(r.verdict)" + (r.runId.map { " (run \($0))" } ?? "")
-    }
-
-    static func f(_ v: Double) -> String { String(format: "%.1f", v) }
-    static func rect(_ x: Double, _ y: Double, _ w: Double, _ h: Double, fill: String) -> String {
-        "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(max(0, w)))\" height=\"\(f(h))\" fill=\"\(fill)\"/>\n"
-    }
-    static func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, color: String, width: Double = 1, dash: Bool = false) -> String {
-        "<line x1=\"\(f(x1))\" y1=\"\(f(y1))\" x2=\"\(f(x2))\" y2=\"\(f(y2))\" stroke=\"\(color)\" stroke-width=\"\(f(width))\"\(dash ? " stroke-dasharray=\"3 3\"" : "")/>\n"
-    }
-    static func label(_ x: Double, _ y: Double, _ text: String, color: String, anchor: String = "start") -> String {
-        "<text x=\"\(f(x))\" y=\"\(f(y))\" fill=\"\(color)\" text-anchor=\"\(anchor)\">\(esc(text))</text>\n"
-    }
-    static func esc(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 }
 
@@ -137,6 +88,7 @@ public enum FailoverSummary {
         out.append("time from restore to back in every ISR, URP 0: \(g.timeToBackInIsr.text)")
         out.append("time from restore until \(r.parameters.target.service) answers: \(g.timeToTargetAnswering.text)")
         out.append("time from restore until healed: \(g.timeToHealed.text)")
+        if let p = r.pipeline { out.append(p.line) }
         if g.missingCount > 0 {
             out.append("missing (first \(g.missing.count) of \(g.missingCount)): "
                        + g.missing.map { "seq \($0.sequence) p\($0.partition)@\($0.offset)" }.joined(separator: ", "))

@@ -1,5 +1,6 @@
 import Diagnostics
 import Foundation
+import Telemetry
 import OperationsCore
 import Polling
 import Runtime
@@ -29,14 +30,6 @@ public protocol FailoverObserver: AnyObject {
     func processorLag() -> (lag: Int64?, note: String?)
 }
 
-/// Set by SIGINT/SIGTERM (or a test): the drill stops at the next step and restores the target.
-public final class CancelFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: String?
-    public init() {}
-    public func cancel(_ reason: String) { lock.lock(); if value == nil { value = reason }; lock.unlock() }
-    public var reason: String? { lock.lock(); defer { lock.unlock() }; return value }
-}
 
 /// Drives one run through steady → fault → restore → recovery → drain, and ALWAYS restores the
 /// target once the fault was applied: on success, error, timeout and cancellation alike.
@@ -46,14 +39,15 @@ public final class FailoverDriver {
     let workload: FailoverWorkload
     let observer: FailoverObserver
     let clock: any Clock
-    let cancel: CancelFlag
+    /// Set by SIGINT/SIGTERM (Telemetry's `ServiceHost`): the run stops at its next step and restores the target.
+    let cancel: StopFlag
     let progress: ProgressSink
     let nowMs: @Sendable () -> Int64
     /// Seconds between cluster samples.
     public var sampleInterval: Double = 0.5
 
     public init(parameters: FailoverParameters, runtime: Runtime, workload: FailoverWorkload, observer: FailoverObserver,
-                clock: any Clock = SystemClock(), cancel: CancelFlag = CancelFlag(), progress: ProgressSink = .silent,
+                clock: any Clock = SystemClock(), cancel: StopFlag = StopFlag(), progress: ProgressSink = .silent,
                 nowMs: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
         self.parameters = parameters
         self.runtime = runtime
@@ -102,7 +96,7 @@ public final class FailoverDriver {
             phaseStart = now()
             progress.step(String(format: "[%6.1f s] %@", phaseStart, phase.rawValue) + (note.map { ": " + $0 } ?? ""))
         }
-        func checkCancelled() throws { if let r = cancel.reason { throw Interrupted(reason: r) } }
+        func checkCancelled() throws { if cancel.isSet { throw Interrupted(reason: cancel.reason ?? "stop") } }
         func sampleIfDue() {
             let t = now()
             guard t >= nextSample else { return }

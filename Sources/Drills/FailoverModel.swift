@@ -56,6 +56,9 @@ public struct FailoverParameters: Sendable, Codable, Equatable {
     public var force: Bool
     /// `kafka` or `tansu` (the testbed's stand-in: no replication, ISR or leader election).
     public var engine: String
+    /// `--through-pipeline`: the order generator writes to MySQL during the whole run and every
+    /// change is followed to ClickHouse (condition 7).
+    public var throughPipeline: Bool = false
 
     public init(target: FailoverTarget, mode: FaultMode = .kill, ratePerSecond: Int = 1000, warmupSeconds: Double = 20,
                 faultSeconds: Double = 30, recoveryTimeoutSeconds: Double = 120, partitions: Int = 6,
@@ -278,6 +281,8 @@ public struct FailoverHistory: Sendable {
     /// The error that ended the run early.
     public var error: String?
     public var endedAt: Double
+    /// `--through-pipeline`: MySQL against ClickHouse after the processor caught up.
+    public var pipeline: PipelineObservation?
 
     public init(parameters: FailoverParameters, startedAtMs: Int64 = 0, phases: [PhaseSpan] = [], acks: [AckRecord] = [],
                 consumed: [ConsumedRecord] = [], sent: Int64 = 0, samples: [ClusterSample] = [], faultAt: Double? = nil,

@@ -5,6 +5,7 @@ import Manifest
 import OperationsCore
 import Runtime
 import State
+import Telemetry
 
 /// `cdcctl failover-test`: preflight, drive the phases, judge, record in `test_runs`, write the picture.
 public enum FailoverOperation {
@@ -12,7 +13,7 @@ public enum FailoverOperation {
 
     /// Runs one drill against the manifest's cluster. A refused preflight is recorded and thrown (exit 3).
     public static func run(_ ws: Workspace, manifest m: Manifest, parameters p: FailoverParameters, runtime: Runtime,
-                           reportPath: String?, progress: ProgressSink, cancel: CancelFlag) throws -> FailoverReport {
+                           reportPath: String?, progress: ProgressSink, cancel: StopFlag) throws -> FailoverReport {
         if let reportPath { _ = try reportFormat(reportPath) }
         let observer = try KafkaFailoverObserver(manifest: m, parameters: p)
         let runId = String(UUID().uuidString.prefix(8)).lowercased()
@@ -23,10 +24,14 @@ public enum FailoverOperation {
         let driver = FailoverDriver(parameters: p, runtime: runtime, workload: workload, observer: observer, cancel: cancel,
                                     progress: progress, nowMs: ws.environment.nowMs)
         let started = ws.environment.nowMs()
-        let history: FailoverHistory
+        var history: FailoverHistory
+        // --through-pipeline: orders into MySQL for the whole run, followed to ClickHouse afterwards.
+        let pipeline = p.throughPipeline ? try PipelineLoad(ws, manifest: m, catchUpTimeoutSeconds: max(60, p.recoveryTimeoutSeconds)) : nil
         do {
+            try pipeline?.start(progress: progress.step)
             history = try driver.run()
         } catch {
+            _ = pipeline?.stopGenerator()
             let code = CdcErrors.exitCode(of: error)
             if code == 3 {
                 _ = try? ws.openState().recordTestRun(TestRunRecord(
@@ -36,6 +41,14 @@ public enum FailoverOperation {
                     parameters: json(p), figures: "{}", conditions: "[]", timeline: "[]"))
             }
             throw error
+        }
+        if let pipeline {
+            if history.interrupted != nil {
+                _ = pipeline.stopGenerator()
+                history.pipeline = PipelineObservation(error: "interrupted before MySQL and ClickHouse were compared")
+            } else {
+                history.pipeline = pipeline.finish(progress: progress.step)
+            }
         }
         var report = FailoverVerdict.judge(history)
         report.reportFile = reportPath
@@ -70,6 +83,9 @@ public enum FailoverOperation {
         summary += "acked \(g.acked), lost \(g.missingCount), duplicates \(g.duplicates), acked during fault \(g.ackedDuringFault), "
         let stall: String = g.maxStall.map { String(format: "%.2f s", $0.seconds) } ?? "-"
         summary += "max stall " + stall
+        if let p = r.pipeline, p.error == nil {
+            summary += "; pipeline \(p.committedChanges) changes, \(p.rawOrderEvents) in ClickHouse"
+        }
         if let i = r.interrupted { summary += "; interrupted by \(i)" }
         if let e = r.error { summary += "; error: \(e)" }
         return TestRunRecord(cluster: cluster, kind: kind, target: r.parameters.target.service, mode: r.parameters.mode.rawValue,
@@ -123,21 +139,18 @@ final class LazyWorkload: FailoverWorkload {
     func finish() -> (sent: Int64, acks: [AckRecord], consumed: [ConsumedRecord]) { inner?.finish() ?? (0, [], []) }
 }
 
-/// SIGINT and SIGTERM set the flag instead of ending the process, so the drill restores the
-/// target before it exits. (SIGKILL cannot be caught: then `docker start <cluster>-kafka-N`.)
-public enum SignalTrap {
-    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+/// One drill as a Telemetry `Service`, so the failover test stops on SIGINT/SIGTERM the way the
+/// processor does (`ServiceHost`): the signal sets the `StopFlag`, the driver stops at its next
+/// step and restores the target, and the run is recorded as `interrupted`. A second signal does
+/// not end it early (`ServiceHost.SecondSignal.ignore`): the broker is restored first. (SIGKILL
+/// cannot be caught: then `docker start <cluster>-kafka-N`.)
+public final class FailoverDrill: Service {
+    public let name = "failover-test"
+    public var stopping: String { "stopping; the target is restored first (a second signal does not skip that)" }
+    let body: (StopFlag) throws -> FailoverReport
+    public private(set) var report: FailoverReport?
 
-    public static func install(_ flag: CancelFlag, progress: ProgressSink) {
-        for (sig, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                if flag.reason == nil { progress.step("\(name): stopping; the target will be restored first") }
-                flag.cancel(name)
-            }
-            source.resume()
-            sources.append(source)
-        }
-    }
+    public init(_ body: @escaping (StopFlag) throws -> FailoverReport) { self.body = body }
+
+    public func run(until stop: StopFlag) throws { report = try body(stop) }
 }

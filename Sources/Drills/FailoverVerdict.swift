@@ -121,6 +121,8 @@ public struct FailoverReport: Sendable, Codable {
     /// What this run's messages start with (`<tag> <seq> …`): tells them from other runs' in the topic.
     public var messageTag: String?
     public var reportFile: String?
+    /// `--through-pipeline`: the comparison's counts (the order lists themselves stay out).
+    public var pipeline: PipelineFigures?
 
     public var violated: [Condition] { conditions.filter { $0.outcome == .fail } }
 }
@@ -179,6 +181,9 @@ public enum FailoverVerdict {
         // 6. connectors and processor.
         conditions.append(pipelineCondition(h))
 
+        // 7. with --through-pipeline: every order change exactly once in ClickHouse.
+        if p.throughPipeline || h.pipeline != nil { conditions.append(PipelineVerdict.condition(h.pipeline)) }
+
         let figures = FailoverFigures(
             sent: h.sent, acked: acked.count, consumed: placesBySeq.count,
             failedByError: Dictionary(grouping: h.acks.compactMap(\.error), by: { $0 }).mapValues(\.count),
@@ -201,7 +206,8 @@ public enum FailoverVerdict {
                               conditions: conditions, figures: figures, timeline: timeline(h), faultAt: h.faultAt,
                               restoredAt: h.restoredAt, healedAt: h.healedAt, targetDuringFault: h.targetDuringFault,
                               targetAfter: h.targetAfter, restore: h.restore, connectors: h.connectors, verdict: verdict,
-                              exitCode: verdict == "passed" ? 0 : 1, interrupted: h.interrupted, error: h.error, notes: notes)
+                              exitCode: verdict == "passed" ? 0 : 1, interrupted: h.interrupted, error: h.error, notes: notes,
+                              pipeline: h.pipeline.map(PipelineFigures.init))
     }
 
     struct Place: Hashable, Comparable {

@@ -269,6 +269,9 @@ public enum ManifestLoader {
                                     ratePerSecond: t.double("ratePerSecond", default: 50))
                       })
         }
+        let reports = f.object("reports") { r in
+            ReportSettings(memoryMetricsPort: r.int("memoryMetricsPort", default: 9401))
+        }
         let bind = cluster.bindAddress
         let access = f.object("access") { a in
             Access(kafkaBootstrap: a.string("kafkaBootstrap", default: kafka.externalPorts.map { "\(bind):\($0)" }.joined(separator: ",")),
@@ -298,7 +301,7 @@ public enum ManifestLoader {
         }
         return Manifest(cluster: cluster, secrets: secrets, source: source, kafka: kafka, connect: connect,
                         clickhouse: clickhouse, prometheus: prometheus, grafana: grafana, kafkaUI: kafkaUI,
-                        cloudflared: cloudflared, processor: processor, producers: producers, access: access,
+                        cloudflared: cloudflared, processor: processor, producers: producers, reports: reports, access: access,
                         starrocks: starrocks)
     }
 

@@ -15,6 +15,8 @@ public struct Manifest: Sendable, Codable, Equatable {
     public var cloudflared: Cloudflared
     public var processor: Processor
     public var producers: Producers
+    /// cdcctl's own reports (`report memory`): where its sampler serves /metrics.
+    public var reports: ReportSettings
     public var access: Access
     /// StarRocks loading the Debezium topics itself (Routine Load); off unless enabled.
     public var starrocks: StarRocks
@@ -277,6 +279,12 @@ public struct Anomalies: Sendable, Codable, Equatable {
     public var volumeWindows: Int
     /// Orders whose quantity × price exceeds this notional value.
     public var oversizedOrderNotional: Double
+}
+
+public struct ReportSettings: Sendable, Codable, Equatable {
+    /// The host port `cdcctl report memory --record --every …` serves /metrics on (127.0.0.1);
+    /// the rendered Prometheus scrapes it as job `cdcctl-memory`.
+    public var memoryMetricsPort: Int
 }
 
 public struct Producers: Sendable, Codable, Equatable {

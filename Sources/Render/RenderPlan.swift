@@ -135,6 +135,7 @@ enum RenderContext {
                 // The BE's own accounting stops at 80% of its container, its page cache at a quarter of that.
                 "beProcessMemoryMiB": m.starrocks.beMemoryMiB * 4 / 5, "bePageCacheMiB": m.starrocks.beMemoryMiB / 5,
             ] as [String: Any],
+            "reports": ["memoryMetricsPort": m.reports.memoryMetricsPort] as [String: Any],
             "connectors": m.connect.connectors.map { ["name": $0.name, "topicPrefix": $0.topicPrefix] },
             "secrets": [
                 "mysqlRootPassword": secrets.mysqlRootPassword, "mysqlCdcPassword": secrets.mysqlCdcPassword,

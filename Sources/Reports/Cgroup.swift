@@ -11,7 +11,7 @@ public enum CgroupVersion: String, Sendable, Codable, Equatable {
     /// hierarchy is mounted (hybrid hosts keep memory in v1); nil when neither is readable.
     public static func detect(root: String = "/sys/fs/cgroup") -> CgroupVersion? {
         let fm = FileManager.default
-        if let controllers = try? String(contentsOfFile: root + "/cgroup.controllers", encoding: .utf8),
+        if let controllers = PseudoFile.text(root + "/cgroup.controllers"),
            controllers.split(whereSeparator: \.isWhitespace).contains("memory") {
             return .v2
         }
@@ -142,7 +142,7 @@ public struct CgroupReader: Sendable {
     /// (the container runs on this host's kernel and we see its cgroup).
     public func directory(pid: Int) -> String? {
         guard let version, pid > 0,
-              let text = try? String(contentsOfFile: "\(proc)/\(pid)/cgroup", encoding: .utf8),
+              let text = PseudoFile.text("\(proc)/\(pid)/cgroup"),
               let path = CgroupMemory.cgroupPath(procCgroup: text, version: version) else { return nil }
         let base = version == .v1 ? root + "/memory" : root
         let dir = base + (path == "/" ? "" : path)
@@ -153,7 +153,7 @@ public struct CgroupReader: Sendable {
         guard let version else { return nil }
         var files: [String: String] = [:]
         for name in version == .v1 ? CgroupMemory.v1Files : CgroupMemory.v2Files {
-            if let text = try? String(contentsOfFile: dir + "/" + name, encoding: .utf8) { files[name] = text }
+            if let text = PseudoFile.text(dir + "/" + name) { files[name] = text }
         }
         return version == .v1 ? CgroupMemory.parseV1(files) : CgroupMemory.parseV2(files)
     }

@@ -18,7 +18,7 @@ public struct HostMemory: Sendable, Codable, Equatable {
     }
 
     public static func read(proc: String = "/proc") -> HostMemory? {
-        (try? String(contentsOfFile: proc + "/meminfo", encoding: .utf8)).flatMap(parse(meminfo:))
+        PseudoFile.text(proc + "/meminfo").flatMap(parse(meminfo:))
     }
 }
 
@@ -117,18 +117,18 @@ public enum HostProcesses {
         let ours = canonical(manifest, cwd: fm.currentDirectoryPath)
         var out: [HostProcess] = []
         for entry in (try? fm.contentsOfDirectory(atPath: proc)) ?? [] {
-            guard let pid = Int(entry), let data = fm.contents(atPath: "\(proc)/\(pid)/cmdline"), !data.isEmpty else { continue }
+            guard let pid = Int(entry), let data = PseudoFile.bytes("\(proc)/\(pid)/cmdline"), !data.isEmpty else { continue }
             let argv = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             guard let service = service(argv: argv) else { continue }
             // Only CDCCTL_MANIFEST is kept of its environment; nothing else is looked at.
             var environment: [String: String] = [:]
             let key = Array("CDCCTL_MANIFEST=".utf8)
-            for pair in (fm.contents(atPath: "\(proc)/\(pid)/environ") ?? Data()).split(separator: 0) where pair.starts(with: key) {
+            for pair in (PseudoFile.bytes("\(proc)/\(pid)/environ") ?? []).split(separator: 0) where pair.starts(with: key) {
                 environment["CDCCTL_MANIFEST"] = String(decoding: pair.dropFirst(key.count), as: UTF8.self)
             }
             let cwd = (try? fm.destinationOfSymbolicLink(atPath: "\(proc)/\(pid)/cwd")) ?? "/"
             guard canonical(Self.manifest(argv: argv, environment: environment), cwd: cwd) == ours,
-                  let text = try? String(contentsOfFile: "\(proc)/\(pid)/status", encoding: .utf8),
+                  let text = PseudoFile.text("\(proc)/\(pid)/status"),
                   let status = ProcStatus.parse(status: text) else { continue }
             out.append(HostProcess(pid: pid, service: service, status: status))
         }

@@ -25,33 +25,48 @@ public final class StopFlag: Sendable {
     }
 }
 
-/// One shape for long-running work (the processor now; producers and a monitor later): run in
-/// the foreground until stopped or done, then drain — finish in-flight work, flush, commit —
-/// and return. A service that cannot drain throws (exit 1, with what was left undone).
+/// One shape for long-running work (the processor now; producers, a monitor and the failover
+/// drill too): run in the foreground until stopped or done, then drain — finish in-flight work,
+/// flush, commit (or restore what it changed) — and return. A service that cannot drain throws
+/// (exit 1, with what was left undone).
 public protocol Service: AnyObject {
     /// For logs: `processor`.
     var name: String { get }
     /// Runs until `stop` is set (or the work is done), then drains.
     func run(until stop: StopFlag) throws
+    /// What the first signal makes it do, for the log line (default: drain, flush and commit).
+    var stopping: String { get }
+}
+
+extension Service {
+    public var stopping: String { "draining (flush and commit) before exit; send it again to exit at once" }
 }
 
 /// Runs services with the shared signal handling: the first SIGTERM or SIGINT asks the service
 /// to drain (exit 0 when it did, 1 when it could not); a second one exits at once with
-/// 128 + signal, without draining (nothing half-committed: what was not committed is replayed).
+/// 128 + signal, without draining (nothing half-committed: what was not committed is replayed) —
+/// unless `secondSignal` is `.ignore`, for work that must finish undoing what it did (the
+/// failover drill restores the broker it took down, whatever the operator presses).
 public enum ServiceHost {
+    public enum SecondSignal: Sendable { case exit, ignore }
+
     public static func run(_ service: some Service, stop: StopFlag = StopFlag(), signals: [Int32] = [SIGTERM, SIGINT],
-                           log: @escaping (String) -> Void) throws {
-        let name = service.name
+                           secondSignal: SecondSignal = .exit, log: @escaping (String) -> Void) throws {
+        let name = service.name, stopping = service.stopping
         let sources = signals.map { sig -> DispatchSourceSignal in
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
                 let label = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal \(sig)"
                 if stop.set(reason: label) {
+                    guard secondSignal == .exit else {
+                        log("\(name): \(label) again, still stopping: \(stopping)")
+                        return
+                    }
                     log("\(name): second \(label), exiting without draining (the next run replays what was not committed)")
                     exit(128 + sig)
                 }
-                log("\(name): \(label), draining (flush and commit) before exit; send it again to exit at once")
+                log("\(name): \(label), \(stopping)")
             }
             source.resume()
             return source

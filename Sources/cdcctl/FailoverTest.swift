@@ -5,6 +5,7 @@ import Foundation
 import OperationsCore
 import Stack
 import State
+import Telemetry
 
 struct FailoverTest: CdcCommand {
     static let configuration = CommandConfiguration(
@@ -34,6 +35,8 @@ struct FailoverTest: CdcCommand {
     @Option(help: "Seconds to wait after the restore until the cluster is healed.") var recoveryTimeout: Double = 120
     @Option(help: "Partitions of the test topic _cdcctl_failover (RF 3, min.insync.replicas 2).") var partitions: Int = 6
     @Flag(help: "Run even when the preflight finds the cluster unhealthy.") var force = false
+    @Flag(help: "Also write orders to MySQL with the order generator during the whole run and check afterwards that every change is in ClickHouse exactly once (cdc_orders_raw, cdc_order_executions_raw, orders_current) once the processor caught up: condition 7.")
+    var throughPipeline = false
     @Option(help: ArgumentHelp("Write a picture of the run: FILE.html or FILE.svg (self-contained, no network).", valueName: "file"))
     var report: String?
     @Flag(help: "List the recorded failover runs, newest first.") var list = false
@@ -60,6 +63,7 @@ struct FailoverTest: CdcCommand {
         var args = [target, "--mode", mode.rawValue, "--rate", String(rate), "--warmup", Self.n(warmup), "--fault", Self.n(fault),
                     "--recovery-timeout", Self.n(recoveryTimeout), "--partitions", String(partitions)]
         if force { args.append("--force") }
+        if throughPipeline { args.append("--through-pipeline") }
         if let report { args += ["--report", report] }
         // The drill traps SIGINT/SIGTERM itself: it restores the target, then returns its verdict.
         return JournalSpec(command: "failover-test", arguments: args, handlesSignals: true)
@@ -72,13 +76,17 @@ struct FailoverTest: CdcCommand {
         if let show { return showRun(try FailoverOperation.show(context.workspace, id: show)) }
         let m = try context.manifest().manifest
         let t = try FailoverTarget.resolve(target ?? "", brokers: m.kafka.brokers)
-        let p = FailoverParameters(target: t, mode: mode, ratePerSecond: rate, warmupSeconds: warmup, faultSeconds: fault,
+        var p = FailoverParameters(target: t, mode: mode, ratePerSecond: rate, warmupSeconds: warmup, faultSeconds: fault,
                                    recoveryTimeoutSeconds: recoveryTimeout, partitions: partitions, force: force, engine: m.kafka.engine)
-        let cancel = CancelFlag()
-        SignalTrap.install(cancel, progress: context.progress)
+        p.throughPipeline = throughPipeline
         let runtime = try UpOperation.runtime(context.workspace, manifest: m)
-        let r = try FailoverOperation.run(context.workspace, manifest: m, parameters: p, runtime: runtime, reportPath: report,
-                                          progress: context.progress, cancel: cancel)
+        // SIGINT/SIGTERM go through the processor's ServiceHost: they set the stop flag, the drill restores the target.
+        let drill = FailoverDrill { stop in
+            try FailoverOperation.run(context.workspace, manifest: m, parameters: p, runtime: runtime, reportPath: report,
+                                      progress: context.progress, cancel: stop)
+        }
+        try ServiceHost.run(drill, secondSignal: .ignore, log: { context.progress.step($0) })
+        guard let r = drill.report else { throw CdcError.failed("the drill ended without a report", subject: "failover-test") }
         var notes: [String] = []
         if r.verdict != "passed" {
             notes.append("failover-test \(r.verdict)" + (r.violated.isEmpty ? "" : ": " + r.violated.map { "\($0.number). \($0.name)" }.joined(separator: ", ")))

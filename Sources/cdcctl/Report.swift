@@ -49,11 +49,13 @@ struct MemoryReportCommand: CdcCommand {
     @Option(help: ArgumentHelp("With --record: keep sampling at this interval until interrupted (e.g. 60s; at least 10s).", valueName: "duration"))
     var every: String?
 
-    @Option(help: ArgumentHelp("With --every: serve the latest figures for Prometheus on 127.0.0.1:PORT/metrics (0: none). The rendered Prometheus scrapes 9401.", valueName: "port"))
-    var metricsPort: Int = 9401
+    @Option(help: ArgumentHelp("With --every: serve the latest figures for Prometheus on 127.0.0.1:PORT/metrics (0: none). Default: the manifest's reports.memoryMetricsPort (9401), which the rendered Prometheus scrapes.", valueName: "port"))
+    var metricsPort: Int?
 
     func validate() throws {
-        guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port \(metricsPort): expected 0 (none) or a port 1-65535") }
+        if let metricsPort, !(0...65535).contains(metricsPort) {
+            throw ValidationError("--metrics-port \(metricsPort): expected 0 (none) or a port 1-65535")
+        }
         guard interval > 0 else { throw ValidationError("--interval must be positive seconds") }
         if html != nil && svg != nil { throw ValidationError("--html and --svg exclude each other: give one file") }
         if let since, MemoryHistory.parseDuration(since) == nil {
@@ -108,8 +110,12 @@ struct MemoryReportCommand: CdcCommand {
             // The sampler: one reading per interval, a line on stderr for each; a failed verdict does not end it.
             let latest = Latest()
             var server: MetricsServer?
+            let metricsPort: Int
+            do { metricsPort = try self.metricsPort ?? global.workspace.loadManifest().manifest.reports.memoryMetricsPort } catch {
+                throw Console.report(error)
+            }
             if metricsPort > 0 {
-                do { server = try MetricsServer(port: metricsPort, source: "--metrics-port") { latest.text } } catch {
+                do { server = try MetricsServer(port: metricsPort, source: self.metricsPort == nil ? "reports.memoryMetricsPort" : "--metrics-port") { latest.text } } catch {
                     throw Console.report(CdcError.invalid("cannot serve metrics on 127.0.0.1:\(metricsPort): \(error.localizedDescription)",
                                                           subject: "--metrics-port", fix: "pick a free port, or --metrics-port 0"))
                 }

@@ -4,6 +4,7 @@ import Foundation
 import Polling
 import Runtime
 import TestSupport
+import Telemetry
 import XCTest
 
 /// The phase machine on a FAKE container engine (TestSupport.FakeRuntime), a fake workload and
@@ -76,7 +77,7 @@ final class FailoverDriverTests: XCTestCase {
     let target = FailoverTarget(name: "broker-2", service: "kafka-2", broker: 2)
 
     func driver(_ mode: FaultMode, runtime: Runtime, observer: FakeObserver = FakeObserver(), workload: FakeWorkload = FakeWorkload(),
-                cancel: CancelFlag = CancelFlag(), force: Bool = false) -> FailoverDriver {
+                cancel: StopFlag = StopFlag(), force: Bool = false) -> FailoverDriver {
         let p = FailoverParameters(target: target, mode: mode, ratePerSecond: 1, warmupSeconds: 5, faultSeconds: 10,
                                    recoveryTimeoutSeconds: 20, partitions: 6, force: force)
         return FailoverDriver(parameters: p, runtime: runtime, workload: workload, observer: observer, clock: StepClock(), cancel: cancel)
@@ -131,8 +132,8 @@ final class FailoverDriverTests: XCTestCase {
     func testInterruptDuringTheFaultStillRestores() throws {
         let runtime = FakeRuntime()
         let observer = FakeObserver()
-        let cancel = CancelFlag()
-        observer.onSample = { t in if t > 8 { cancel.cancel("SIGINT") } }
+        let cancel = StopFlag()
+        observer.onSample = { t in if t > 8 { cancel.set(reason: "SIGINT") } }
         let workload = FakeWorkload()
         let h = try driver(.pause, runtime: runtime, observer: observer, workload: workload, cancel: cancel).run()
         XCTAssertEqual(engineCalls(runtime), ["pause kafka-2", "unpause kafka-2"])
@@ -148,8 +149,8 @@ final class FailoverDriverTests: XCTestCase {
     func testInterruptBeforeTheFaultTouchesNothing() throws {
         let runtime = FakeRuntime()
         let observer = FakeObserver()
-        let cancel = CancelFlag()
-        observer.onSample = { t in if t > 2 { cancel.cancel("SIGTERM") } }
+        let cancel = StopFlag()
+        observer.onSample = { t in if t > 2 { cancel.set(reason: "SIGTERM") } }
         let h = try driver(.kill, runtime: runtime, observer: observer, cancel: cancel).run()
         XCTAssertEqual(engineCalls(runtime), [])
         XCTAssertEqual(h.interrupted, "SIGTERM")

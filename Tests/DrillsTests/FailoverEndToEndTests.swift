@@ -188,7 +188,7 @@ final class FailoverEndToEndTests: XCTestCase {
         p.waitUntilExit()
         let stderr = try String(contentsOfFile: errPath, encoding: .utf8)
         XCTAssertEqual(p.terminationStatus, 1, stderr)
-        XCTAssertTrue(stderr.contains("SIGINT: stopping; the target will be restored first"), stderr)
+        XCTAssertTrue(stderr.contains("failover-test: SIGINT, stopping; the target is restored first"), stderr)  // ServiceHost, as the processor
         XCTAssertTrue(stderr.contains("restored kafka-2: unpause kafka-2"), stderr)
         XCTAssertEqual(try container("kafka-2").state, "running", "unpaused before exit")
         let last = try cli(["failover-test", "--list"])

@@ -191,6 +191,10 @@ final class ManifestTests: XCTestCase {
     func testHostPortsMustBeUnique() {
         assertProblem("grafana:\n  port: 8080\n", subject: "kafkaUI.port", contains: "host port 8080 is already taken by grafana.port")
         assertProblem("connect:\n  port: 9093\n", subject: "connect.port", contains: "already taken by kafka.externalPortBase (broker 2)")
+        // The memory sampler's /metrics port is a host port like the others.
+        assertProblem("reports:\n  memoryMetricsPort: 9400\n", subject: "reports.memoryMetricsPort", contains: "host port 9400 is already taken by processor.metricsPort")
+        assertProblem("reports:\n  memoryMetricsPort: 70000\n", subject: "reports.memoryMetricsPort", contains: "outside 1–65535")
+        XCTAssertEqual(problems("reports:\n  memoryMetricsPort: 9411\n").count, 0)
     }
 
     func testBindingAllInterfacesIsRejectedBecauseKafkaAdvertisesIt() {
