@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "OperationsCore", dependencies: ["Manifest", "Render", "State", "ClickHouse", "Polling", "BuiltinFiles", "Diagnostics", "Checksum"]),
         .target(name: "TopicAdmin", dependencies: ["OperationsCore", "Kafka", "Manifest", "Polling", "Diagnostics"]),
         .target(name: "SchemaAdmin", dependencies: ["OperationsCore", "ClickHouse", "Manifest", "Render", "State", "Diagnostics", "Checksum"]),
-        .target(name: "Connectors", dependencies: ["OperationsCore", "Connect", "MySQL", "HTTP", "Manifest", "Render", "Polling", "Diagnostics"]),
+        .target(name: "Connectors", dependencies: ["OperationsCore", "Connect", "MySQL", "HTTP", "Manifest", "Render", "Polling", "Diagnostics", "Security"]),
         .target(name: "Processing", dependencies: ["OperationsCore", "Processor", "ProcessorRuntime", "Telemetry", "Kafka", "ClickHouse", "HTTP", "Manifest", "Diagnostics"]),
         .target(name: "Stack", dependencies: ["OperationsCore", "TopicAdmin", "SchemaAdmin", "Connectors", "Runtime", "Kafka", "Connect", "ClickHouse", "HTTP", "Manifest", "Render", "State", "Polling", "Diagnostics", "Checksum"]),
         // Producers: the order generator (MySQL) and the trade feeds (Kafka); pure generators apart from thin writers.
@@ -59,9 +59,11 @@ let package = Package(
         .target(name: "Drills", dependencies: ["OperationsCore", "TopicAdmin", "Kafka", "Runtime", "Connect", "HTTP", "Manifest", "Polling", "State", "Diagnostics"]),
         // Reports on the running cluster (memory) and the one SVG/HTML chart writer every picture shares.
         .target(name: "Reports", dependencies: ["OperationsCore", "Runtime", "State", "Manifest", "Render", "Diagnostics"]),
+        // Least privilege: who can reach what (cdcctl audit) — pure rules, and each MySQL user's own grants.
+        .target(name: "Security", dependencies: ["Manifest", "MySQL", "Diagnostics"]),
         .executableTarget(name: "cdcctl", dependencies: [
             "OperationsCore", "Stack", "TopicAdmin", "SchemaAdmin", "Connectors", "Processing", "Benchmarks", "Producers", "Drills",
-            "Reports", "Render", "Telemetry", "Runtime", "State", "MySQL", "Polling", "Manifest", "Diagnostics",
+            "Reports", "Security", "Render", "Telemetry", "Runtime", "State", "MySQL", "Polling", "Manifest", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -87,5 +89,6 @@ let package = Package(
         .testTarget(name: "ProducersTests", dependencies: ["Producers", "Processor", "Polling", "MySQL", "Kafka", "ClickHouse", "Manifest", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "State", "Runtime", "Manifest", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["OperationsCore", "State", "Manifest", "TestSupport"]),
+        .testTarget(name: "SecurityTests", dependencies: ["Security", "Connectors", "SchemaAdmin", "Render", "Manifest", "ClickHouse", "HTTP", "MySQL", "Checksum", "Diagnostics", "TestSupport"]),
     ]
 )
