@@ -94,7 +94,7 @@ public enum SourcePreflight {
                   expected: requiredPrivileges.joined(separator: ", "), fix: grantFix)
             // Least privilege: exactly Debezium's five, nothing more (a warning: the connector still works).
             let extra = extraPrivileges(grants)
-            check("extra privileges of \(m.source.cdcUser)", extra.isEmpty, observed: extra.isEmpty ? "none" : extra.map(\.description).joined(separator: "; "),
+            check("least privilege", extra.isEmpty, observed: extra.isEmpty ? "no extra grants" : "extra " + extra.map(\.description).joined(separator: "; "),
                   expected: "only \(requiredPrivileges.joined(separator: ", ")) ON *.*",
                   fix: extra.map { $0.revoke(user: m.source.cdcUser) }.joined(separator: " "), warnOnly: true)
         } else {

@@ -172,6 +172,7 @@ final class ClickHouseLegacyGrantsTests: XCTestCase {
         let writer = UserGrantCheck.observe(client("cdcctl_writer", Self.passwords.writer))
         let reader = UserGrantCheck.observe(client("grafana_reader", Self.passwords.reader))
         XCTAssertEqual(writer.foreignDatabaseErrorCode, 291)
+        XCTAssertTrue(writer.checksPasswords && reader.checksPasswords, "18.16 refuses a wrong password")
         XCTAssertEqual(UserGrantCheck.compare(expectations[0], writer, database: database), [])
         XCTAssertEqual(UserGrantCheck.compare(expectations[1], reader, database: database), [])
 

@@ -35,19 +35,19 @@ final class MySQLPrivilegeIntegrationTests: XCTestCase {
         XCTAssertNil(facts.cdcLoginError)
         let checks = SourcePreflight.assess(facts, manifest: try manifest())
         XCTAssertEqual(checks.first { $0.name == "grants of \(user)" }?.status, .ok)
-        return try XCTUnwrap(checks.first { $0.name == "extra privileges of \(user)" })
+        return try XCTUnwrap(checks.first { $0.name == "least privilege" })
     }
 
     func testSourceCheckReportsEveryExtraPrivilegeOfTheCDCUserAndNothingWhenItHasExactlyFive() throws {
         let exact = try extraCheck()
         XCTAssertEqual(exact.status, .ok)
-        XCTAssertEqual(exact.observed, "none")
+        XCTAssertEqual(exact.observed, "no extra grants")
 
         _ = try root.query("GRANT SUPER ON *.* TO '\(user)'@'%'")
         _ = try root.query("GRANT INSERT, DELETE ON shop.* TO '\(user)'@'%'")
         let extra = try extraCheck()
         XCTAssertEqual(extra.status, .warn)
-        XCTAssertEqual(extra.observed, "SUPER ON *.*; INSERT ON `shop`.*; DELETE ON `shop`.*")
+        XCTAssertEqual(extra.observed, "extra SUPER ON *.*; INSERT ON `shop`.*; DELETE ON `shop`.*")
         XCTAssertFalse(extra.observed.contains("PASSWORD"))
         let fix = try XCTUnwrap(extra.fix)
         XCTAssertEqual(fix, "REVOKE SUPER ON *.* FROM '\(user)'@'%'; REVOKE INSERT ON `shop`.* FROM '\(user)'@'%'; REVOKE DELETE ON `shop`.* FROM '\(user)'@'%';")
