@@ -277,25 +277,73 @@ ALTER TABLE {{clickhouse.database}}.processor_rejects MODIFY TTL toDateTime(reje
 """#,
         "clickhouse/users.d/cdcctl.xml.mustache": #"""
 <!-- {{generatedBy}} -->
-<!-- The only network user. Holds a SHA-256 of the password, never the password. -->
+<!-- One user per role, each with a SHA-256 of its password, never the password. Written in the
+     users.xml vocabulary (profiles, allow_databases) that every ClickHouse since 18.x understands:
+     - {{clickhouse.user}}: migrations and status (`cdcctl schema`, `cdcctl status`); its password
+       stays on the host (the state dir), no container holds it.
+     - {{clickhouse.writerUser}}: the processor; INSERT and SELECT on {{clickhouse.database}} only,
+       no DDL (allow_ddl 0 cannot be lifted in a session): it cannot DROP, ALTER or TRUNCATE.
+     - {{clickhouse.readerUser}}: Grafana; readonly 1 (no writes, no SET), {{clickhouse.database}} only,
+       bounded time and rows per query. -->
 <clickhouse>
     <profiles>
         <default>
             <max_threads>{{clickhouse.maxThreads}}</max_threads>
             <max_block_size>8192</max_block_size>
         </default>
+        <cdcctl_writer>
+            <max_threads>{{clickhouse.maxThreads}}</max_threads>
+            <max_block_size>8192</max_block_size>
+            <allow_ddl>0</allow_ddl>
+        </cdcctl_writer>
+        <cdcctl_reader>
+            <readonly>1</readonly>
+            <max_threads>{{clickhouse.maxThreads}}</max_threads>
+            <max_block_size>8192</max_block_size>
+            <max_execution_time>{{clickhouse.readerMaxExecutionSeconds}}</max_execution_time>
+            <max_result_rows>{{clickhouse.readerMaxResultRows}}</max_result_rows>
+            <max_rows_to_read>{{clickhouse.readerMaxRowsToRead}}</max_rows_to_read>
+        </cdcctl_reader>
     </profiles>
     <users>
         <default remove="remove"/>
         <{{clickhouse.user}}>
             <password_sha256_hex>{{clickhouse.passwordSha256}}</password_sha256_hex>
             <networks>
-                <ip>::/0</ip>
+{{#clickhouse.networks}}
+                <ip>{{.}}</ip>
+{{/clickhouse.networks}}
             </networks>
             <profile>default</profile>
             <quota>default</quota>
             <access_management>1</access_management>
         </{{clickhouse.user}}>
+        <{{clickhouse.writerUser}}>
+            <password_sha256_hex>{{clickhouse.writerPasswordSha256}}</password_sha256_hex>
+            <networks>
+{{#clickhouse.networks}}
+                <ip>{{.}}</ip>
+{{/clickhouse.networks}}
+            </networks>
+            <profile>cdcctl_writer</profile>
+            <quota>default</quota>
+            <allow_databases>
+                <database>{{clickhouse.database}}</database>
+            </allow_databases>
+        </{{clickhouse.writerUser}}>
+        <{{clickhouse.readerUser}}>
+            <password_sha256_hex>{{clickhouse.readerPasswordSha256}}</password_sha256_hex>
+            <networks>
+{{#clickhouse.networks}}
+                <ip>{{.}}</ip>
+{{/clickhouse.networks}}
+            </networks>
+            <profile>cdcctl_reader</profile>
+            <quota>default</quota>
+            <allow_databases>
+                <database>{{clickhouse.database}}</database>
+            </allow_databases>
+        </{{clickhouse.readerUser}}>
     </users>
 </clickhouse>
 
@@ -303,14 +351,14 @@ ALTER TABLE {{clickhouse.database}}.processor_rejects MODIFY TTL toDateTime(reje
         "cloudflared/config.yml.mustache": #"""
 # {{generatedBy}}
 # Ingress for a locally managed tunnel. A token (dashboard-managed) tunnel takes its ingress
-# from the Cloudflare dashboard instead; publish the same services there.
+# from the Cloudflare dashboard instead; publish the same services there, and nothing else.
+# Only services that ask for a login are listed (cloudflared.publish; `cdcctl validate` refuses
+# the others, and kafka-ui appears only with kafkaUI.login on).
 ingress:
-  - hostname: grafana.{{cluster.name}}.internal
-    service: http://grafana:3000
-{{#kafkaUI.enabled}}
-  - hostname: kafka-ui.{{cluster.name}}.internal
-    service: http://kafka-ui:8080
-{{/kafkaUI.enabled}}
+{{#cloudflared.routes}}
+  - hostname: {{hostname}}
+    service: {{url}}
+{{/cloudflared.routes}}
   - service: http_status:404
 
 """#,
@@ -527,8 +575,23 @@ services:
       GF_SECURITY_ADMIN_PASSWORD: ${GRAFANA_ADMIN_PASSWORD:?run cdcctl render to write .env}
       GF_INSTALL_PLUGINS: grafana-clickhouse-datasource
       GF_ANALYTICS_REPORTING_ENABLED: "false"
-      # Referenced as $CLICKHOUSE_PASSWORD by the datasource provisioning file.
-      CLICKHOUSE_PASSWORD: ${CLICKHOUSE_PASSWORD:?run cdcctl render to write .env}
+      # Visitors never explore, sign up or create organisations; the admin keeps its generated password.
+      GF_EXPLORE_ENABLED: "false"
+      GF_USERS_ALLOW_SIGN_UP: "false"
+      GF_USERS_ALLOW_ORG_CREATE: "false"
+{{#grafana.anonymousViewers}}
+      # grafana.anonymousViewers: no account needed to watch, as Viewer of the provisioned organisation only.
+      GF_AUTH_ANONYMOUS_ENABLED: "true"
+      GF_AUTH_ANONYMOUS_ORG_NAME: "Main Org."
+      GF_AUTH_ANONYMOUS_ORG_ROLE: Viewer
+      GF_AUTH_ANONYMOUS_HIDE_VERSION: "true"
+{{/grafana.anonymousViewers}}
+{{^grafana.anonymousViewers}}
+      GF_AUTH_ANONYMOUS_ENABLED: "false"
+{{/grafana.anonymousViewers}}
+      # The read-only ClickHouse user's password, referenced as $CLICKHOUSE_READER_PASSWORD by the
+      # datasource provisioning file (the admin's never enters a container).
+      CLICKHOUSE_READER_PASSWORD: ${CLICKHOUSE_READER_PASSWORD:?run cdcctl render to write .env}
     ports:
       - "{{cluster.bindAddress}}:{{grafana.port}}:3000"
     volumes:
@@ -563,6 +626,16 @@ services:
       # The manifest is the source of truth: the UI looks, cdcctl changes.
       KAFKA_CLUSTERS_0_READONLY: "true"
       DYNAMIC_CONFIG_ENABLED: "false"
+{{#kafkaUI.login}}
+      # kafkaUI.login: the login form before anything is shown (it shows every topic's messages).
+      AUTH_TYPE: LOGIN_FORM
+      SPRING_SECURITY_USER_NAME: {{kafkaUI.loginUser}}
+      SPRING_SECURITY_USER_PASSWORD: ${KAFKA_UI_PASSWORD:?run cdcctl render to write .env}
+{{/kafkaUI.login}}
+{{^kafkaUI.login}}
+      # No login (kafkaUI.login: false): reachable on the host's loopback only, never through the tunnel.
+      AUTH_TYPE: DISABLED
+{{/kafkaUI.login}}
       JAVA_OPTS: -Xms{{kafkaUI.heapMiB}}m -Xmx{{kafkaUI.heapMiB}}m
     ports:
       - "{{cluster.bindAddress}}:{{kafkaUI.port}}:8080"
@@ -682,10 +755,13 @@ COMPOSE_PROJECT_NAME={{cluster.name}}
 MYSQL_ROOT_PASSWORD='{{secrets.mysqlRootPassword}}'
 MYSQL_CDC_PASSWORD='{{secrets.mysqlCdcPassword}}'
 MYSQL_APP_PASSWORD='{{secrets.mysqlAppPassword}}'
-CLICKHOUSE_PASSWORD='{{secrets.clickhousePassword}}'
+CLICKHOUSE_READER_PASSWORD='{{secrets.clickhouseReaderPassword}}'
 GRAFANA_ADMIN_PASSWORD='{{secrets.grafanaAdminPassword}}'
 # Labels mysql and grafana: `cdcctl up` refuses to recreate them with other secrets than their volumes hold.
 CDCCTL_SECRETS_FINGERPRINT={{secrets.volumeFingerprint}}
+{{#kafkaUI.login}}
+KAFKA_UI_PASSWORD='{{secrets.kafkaUIPassword}}'
+{{/kafkaUI.login}}
 {{#cloudflared.enabled}}
 CLOUDFLARE_TUNNEL_TOKEN='{{secrets.cloudflareTunnelToken}}'
 {{/cloudflared.enabled}}
@@ -1076,11 +1152,12 @@ datasources:
       port: 8123
       protocol: http
       secure: false
-      username: "{{clickhouse.user}}"
+      # The read-only user (readonly 1, the analytics database only, bounded queries).
+      username: "{{clickhouse.readerUser}}"
       defaultDatabase: "{{clickhouse.database}}"
     secureJsonData:
       # Grafana expands this from its container environment (.env), so no password is written here.
-      password: $CLICKHOUSE_PASSWORD
+      password: $CLICKHOUSE_READER_PASSWORD
 
 """#,
         "kafka/broker.env.mustache": #"""
@@ -1365,8 +1442,11 @@ secrets:
   mysqlRootPassword: generate
   mysqlCdcPassword: generate
   mysqlAppPassword: generate   # the order generator's user (source.appUser)
-  clickhousePassword: generate
+  clickhousePassword: generate         # ClickHouse admin (clickhouse.user): migrations, from the host only
+  clickhouseWriterPassword: generate   # the processor's user (clickhouse.writerUser)
+  clickhouseReaderPassword: generate   # Grafana's read-only user (clickhouse.readerUser)
   grafanaAdminPassword: generate
+  kafkaUIPassword: generate    # kafka-ui's login (kafkaUI.login)
   cloudflareTunnelToken: env:CLOUDFLARE_TUNNEL_TOKEN
 
 source:
@@ -1441,7 +1521,17 @@ clickhouse:
   memory: 2g
   httpPort: 8123
   database: analytics
-  user: cdcctl
+  user: cdcctl               # admin: cdcctl schema and status, from the host; no container holds its password
+  writerUser: cdcctl_writer  # the processor: INSERT and SELECT on the database only, no DDL (cannot DROP)
+  readerUser: grafana_reader # Grafana: readonly, SELECT on the database only, with the limits below
+  readerMaxExecutionSeconds: 30
+  readerMaxResultRows: 1000000
+  readerMaxRowsToRead: 1000000000
+  networks:                  # where the users may log in from: loopback and Docker's private ranges, never ::/0
+    - 127.0.0.1/32
+    - ::1/128
+    - 172.16.0.0/12
+    - 192.168.0.0/16
   maxServerMemoryRatio: 0.75
   markCache: 256m
   maxThreads: 2
@@ -1465,6 +1555,7 @@ grafana:
   memory: 256m
   port: 3000
   adminUser: admin
+  anonymousViewers: false    # true: visitors watch the dashboards without an account (Viewer, provisioned org only)
 
 kafkaUI:
   enabled: true
@@ -1472,12 +1563,16 @@ kafkaUI:
   memory: 384m
   heap: 256m
   port: 8080
+  login: false               # true: login form (loginUser, secrets.kafkaUIPassword); required to publish it in the tunnel
+  loginUser: admin
 
 cloudflared:
   enabled: false             # needs CLOUDFLARE_TUNNEL_TOKEN when true
   image: cloudflare/cloudflared:2024.8.3
   memory: 128m
   metricsPort: 20241
+  publish: [grafana]         # tunnel routes; only services with a login (validate refuses the others)
+  domain: cdc.internal       # services are published as <service>.<domain>
 
 processor:
   memory: 256m
@@ -1617,6 +1712,8 @@ secrets:
   mysqlRootPassword: env:TESTBED_MYSQL_ROOT_PASSWORD
   mysqlCdcPassword: env:TESTBED_MYSQL_CDC_PASSWORD
   clickhousePassword: none   # the testbed's ClickHouse user `default` has no password
+  clickhouseWriterPassword: none   # … and it is the only user (the chdb front checks no grants)
+  clickhouseReaderPassword: none
   grafanaAdminPassword: generate
 
 source:
@@ -1646,6 +1743,8 @@ access:
   connectURL: ${TESTBED_CONNECT_URL:-http://127.0.0.1:18083}
   clickhouseURL: ${TESTBED_CLICKHOUSE_URL:-http://127.0.0.1:18123}
   clickhouseUser: ${TESTBED_CLICKHOUSE_USER:-default}
+  clickhouseWriterUser: ${TESTBED_CLICKHOUSE_USER:-default}
+  clickhouseReaderUser: ${TESTBED_CLICKHOUSE_USER:-default}
   mysqlHost: 127.0.0.1
   mysqlPort: ${TESTBED_MYSQL_PORT:-33306}
   prometheusURL: ${TESTBED_PROMETHEUS_URL:-http://127.0.0.1:19090}

@@ -74,11 +74,13 @@ public struct ClickHouseError: Error, Sendable, Equatable, CustomStringConvertib
         let start = text.ranges(of: "Code: ").last?.lowerBound
         let exceptionText = start.map { String(text[$0...]) } ?? text
         var code = headerCode.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        if code == nil, start != nil, let m = exceptionText.firstMatch(of: #/^Code: (\d+)\./#) { code = Int(m.output.1) }
+        // `Code: 60. DB::Exception: …` (current), `Code: 60, e.displayText() = DB::Exception: …` (18.x).
+        if code == nil, start != nil, let m = exceptionText.firstMatch(of: #/^Code: (\d+)[.,]/#) { code = Int(m.output.1) }
         guard let code else { return nil }
 
         var message = exceptionText
-        if let m = message.firstMatch(of: #/^Code: \d+\.\s*(?:DB::Exception:\s*)?/#) { message = String(message[m.range.upperBound...]) }
+        if let m = message.firstMatch(of: #/^Code: \d+[.,]\s*(?:e\.displayText\(\) = )?(?:DB::Exception:\s*)?/#) { message = String(message[m.range.upperBound...]) }
+        if let e = message.ranges(of: ", e.what() = ").last { message = String(message[..<e.lowerBound]) }
         if let v = message.ranges(of: " (version ").last { message = String(message[..<v.lowerBound]) }
         var name: String?
         if let m = message.firstMatch(of: #/\s*\(([A-Z][A-Z0-9_]+)\)\s*$/#) {

@@ -3,6 +3,7 @@ import Diagnostics
 import Manifest
 import Foundation
 import MySQL
+import Security
 
 public struct PreflightCheck: Sendable, Codable, Equatable {
     public enum Status: String, Sendable, Codable { case ok, warn, fail }
@@ -38,12 +39,10 @@ public struct SourceFacts: Sendable, Equatable {
 
 /// Debezium's requirements of a MySQL/MariaDB source, each with its fix. Pure.
 public enum SourcePreflight {
-    public static let requiredPrivileges = ["SELECT", "RELOAD", "SHOW DATABASES", "REPLICATION SLAVE", "REPLICATION CLIENT"]
-    /// MariaDB 10.5+ split REPLICATION CLIENT: BINLOG MONITOR is what SHOW MASTER STATUS and
-    /// SHOW BINARY LOGS need (REPLICATION CLIENT is now its alias, and SHOW GRANTS says BINLOG MONITOR).
-    public static let requiredMariaDBPrivileges = ["SELECT", "RELOAD", "SHOW DATABASES", "REPLICATION SLAVE", "BINLOG MONITOR"]
+    public static let requiredPrivileges = MySQLGrants.debeziumPrivileges
+    public static let requiredMariaDBPrivileges = MySQLGrants.debeziumMariaDBPrivileges
 
-    public static func required(engine: String) -> [String] { engine == "mariadb" ? requiredMariaDBPrivileges : requiredPrivileges }
+    public static func required(engine: String) -> [String] { MySQLGrants.debeziumPrivileges(engine: engine) }
 
     public static func assess(_ facts: SourceFacts, manifest m: Manifest) -> [PreflightCheck] {
         let v = facts.variables
@@ -126,11 +125,22 @@ public enum SourcePreflight {
             let missing = missingPrivileges(grants, required: required)
             check("grants of \(m.source.cdcUser)", missing.isEmpty, observed: missing.isEmpty ? "all present" : "missing \(missing.joined(separator: ", "))",
                   expected: required.joined(separator: ", "), fix: grantFix)
+            // Least privilege: exactly Debezium's five, nothing more (a warning: the connector still works).
+            let extra = extraPrivileges(grants, allowed: required)
+            check("least privilege", extra.isEmpty, observed: extra.isEmpty ? "no extra grants" : "extra " + extra.map(\.description).joined(separator: "; "),
+                  expected: "only \(required.joined(separator: ", ")) ON *.*",
+                  fix: extra.map { $0.revoke(user: m.source.cdcUser) }.joined(separator: " "), warnOnly: true)
         } else {
             check("login as \(m.source.cdcUser)", false, observed: facts.cdcLoginError ?? "failed", expected: "can log in",
                   fix: "CREATE USER '\(m.source.cdcUser)'@'%' IDENTIFIED BY '<the secret mysqlCdcPassword>'; \(grantFix)")
         }
         return checks
+    }
+
+    /// Every privilege the grant lines give beyond Debezium's five on *.* (other global
+    /// privileges, anything on a database or table, GRANT OPTION, roles). Pure.
+    public static func extraPrivileges(_ grants: [String], allowed: [String] = requiredPrivileges) -> [MySQLGrants.Privilege] {
+        MySQLGrants.extras(grants, allowed: allowed, on: "*.*")
     }
 
     /// Privileges of `required` that the grant lines do not give on *.*.
@@ -152,15 +162,17 @@ public enum SourcePreflight {
 }
 
 extension SourcePreflight {
-    /// Connects as the admin (for variables) and as the CDC user (for its own grants).
+    /// Connects as the CDC user (its variables and its own grants). Root is used only when the
+    /// CDC user cannot log in, to read the variables for the rest of the report.
     public static func gather(_ m: Manifest, rootPassword: String, cdcPassword: String) throws -> SourceFacts {
-        let admin = try MySQLConnection(MySQLEndpoint(host: m.access.mysqlHost, port: m.access.mysqlPort, user: "root", password: rootPassword))
-        let variables = try admin.variables()
+        let cdcLoginError: String
         do {
             let cdc = try MySQLConnection(MySQLEndpoint(host: m.access.mysqlHost, port: m.access.mysqlPort, user: m.source.cdcUser, password: cdcPassword))
-            return SourceFacts(variables: variables, cdcGrants: try cdc.query("SHOW GRANTS").firstColumn, cdcLoginError: nil)
+            return SourceFacts(variables: try cdc.variables(), cdcGrants: try cdc.query("SHOW GRANTS").firstColumn, cdcLoginError: nil)
         } catch let e as MySQLError {
-            return SourceFacts(variables: variables, cdcGrants: nil, cdcLoginError: e.description)
+            cdcLoginError = e.description
         }
+        let admin = try MySQLConnection(MySQLEndpoint(host: m.access.mysqlHost, port: m.access.mysqlPort, user: "root", password: rootPassword))
+        return SourceFacts(variables: try admin.variables(), cdcGrants: nil, cdcLoginError: cdcLoginError)
     }
 }

@@ -138,7 +138,10 @@ public enum ManifestLoader {
                     mysqlCdcPassword: s.string("mysqlCdcPassword", default: "generate"),
                     mysqlAppPassword: s.string("mysqlAppPassword", default: "generate"),
                     clickhousePassword: s.string("clickhousePassword", default: "generate"),
+                    clickhouseWriterPassword: s.string("clickhouseWriterPassword", default: "generate"),
+                    clickhouseReaderPassword: s.string("clickhouseReaderPassword", default: "generate"),
                     grafanaAdminPassword: s.string("grafanaAdminPassword", default: "generate"),
+                    kafkaUIPassword: s.string("kafkaUIPassword", default: "generate"),
                     cloudflareTunnelToken: s.string("cloudflareTunnelToken", default: "env:CLOUDFLARE_TUNNEL_TOKEN"))
         }
         let source = f.object("source") { s -> Source in
@@ -189,6 +192,14 @@ public enum ManifestLoader {
                        httpPort: c.int("httpPort", default: 8123),
                        database: c.string("database", default: "analytics"),
                        user: c.string("user", default: "cdcctl"),
+                       writerUser: c.string("writerUser", default: "cdcctl_writer"),
+                       readerUser: c.string("readerUser", default: "grafana_reader"),
+                       readerMaxExecutionSeconds: c.int("readerMaxExecutionSeconds", default: 30),
+                       readerMaxResultRows: c.int("readerMaxResultRows", default: 1_000_000),
+                       readerMaxRowsToRead: c.int("readerMaxRowsToRead", default: 1_000_000_000),
+                       // Loopback and the address pools Docker takes bridge networks from (the
+                       // compose network's subnet is not pinned): never ::/0.
+                       networks: c.strings("networks", default: ["127.0.0.1/32", "::1/128", "172.16.0.0/12", "192.168.0.0/16"]),
                        maxServerMemoryRatio: c.double("maxServerMemoryRatio", default: 0.75),
                        markCacheMiB: c.memoryMiB("markCache", default: 256),
                        maxThreads: c.int("maxThreads", default: 2),
@@ -212,20 +223,25 @@ public enum ManifestLoader {
             Grafana(image: g.string("image", default: "grafana/grafana:11.2.0"),
                     memoryMiB: g.memoryMiB("memory", default: 256),
                     port: g.int("port", default: 3000),
-                    adminUser: g.string("adminUser", default: "admin"))
+                    adminUser: g.string("adminUser", default: "admin"),
+                    anonymousViewers: g.bool("anonymousViewers", default: false))
         }
         let kafkaUI = f.object("kafkaUI") { u in
             KafkaUI(enabled: u.bool("enabled", default: true),
                     image: u.string("image", default: "provectuslabs/kafka-ui:v0.7.2"),
                     memoryMiB: u.memoryMiB("memory", default: 384),
                     heapMiB: u.memoryMiB("heap", default: 256),
-                    port: u.int("port", default: 8080))
+                    port: u.int("port", default: 8080),
+                    login: u.bool("login", default: false),
+                    loginUser: u.string("loginUser", default: "admin"))
         }
         let cloudflared = f.object("cloudflared") { c in
             Cloudflared(enabled: c.bool("enabled", default: false),
                         image: c.string("image", default: "cloudflare/cloudflared:2024.8.3"),
                         memoryMiB: c.memoryMiB("memory", default: 128),
-                        metricsPort: c.int("metricsPort", default: 20241))
+                        metricsPort: c.int("metricsPort", default: 20241),
+                        publish: c.strings("publish", default: ["grafana"]),
+                        domain: c.string("domain", default: "\(cluster.name).internal"))
         }
         let processor = f.object("processor") { p in
             Processor(memoryMiB: p.memoryMiB("memory", default: 256),
@@ -278,6 +294,8 @@ public enum ManifestLoader {
                    connectURL: a.string("connectURL", default: "http://\(bind):\(connect.port)"),
                    clickhouseURL: a.string("clickhouseURL", default: "http://\(bind):\(clickhouse.httpPort)"),
                    clickhouseUser: a.string("clickhouseUser", default: clickhouse.user),
+                   clickhouseWriterUser: a.string("clickhouseWriterUser", default: clickhouse.writerUser),
+                   clickhouseReaderUser: a.string("clickhouseReaderUser", default: clickhouse.readerUser),
                    mysqlHost: a.string("mysqlHost", default: bind),
                    mysqlPort: a.int("mysqlPort", default: source.port),
                    prometheusURL: a.string("prometheusURL", default: "http://\(bind):\(prometheus.port)"))

@@ -30,6 +30,10 @@ public struct Access: Sendable, Codable, Equatable {
     public var clickhouseURL: String
     /// The ClickHouse user cdcctl connects as; `clickhouse.user` (the user render creates) unless set.
     public var clickhouseUser: String
+    /// The user the processor (`cdcctl process run`) writes as; `clickhouse.writerUser` unless set.
+    public var clickhouseWriterUser: String
+    /// The user `schema status` checks Grafana's read-only grants with; `clickhouse.readerUser` unless set.
+    public var clickhouseReaderUser: String
     public var mysqlHost: String
     public var mysqlPort: Int
     public var prometheusURL: String
@@ -58,8 +62,15 @@ public struct Secrets: Sendable, Codable, Equatable {
     public var mysqlCdcPassword: String
     /// The order generator's application user (`source.appUser`).
     public var mysqlAppPassword: String
+    /// The ClickHouse admin (`clickhouse.user`): migrations and status, from the host only.
     public var clickhousePassword: String
+    /// The processor's ClickHouse user (`clickhouse.writerUser`).
+    public var clickhouseWriterPassword: String
+    /// Grafana's read-only ClickHouse user (`clickhouse.readerUser`).
+    public var clickhouseReaderPassword: String
     public var grafanaAdminPassword: String
+    /// kafka-ui's login (`kafkaUI.login`).
+    public var kafkaUIPassword: String
     public var cloudflareTunnelToken: String
 }
 
@@ -199,7 +210,17 @@ public struct ClickHouse: Sendable, Codable, Equatable {
     public var memoryMiB: Int
     public var httpPort: Int
     public var database: String
+    /// The admin/migration user: `cdcctl schema` and `status`, from the host side only.
     public var user: String
+    /// The processor's user: INSERT and SELECT on `database`, no DDL (profile `allow_ddl = 0`).
+    public var writerUser: String
+    /// Grafana's user: `readonly = 1`, SELECT on `database` only, with the limits below.
+    public var readerUser: String
+    public var readerMaxExecutionSeconds: Int
+    public var readerMaxResultRows: Int
+    public var readerMaxRowsToRead: Int
+    /// Where the users may log in from (CIDRs): loopback and the compose network's address range.
+    public var networks: [String]
     public var maxServerMemoryRatio: Double
     public var markCacheMiB: Int
     public var maxThreads: Int
@@ -230,6 +251,8 @@ public struct Grafana: Sendable, Codable, Equatable {
     public var memoryMiB: Int
     public var port: Int
     public var adminUser: String
+    /// Visitors see the provisioned organisation's dashboards without an account (Viewer role).
+    public var anonymousViewers: Bool
 }
 
 public struct KafkaUI: Sendable, Codable, Equatable {
@@ -238,14 +261,20 @@ public struct KafkaUI: Sendable, Codable, Equatable {
     public var memoryMiB: Int
     public var heapMiB: Int
     public var port: Int
+    /// kafka-ui's login form (user `loginUser`, password `secrets.kafkaUIPassword`); required to publish it.
+    public var login: Bool
+    public var loginUser: String
 }
 
 public struct Cloudflared: Sendable, Codable, Equatable {
     public var enabled: Bool
     public var image: String
     public var memoryMiB: Int
-    /// Public hostname → local service (e.g. grafana) routes, when using a locally managed tunnel.
     public var metricsPort: Int
+    /// Services the tunnel's ingress publishes (`grafana`, `kafka-ui`, …): each must ask for a login.
+    public var publish: [String]
+    /// The public domain: service `s` is published as `s.<domain>`.
+    public var domain: String
 }
 
 public struct Processor: Sendable, Codable, Equatable {

@@ -70,6 +70,7 @@ private struct Checks {
         ports()
         budget()
         processorAndProducers()
+        access()
         starrocks()
     }
 
@@ -120,7 +121,8 @@ private struct Checks {
             fail("source.database", "'\(m.source.database)' is not a plain database name", fix: "use letters, digits and '_'")
         }
         // Migrations write `{{clickhouse.database}}.table` unquoted, and the user names an XML element.
-        for (path, name) in [("clickhouse.database", m.clickhouse.database), ("clickhouse.user", m.clickhouse.user)]
+        for (path, name) in [("clickhouse.database", m.clickhouse.database), ("clickhouse.user", m.clickhouse.user),
+                             ("clickhouse.writerUser", m.clickhouse.writerUser), ("clickhouse.readerUser", m.clickhouse.readerUser)]
             where !Naming.isPlainIdentifier(name) {
             fail(path, "'\(name)' is not a plain identifier", fix: "use ASCII letters, digits and '_', not starting with a digit")
         }
@@ -130,14 +132,15 @@ private struct Checks {
         let s = m.secrets
         for (key, value) in [("mysqlRootPassword", s.mysqlRootPassword), ("mysqlCdcPassword", s.mysqlCdcPassword),
                              ("mysqlAppPassword", s.mysqlAppPassword),
-                             ("clickhousePassword", s.clickhousePassword), ("grafanaAdminPassword", s.grafanaAdminPassword),
-                             ("cloudflareTunnelToken", s.cloudflareTunnelToken)] {
+                             ("clickhousePassword", s.clickhousePassword), ("clickhouseWriterPassword", s.clickhouseWriterPassword),
+                             ("clickhouseReaderPassword", s.clickhouseReaderPassword), ("grafanaAdminPassword", s.grafanaAdminPassword),
+                             ("kafkaUIPassword", s.kafkaUIPassword), ("cloudflareTunnelToken", s.cloudflareTunnelToken)] {
             switch SecretRef(value) {
             case nil:
                 fail("secrets.\(key)", "expected a reference (env:NAME, file:PATH or generate), not a value",
                      fix: "keep secrets out of the manifest: e.g. \(key): env:\(key.snakeUpper) and export \(key.snakeUpper)")
-            case .empty? where key != "clickhousePassword":
-                fail("secrets.\(key)", "`none` (no password) is accepted only for clickhousePassword",
+            case .empty? where !key.hasPrefix("clickhouse"):
+                fail("secrets.\(key)", "`none` (no password) is accepted only for the ClickHouse passwords (a server whose user has none)",
                      fix: "use env:NAME, file:PATH or generate")
             default:
                 break
@@ -436,6 +439,110 @@ private struct Checks {
         if !(0.1...0.95).contains(m.clickhouse.maxServerMemoryRatio) {
             fail("clickhouse.maxServerMemoryRatio", "must be between 0.1 and 0.95", fix: "0.75 leaves room under the container limit")
         }
+    }
+}
+
+extension Checks {
+    /// Least privilege (issue 21): one ClickHouse user per role, narrow networks, and nothing
+    /// published through the tunnel that asks for no login.
+    mutating func access() {
+        let c = m.clickhouse
+        let users = [("clickhouse.user", c.user), ("clickhouse.writerUser", c.writerUser), ("clickhouse.readerUser", c.readerUser)]
+        for (i, (path, name)) in users.enumerated() {
+            if let other = users[..<i].first(where: { $0.1 == name }) {
+                fail(path, "'\(name)' is also \(other.0): each role needs its own ClickHouse user",
+                     fix: "the defaults are cdcctl (migrations), cdcctl_writer (processor) and grafana_reader (Grafana)")
+            }
+            if name == "default" {
+                fail(path, "'default' is the user ClickHouse creates itself, which render removes", fix: "name another user")
+            }
+        }
+        for (path, value) in [("clickhouse.readerMaxExecutionSeconds", c.readerMaxExecutionSeconds),
+                              ("clickhouse.readerMaxResultRows", c.readerMaxResultRows),
+                              ("clickhouse.readerMaxRowsToRead", c.readerMaxRowsToRead)] where value < 1 {
+            fail(path, "must be positive, found \(value) (0 would lift the limit for every visitor)", fix: "see manifests/default.yaml")
+        }
+        if c.networks.isEmpty {
+            fail("clickhouse.networks", "lists no network: no user could log in", fix: "keep the default: loopback and Docker's private ranges")
+        }
+        for (i, net) in c.networks.enumerated() {
+            if !CIDR.isValid(net) {
+                fail("clickhouse.networks[\(i)]", "'\(net)' is not an IP address or CIDR", fix: "e.g. 127.0.0.1/32 or 172.16.0.0/12")
+            } else if CIDR.isEverything(net) {
+                fail("clickhouse.networks[\(i)]", "'\(net)' lets every address log in",
+                     fix: "list loopback and the compose network's range (the default: 127.0.0.1/32, ::1/128, 172.16.0.0/12, 192.168.0.0/16)")
+            }
+        }
+        if m.kafkaUI.login && !SymbolFormat.isUserName(m.kafkaUI.loginUser) {
+            fail("kafkaUI.loginUser", "'\(m.kafkaUI.loginUser)' is not a plain user name", fix: "letters, digits and '_', e.g. admin")
+        }
+        guard m.cloudflared.enabled else { return }
+        if m.cloudflared.domain.isEmpty || !m.cloudflared.domain.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }) {
+            fail("cloudflared.domain", "'\(m.cloudflared.domain)' is not a DNS domain", fix: "e.g. example.com (services are published as grafana.example.com)")
+        }
+        let names = Exposure.tunnelTargets.map(\.service)
+        for (i, service) in m.cloudflared.publish.enumerated() {
+            let path = "cloudflared.publish[\(i)]"
+            guard names.contains(service) else {
+                fail(path, "'\(service)' is not a service the tunnel can publish", fix: "name one of: \(names.joined(separator: ", "))")
+                continue
+            }
+            if service == "kafka-ui" && !m.kafkaUI.enabled {
+                fail(path, "publishes kafka-ui, which kafkaUI.enabled turns off", fix: "set kafkaUI.enabled: true and kafkaUI.login: true, or remove it")
+                continue
+            }
+            guard Exposure.authentication(of: service, m) == Authentication.none else { continue }
+            let fix: String
+            switch service {
+            case "kafka-ui": fix = "set kafkaUI.login: true (user kafkaUI.loginUser, password secrets.kafkaUIPassword), or remove kafka-ui from cloudflared.publish"
+            case "prometheus": fix = "remove prometheus from cloudflared.publish: Grafana shows its metrics behind a login"
+            default: fix = "remove \(service) from cloudflared.publish: reach it from the host (ssh) instead"
+            }
+            fail(path, "would publish \(service) through the tunnel without authentication: anyone with the URL gets in", fix: fix)
+        }
+    }
+}
+
+/// Problems that do not stop a render but that an operator must hear about (`validate` prints them).
+public enum ManifestWarnings {
+    public static func check(_ m: Manifest) -> [String] {
+        var out: [String] = []
+        if !Exposure.isLoopback(m.cluster.bindAddress) {
+            let open = Exposure.services(m).filter { $0.authentication == .none }.map { "\($0.service) (\($0.hostPort.map(String.init) ?? "-"))" }
+            out.append("cluster.bindAddress is \(m.cluster.bindAddress), not loopback: every host port is reachable from that network, and "
+                       + "Kafka and Kafka Connect listen in PLAINTEXT without authentication — anyone there can read and write every topic "
+                       + "and change connectors. Unauthenticated: \(open.joined(separator: ", ")). "
+                       + "Fix: set cluster.bindAddress: 127.0.0.1 and publish Grafana through the tunnel, or firewall that network")
+        }
+        return out
+    }
+}
+
+/// IPv4/IPv6 addresses and CIDR ranges, as ClickHouse's `<networks><ip>` takes them.
+public enum CIDR {
+    public static func isValid(_ s: String) -> Bool {
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count) else { return false }
+        let address = String(parts[0])
+        let v4 = isIPv4(address)
+        guard v4 || isIPv6(address) else { return false }
+        if parts.count == 2 {
+            guard let bits = Int(parts[1]), bits >= 0, bits <= (v4 ? 32 : 128) else { return false }
+        }
+        return true
+    }
+
+    public static func isEverything(_ s: String) -> Bool {
+        s.hasSuffix("/0") || s == "::" || s == "0.0.0.0"
+    }
+
+    static func isIPv4(_ s: String) -> Bool {
+        let octets = s.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) && Int($0)! <= 255 }
+    }
+
+    static func isIPv6(_ s: String) -> Bool {
+        s.contains(":") && s.count <= 39 && s.allSatisfy { $0.isHexDigit || $0 == ":" }
     }
 }
 

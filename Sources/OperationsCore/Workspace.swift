@@ -73,6 +73,18 @@ public struct Workspace {
         ClickHouseConfig(url: m.access.clickhouseURL, user: m.access.clickhouseUser, password: password, timeoutSeconds: timeoutSeconds)
     }
 
+    /// How the processor reaches ClickHouse: as `access.clickhouseWriterUser` (INSERT and SELECT, no DDL).
+    public func clickhouseWriter(_ m: Manifest, secrets: ResolvedSecrets, timeoutSeconds: Double = 30) -> ClickHouseConfig {
+        ClickHouseConfig(url: m.access.clickhouseURL, user: m.access.clickhouseWriterUser, password: secrets.clickhouseWriterPassword,
+                         timeoutSeconds: timeoutSeconds)
+    }
+
+    /// Grafana's read-only user, for `schema status` to check its grants as Grafana would see them.
+    public func clickhouseReader(_ m: Manifest, secrets: ResolvedSecrets, timeoutSeconds: Double = 30) -> ClickHouseConfig {
+        ClickHouseConfig(url: m.access.clickhouseURL, user: m.access.clickhouseReaderUser, password: secrets.clickhouseReaderPassword,
+                         timeoutSeconds: timeoutSeconds)
+    }
+
     public func openState() throws -> StateStore {
         do {
             try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true,

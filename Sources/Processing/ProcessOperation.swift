@@ -21,7 +21,7 @@ public enum ProcessOperation {
         // Bad input fails before anything starts (exit 2, journaled), never as a trap.
         try MetricsServer.validatePort(port, source: portSource)
         let runner = ProcessorRunner(
-            options: .init(bootstrap: m.access.kafkaBootstrap, group: p.consumerGroup, clickhouse: ws.clickhouse(m, secrets: try ws.resolveSecrets(m)),
+            options: .init(bootstrap: m.access.kafkaBootstrap, group: p.consumerGroup, clickhouse: ws.clickhouseWriter(m, secrets: try ws.resolveSecrets(m)),
                            database: m.clickhouse.database, flushIntervalMs: p.flushIntervalMs, batchMaxRows: p.batchMaxRows,
                            maxBufferedEvents: p.maxBufferedEvents, exitWhenIdleSeconds: exitWhenIdleSeconds,
                            idleTimeoutSeconds: Double(p.idleTimeoutSeconds)),

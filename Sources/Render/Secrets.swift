@@ -13,9 +13,19 @@ public struct ResolvedSecrets: Sendable, Equatable {
     public var cloudflareTunnelToken: String?
     /// The order generator's user (`source.appUser`).
     public var mysqlAppPassword: String
+    /// The processor's ClickHouse user (`clickhouse.writerUser`).
+    public var clickhouseWriterPassword: String
+    /// Grafana's read-only ClickHouse user (`clickhouse.readerUser`).
+    public var clickhouseReaderPassword: String
+    /// kafka-ui's login (`kafkaUI.login`).
+    public var kafkaUIPassword: String
 
     public init(mysqlRootPassword: String, mysqlCdcPassword: String, clickhousePassword: String,
-                grafanaAdminPassword: String, cloudflareTunnelToken: String?, mysqlAppPassword: String = "") {
+                grafanaAdminPassword: String, cloudflareTunnelToken: String?, mysqlAppPassword: String = "",
+                clickhouseWriterPassword: String = "", clickhouseReaderPassword: String = "", kafkaUIPassword: String = "") {
+        self.clickhouseWriterPassword = clickhouseWriterPassword
+        self.clickhouseReaderPassword = clickhouseReaderPassword
+        self.kafkaUIPassword = kafkaUIPassword
         self.mysqlRootPassword = mysqlRootPassword
         self.mysqlCdcPassword = mysqlCdcPassword
         self.mysqlAppPassword = mysqlAppPassword
@@ -37,7 +47,8 @@ public struct ResolvedSecrets: Sendable, Equatable {
 
     /// Every value, for log redaction.
     public var all: [String] {
-        [mysqlRootPassword, mysqlCdcPassword, mysqlAppPassword, clickhousePassword, grafanaAdminPassword] + (cloudflareTunnelToken.map { [$0] } ?? [])
+        [mysqlRootPassword, mysqlCdcPassword, mysqlAppPassword, clickhousePassword, clickhouseWriterPassword, clickhouseReaderPassword,
+         grafanaAdminPassword, kafkaUIPassword] + (cloudflareTunnelToken.map { [$0] } ?? [])
     }
 }
 
@@ -94,10 +105,15 @@ public struct SecretResolver {
             clickhousePassword: value("clickhousePassword", s.clickhousePassword),
             grafanaAdminPassword: value("grafanaAdminPassword", s.grafanaAdminPassword),
             cloudflareTunnelToken: manifest.cloudflared.enabled ? value("cloudflareTunnelToken", s.cloudflareTunnelToken) : nil,
-            mysqlAppPassword: value("mysqlAppPassword", s.mysqlAppPassword))
+            mysqlAppPassword: value("mysqlAppPassword", s.mysqlAppPassword),
+            clickhouseWriterPassword: value("clickhouseWriterPassword", s.clickhouseWriterPassword),
+            clickhouseReaderPassword: value("clickhouseReaderPassword", s.clickhouseReaderPassword),
+            kafkaUIPassword: manifest.kafkaUI.enabled && manifest.kafkaUI.login ? value("kafkaUIPassword", s.kafkaUIPassword) : "")
         for (field, v) in [("mysqlRootPassword", resolved.mysqlRootPassword), ("mysqlCdcPassword", resolved.mysqlCdcPassword),
                            ("mysqlAppPassword", resolved.mysqlAppPassword),
                            ("clickhousePassword", resolved.clickhousePassword), ("grafanaAdminPassword", resolved.grafanaAdminPassword),
+                           ("clickhouseWriterPassword", resolved.clickhouseWriterPassword),
+                           ("clickhouseReaderPassword", resolved.clickhouseReaderPassword), ("kafkaUIPassword", resolved.kafkaUIPassword),
                            ("cloudflareTunnelToken", resolved.cloudflareTunnelToken ?? "")]
             where v.contains(where: { $0 == "'" || $0 == "\\" || $0 == "\n" || $0 == "$" }) {
             // They are written into .env, SQL and Java properties files unescaped.

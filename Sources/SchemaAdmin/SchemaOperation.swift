@@ -36,9 +36,11 @@ public struct SchemaStatusReport: Sendable, Codable {
     public var drift: [DriftItem]
     /// Differences between the server's record and the local state store.
     public var notes: [String]
+    /// Role users (writer, reader) whose rights differ from the manifest's users.d.
+    public var users: [UserDrift]
     public var hasRefusals: Bool { steps.contains(where: \.isRefused) }
     public var hasPending: Bool { steps.contains { $0.state == .pending } }
-    public var hasDrift: Bool { drift.contains(where: \.isDrift) }
+    public var hasDrift: Bool { drift.contains(where: \.isDrift) || !users.isEmpty }
 }
 
 public struct SchemaApplyResult: Sendable, Codable {
@@ -59,6 +61,7 @@ public struct SchemaOperation {
     public let client: ClickHouseClient
     let workspace: Workspace
     let progress: (String) -> Void
+    let secrets: ResolvedSecrets
 
     /// `readOnly` (plan, status): a secret that would be generated now is not stored.
     public init(_ ws: Workspace, manifest: Manifest, templatesDir: String? = nil, readOnly: Bool = false,
@@ -68,6 +71,7 @@ public struct SchemaOperation {
         database = manifest.clickhouse.database
         self.progress = progress
         let secrets = try ws.resolveSecrets(manifest, persist: !readOnly)
+        self.secrets = secrets
         let files = try Renderer(templates: try ws.templates(override: templatesDir))
             .render(manifest, secrets: secrets, under: SchemaPlanner.folder)
         migrations = try SchemaPlanner.migrations(files.map { (path: $0.path, text: $0.contents) })
@@ -128,8 +132,33 @@ public struct SchemaOperation {
         let expected = try SchemaPlanner.expectedSchema(migrations, steps: steps, database: database)
         let drift = SchemaPlanner.drift(expected: expected, actual: observed.tables, database: database)
         let local = try workspace.existingState()?.schemaMigrations(cluster: cluster, database: database) ?? []
+        var notes = Self.notes(server: observed.applied, local: local)
+        let (users, userNotes) = userDrift()
+        notes += userNotes
         return SchemaStatusReport(database: database, databaseExists: observed.databaseExists, steps: steps, drift: drift,
-                                  notes: Self.notes(server: observed.applied, local: local))
+                                  notes: notes, users: users)
+    }
+
+    /// The writer's and reader's rights, checked logged in as each (skipped for a role that
+    /// `access` points at the admin user, as on the testbed, whose one user has every right).
+    func userDrift() -> ([UserDrift], [String]) {
+        var drift: [UserDrift] = []
+        var notes: [String] = []
+        for e in UserGrantCheck.expectations(manifest) {
+            guard e.user != manifest.access.clickhouseUser else {
+                notes.append("the \(e.role) user's grants were not checked: access.clickhouse\(e.role == "writer" ? "Writer" : "Reader")User is the admin user \(e.user)")
+                continue
+            }
+            let config = e.role == "writer" ? workspace.clickhouseWriter(manifest, secrets: secrets, timeoutSeconds: 30)
+                                            : workspace.clickhouseReader(manifest, secrets: secrets, timeoutSeconds: 30)
+            let observed = UserGrantCheck.observe(ClickHouseClient(config))
+            if !observed.checksPasswords {
+                notes.append("the \(e.role) user's grants were not checked: the server let \(e.user) in with a wrong password, so it checks no users "
+                             + "(a stand-in such as the testbed's; a real ClickHouse with the rendered users.d refuses it)")
+            }
+            drift += UserGrantCheck.compare(e, observed, database: database)
+        }
+        return (drift, notes)
     }
 
     /// How the local record differs from the server's (which is authoritative).

@@ -90,7 +90,8 @@ extension CdcCommand {
         case .json: try Console.json(result.json)
         case .table:
             if !result.table.isEmpty { print(result.table) }
-            for note in result.notes { Console.error(note) }
+            // A warning is not an error: it prints as itself.
+            for note in result.notes { if note.hasPrefix("WARNING") { Console.progress(note) } else { Console.error(note) } }
         }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }

@@ -102,6 +102,11 @@ struct Schema: ParsableCommand {
             let report = try options.operation(context, readOnly: true).status()
             var lines = ["database \(report.database)" + (report.databaseExists ? "" : " (does not exist yet)"), SchemaTable.migrations(report.steps)]
             if !report.drift.isEmpty { lines.append("\n" + SchemaTable.drift(report.drift)) }
+            if !report.users.isEmpty {
+                var rows = [["USER", "ROLE", "DRIFT", "EXPECTED", "ACTUAL"]]
+                for u in report.users { rows.append([u.user, u.role, u.problem, u.expected, u.actual]) }
+                lines.append("\n" + TextTable.render(rows) + "\nfix: cdcctl render and restart ClickHouse so users.d/cdcctl.xml matches the manifest")
+            }
             lines += report.notes.map { "note: " + $0 }
             if !report.hasDrift && !report.hasPending && !report.hasRefusals { lines.append("up to date, no drift") }
             return SchemaTable.finish(CommandResult(json: report, table: lines.joined(separator: "\n")),

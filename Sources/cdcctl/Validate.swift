@@ -12,12 +12,16 @@ struct Validate: CdcCommand {
         var manifest: String
         var valid: Bool
         var budget: MemoryBudget
+        /// Loud, not fatal: e.g. a non-loopback bindAddress while Kafka and Connect speak PLAINTEXT.
+        var warnings: [String]
     }
 
     func execute(_ context: CommandContext) throws -> CommandResult {
         let loaded = try context.manifest()
         let budget = MemoryBudget(loaded.manifest)
-        return CommandResult(json: Report(manifest: loaded.file, valid: true, budget: budget),
-                             table: "\(loaded.file): valid\n" + budget.table)
+        let warnings = ManifestWarnings.check(loaded.manifest)
+        return CommandResult(json: Report(manifest: loaded.file, valid: true, budget: budget, warnings: warnings),
+                             table: "\(loaded.file): valid\n" + budget.table,
+                             notes: warnings.map { "WARNING: " + $0 })
     }
 }

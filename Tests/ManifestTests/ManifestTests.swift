@@ -51,7 +51,7 @@ final class ManifestTests: XCTestCase {
         XCTAssertEqual(m.source.binlogExpireSeconds, 259_200)
         XCTAssertEqual(m.source.cdcUser, "debezium")
         XCTAssertEqual(m.access.kafkaBootstrap, "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094")
-        XCTAssertEqual(loaded.location(of: "kafka.topics[2].name")?.line, 57)
+        XCTAssertEqual(loaded.location(of: "kafka.topics[2].name")?.line, 60)
     }
 
     func testEmptyManifestEqualsTheWrittenDefaultProfile() throws {
@@ -220,9 +220,11 @@ final class ManifestTests: XCTestCase {
     }
 
     func testNoPasswordIsAcceptedForClickHouseOnly() {
-        XCTAssertEqual(problems("secrets:\n  clickhousePassword: none\n").count, 0)
+        XCTAssertEqual(problems("secrets:\n  clickhousePassword: none\n  clickhouseWriterPassword: none\n  clickhouseReaderPassword: none\n").count, 0)
         assertProblem("secrets:\n  mysqlCdcPassword: none\n", subject: "secrets.mysqlCdcPassword",
-                      contains: "`none` (no password) is accepted only for clickhousePassword", line: 2)
+                      contains: "`none` (no password) is accepted only for the ClickHouse passwords", line: 2)
+        assertProblem("secrets:\n  kafkaUIPassword: none\n", subject: "secrets.kafkaUIPassword",
+                      contains: "`none` (no password) is accepted only for the ClickHouse passwords", line: 2)
     }
 
     func testClickHouseAccessUserDefaultsToTheUserRenderCreates() throws {
@@ -324,5 +326,61 @@ final class ManifestTests: XCTestCase {
         assertProblem("source:\n  appUser: debezium\n", subject: "source.appUser", contains: "other than root and source.cdcUser")
         assertProblem("secrets:\n  mysqlAppPassword: hunter2\n", subject: "secrets.mysqlAppPassword", contains: "expected a reference")
         XCTAssertTrue(problems("producers:\n  trades:\n    source: kis\n    symbols: [\"005930\"]\n").isEmpty)
+    }
+}
+
+/// Issue 21's validation rules: nothing unauthenticated in the tunnel, one ClickHouse user per
+/// role, narrow networks, and a loud warning for a non-loopback bindAddress.
+final class LeastPrivilegeManifestTests: XCTestCase {
+    func problems(_ yaml: String) -> [CdcError] {
+        do {
+            _ = try ManifestLoader.parse("apiVersion: cdcctl/v1\n" + yaml, file: "cdcctl.yaml")
+            return []
+        } catch let e as CdcErrors {
+            return e.errors
+        } catch {
+            XCTFail("\(error)")
+            return []
+        }
+    }
+
+    func testTunnelRefusesKafkaUIWithoutItsLoginNamingTheServiceAndTheFix() throws {
+        let found = problems("cloudflared:\n  enabled: true\n  publish: [grafana, kafka-ui]\n")
+        XCTAssertEqual(found.map(\.subject), ["cloudflared.publish[1]"])
+        let p = try XCTUnwrap(found.first)
+        XCTAssertTrue(p.description.contains("would publish kafka-ui through the tunnel without authentication"), p.description)
+        XCTAssertTrue(p.description.contains("set kafkaUI.login: true"), p.description)
+        XCTAssertEqual(p.location?.line, 4)
+        XCTAssertEqual(p.kind, .invalidInput)
+        XCTAssertTrue(problems("cloudflared:\n  enabled: true\n  publish: [grafana, kafka-ui]\nkafkaUI:\n  login: true\n").isEmpty)
+    }
+
+    func testTunnelRefusesPrometheusAndConnectAndUnknownNames() {
+        let found = problems("cloudflared:\n  enabled: true\n  publish: [prometheus, connect, grafna]\n")
+        XCTAssertEqual(found.map(\.subject), ["cloudflared.publish[0]", "cloudflared.publish[1]", "cloudflared.publish[2]"])
+        XCTAssertTrue(found[0].description.contains("would publish prometheus through the tunnel without authentication"))
+        XCTAssertTrue(found[1].description.contains("would publish connect"))
+        XCTAssertTrue(found[2].description.contains("is not a service the tunnel can publish"))
+        // A disabled tunnel publishes nothing, whatever it lists.
+        XCTAssertTrue(problems("cloudflared:\n  publish: [prometheus]\n").isEmpty)
+    }
+
+    func testEachRoleNeedsItsOwnClickHouseUserAndNetworksAreNarrow() {
+        XCTAssertEqual(problems("clickhouse:\n  readerUser: cdcctl\n").map(\.subject), ["clickhouse.readerUser"])
+        XCTAssertEqual(problems("clickhouse:\n  networks: [\"::/0\"]\n").map(\.subject), ["clickhouse.networks[0]"])
+        XCTAssertEqual(problems("clickhouse:\n  networks: [\"0.0.0.0/0\", 10.1.2.0/24, nonsense]\n").map(\.subject),
+                       ["clickhouse.networks[0]", "clickhouse.networks[2]"])
+        XCTAssertEqual(problems("clickhouse:\n  readerMaxResultRows: 0\n").map(\.subject), ["clickhouse.readerMaxResultRows"])
+    }
+
+    func testNonLoopbackBindAddressWarnsLoudlyAboutPlaintextKafkaAndConnect() throws {
+        let loopback = try ManifestLoader.parse("apiVersion: cdcctl/v1\n", file: "x.yaml").manifest
+        XCTAssertEqual(ManifestWarnings.check(loopback), [])
+        let lan = try ManifestLoader.parse("apiVersion: cdcctl/v1\ncluster:\n  bindAddress: 192.168.1.10\n", file: "x.yaml").manifest
+        let warnings = ManifestWarnings.check(lan)
+        XCTAssertEqual(warnings.count, 1)
+        for text in ["192.168.1.10", "PLAINTEXT", "kafka-1 (9092)", "connect (8083)", "kafka-ui (8080)", "prometheus (9090)", "bindAddress: 127.0.0.1"] {
+            XCTAssertTrue(warnings[0].contains(text), "lacks \(text): \(warnings[0])")
+        }
     }
 }

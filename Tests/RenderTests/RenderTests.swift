@@ -9,7 +9,9 @@ import Yams
 final class RenderTests: XCTestCase {
     static let secrets = ResolvedSecrets(mysqlRootPassword: "golden-root-Pw1", mysqlCdcPassword: "golden-cdc-Pw2",
                                          clickhousePassword: "golden-ch-Pw3", grafanaAdminPassword: "golden-gf-Pw4",
-                                         cloudflareTunnelToken: nil, mysqlAppPassword: "golden-app-Pw6")
+                                         cloudflareTunnelToken: nil, mysqlAppPassword: "golden-app-Pw6",
+                                         clickhouseWriterPassword: "golden-chw-Pw7", clickhouseReaderPassword: "golden-chr-Pw8",
+                                         kafkaUIPassword: "golden-ui-Pw9")
     let renderer = Renderer(templates: TemplateSource(directories: [TestSupport.repo + "/templates"]))
 
     func manifest(_ name: String = "default") throws -> Manifest {
