@@ -126,7 +126,7 @@ public enum SourcePreflight {
             check("grants of \(m.source.cdcUser)", missing.isEmpty, observed: missing.isEmpty ? "all present" : "missing \(missing.joined(separator: ", "))",
                   expected: required.joined(separator: ", "), fix: grantFix)
             // Least privilege: exactly Debezium's five, nothing more (a warning: the connector still works).
-            let extra = extraPrivileges(grants, allowed: required)
+            let extra = extraPrivileges(grants)  // canonical names: MariaDB's BINLOG MONITOR is REPLICATION CLIENT here
             check("least privilege", extra.isEmpty, observed: extra.isEmpty ? "no extra grants" : "extra " + extra.map(\.description).joined(separator: "; "),
                   expected: "only \(required.joined(separator: ", ")) ON *.*",
                   fix: extra.map { $0.revoke(user: m.source.cdcUser) }.joined(separator: " "), warnOnly: true)
@@ -139,8 +139,8 @@ public enum SourcePreflight {
 
     /// Every privilege the grant lines give beyond Debezium's five on *.* (other global
     /// privileges, anything on a database or table, GRANT OPTION, roles). Pure.
-    public static func extraPrivileges(_ grants: [String], allowed: [String] = requiredPrivileges) -> [MySQLGrants.Privilege] {
-        MySQLGrants.extras(grants, allowed: allowed, on: "*.*")
+    public static func extraPrivileges(_ grants: [String]) -> [MySQLGrants.Privilege] {
+        MySQLGrants.extras(grants, allowed: requiredPrivileges, on: "*.*")
     }
 
     /// Privileges of `required` that the grant lines do not give on *.*.

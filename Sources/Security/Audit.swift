@@ -103,7 +103,7 @@ public enum SecurityAudit {
         rows.append(AuditRow(kind: .mysqlUser, subject: "root", reach: "\(m.cluster.bindAddress):\(m.source.port)", authentication: "password",
                              grants: "ALL (bootstrap: the image's initdb; source check only when the CDC user cannot log in)",
                              verdict: .ok, reason: nil))
-        rows.append(mysqlRow(m, user: m.source.cdcUser, expected: MySQLGrants.debeziumPrivileges(engine: m.source.engine), on: "*.*", observed: observed.cdcGrants, notes: &notes))
+        rows.append(mysqlRow(m, user: m.source.cdcUser, expected: MySQLGrants.debeziumPrivileges, on: "*.*", observed: observed.cdcGrants, notes: &notes))
         rows.append(mysqlRow(m, user: m.source.appUser, expected: MySQLGrants.applicationPrivileges, on: MySQLGrants.databaseObject(m.source.database),
                              observed: observed.appGrants, notes: &notes))
         return AuditReport(cluster: m.cluster.name, rows: rows, notes: notes)

@@ -7,7 +7,8 @@ public enum MySQLGrants {
     /// SHOW BINARY LOGS need (REPLICATION CLIENT is now its alias, and SHOW GRANTS says BINLOG MONITOR).
     public static let debeziumMariaDBPrivileges = ["SELECT", "RELOAD", "SHOW DATABASES", "REPLICATION SLAVE", "BINLOG MONITOR"]
 
-    /// Debezium's five for the source engine the manifest names (`mysql` or `mariadb`).
+    /// Debezium's five as the source engine (`mysql` or `mariadb`) names them in messages and fixes.
+    /// Comparisons use the canonical (MySQL) names: `aliases` maps MariaDB's onto them.
     public static func debeziumPrivileges(engine: String) -> [String] {
         engine == "mariadb" ? debeziumMariaDBPrivileges : debeziumPrivileges
     }

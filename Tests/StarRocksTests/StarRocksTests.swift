@@ -19,7 +19,9 @@ final class StarRocksTests: XCTestCase {
         """
     static let secrets = ResolvedSecrets(mysqlRootPassword: "golden-root-Pw1", mysqlCdcPassword: "golden-cdc-Pw2",
                                          clickhousePassword: "golden-ch-Pw3", grafanaAdminPassword: "golden-gf-Pw4",
-                                         cloudflareTunnelToken: nil, mysqlAppPassword: "golden-app-Pw6")
+                                         cloudflareTunnelToken: nil, mysqlAppPassword: "golden-app-Pw6",
+                                         clickhouseWriterPassword: "golden-chw-Pw7", clickhouseReaderPassword: "golden-chr-Pw8",
+                                         kafkaUIPassword: "golden-ui-Pw9")
     let renderer = Renderer(templates: TemplateSource(directories: [TestSupport.repo + "/templates"]))
 
     func variant() throws -> Manifest { try ManifestLoader.parse(Self.variantYAML, file: "variants.yaml").manifest }
