@@ -18,6 +18,8 @@ public final class RuntimeMetrics: Sendable {
         public var engine: ProcessorMetrics?
         /// How a restart finds its place (`kafka-commit-metadata` or `clickhouse-checkpoints`).
         public var recoveryMode: String?
+        /// Flushes by what triggered them (`drained`, `full`, `timer`; FlushPolicy).
+        public var flushReasons: [String: UInt64] = [:]
     }
 
     static let bounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -32,6 +34,7 @@ public final class RuntimeMetrics: Sendable {
     func add(sinkErrors n: UInt64) { s.withLock { $0.sinkErrors += n } }
     func add(rowsOut n: Int, table: String) { s.withLock { $0.rowsOut[table, default: 0] += UInt64(n) } }
     func add(rejects n: Int, stage: String) { s.withLock { $0.rejects[stage, default: 0] += UInt64(n) } }
+    func add(flushReason reason: String) { s.withLock { $0.flushReasons[reason, default: 0] += 1 } }
     func set(engine m: ProcessorMetrics) { s.withLock { $0.engine = m } }
     func set(recoveryMode mode: String) { s.withLock { $0.recoveryMode = mode } }
 
@@ -67,6 +70,10 @@ public final class RuntimeMetrics: Sendable {
         }
         out += "# HELP cdcctl_processor_rows_out_total Rows acknowledged by ClickHouse.\n# TYPE cdcctl_processor_rows_out_total counter\n"
         for table in s.rowsOut.keys.sorted() { out += "cdcctl_processor_rows_out_total{table=\"\(table)\"} \(s.rowsOut[table]!)\n" }
+        out += "# HELP cdcctl_processor_flushes_total Flushes by trigger: drained (nothing more to read), full, timer.\n# TYPE cdcctl_processor_flushes_total counter\n"
+        for reason in ["drained", "full", "timer"] {
+            out += "cdcctl_processor_flushes_total{reason=\"\(reason)\"} \(s.flushReasons[reason] ?? 0)\n"
+        }
         if let mode = s.recoveryMode {
             out += "# HELP cdcctl_processor_recovery_mode Where restarts find the unacknowledged flush (1 = in force).\n"
             out += "# TYPE cdcctl_processor_recovery_mode gauge\ncdcctl_processor_recovery_mode{mode=\"\(mode)\"} 1\n"
