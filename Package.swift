@@ -59,9 +59,12 @@ let package = Package(
         .target(name: "Drills", dependencies: ["OperationsCore", "TopicAdmin", "Kafka", "Runtime", "Connect", "HTTP", "Manifest", "Polling", "State", "Diagnostics"]),
         // Reports on the running cluster (memory) and the one SVG/HTML chart writer every picture shares.
         .target(name: "Reports", dependencies: ["OperationsCore", "Runtime", "State", "Manifest", "Render", "Diagnostics"]),
+        // bench e2e (every hop timed), trace, the run ledger (bench_runs, regressions).
+        .target(name: "EndToEnd", dependencies: ["OperationsCore", "ProcessorRuntime", "Processor", "Producers", "Kafka", "ClickHouse", "MySQL",
+                                                 "State", "Reports", "Manifest", "Polling", "Telemetry", "Diagnostics"]),
         .executableTarget(name: "cdcctl", dependencies: [
             "OperationsCore", "Stack", "TopicAdmin", "SchemaAdmin", "Connectors", "Processing", "Benchmarks", "Producers", "Drills",
-            "Reports", "Render", "Telemetry", "Runtime", "State", "MySQL", "Polling", "Manifest", "Diagnostics",
+            "Reports", "EndToEnd", "Render", "Telemetry", "Runtime", "State", "MySQL", "Polling", "Manifest", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -86,6 +89,7 @@ let package = Package(
         .testTarget(name: "DrillsTests", dependencies: ["Drills", "TopicAdmin", "Runtime", "Polling", "Diagnostics", "State", "TestSupport"]),
         .testTarget(name: "ProducersTests", dependencies: ["Producers", "Processor", "Polling", "MySQL", "Kafka", "ClickHouse", "Manifest", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "State", "Runtime", "Manifest", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["EndToEnd", "State", "Reports", "Kafka", "MySQL", "ClickHouse", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OperationsCore", "State", "Manifest", "TestSupport"]),
     ]
 )

@@ -10,11 +10,15 @@ public struct FlushPolicy: Sendable, Equatable {
     public var flushIntervalMs: Int
     public var batchMaxRows: Int
     public var maxBufferedEvents: Int
+    /// false: the behaviour before issue 18 (the timer decides), kept only so `bench e2e
+    /// --flush-timer-only` can measure the difference on the same build.
+    public var flushWhenDrained: Bool
 
-    public init(flushIntervalMs: Int, batchMaxRows: Int, maxBufferedEvents: Int) {
+    public init(flushIntervalMs: Int, batchMaxRows: Int, maxBufferedEvents: Int, flushWhenDrained: Bool = true) {
         self.flushIntervalMs = flushIntervalMs
         self.batchMaxRows = batchMaxRows
         self.maxBufferedEvents = maxBufferedEvents
+        self.flushWhenDrained = flushWhenDrained
     }
 
     public enum Reason: String, Sendable, Equatable {
@@ -34,7 +38,7 @@ public struct FlushPolicy: Sendable, Equatable {
     public func decide(buffered: Int, sinceFirstBufferedMs: Double, drained: Bool) -> Reason? {
         guard buffered > 0 else { return nil }
         if buffered >= batchMaxRows || buffered >= maxBufferedEvents { return .full }
-        if drained { return .drained }
+        if drained && flushWhenDrained { return .drained }
         if sinceFirstBufferedMs >= Double(flushIntervalMs) { return .timer }
         return nil
     }
@@ -42,6 +46,6 @@ public struct FlushPolicy: Sendable, Equatable {
     /// How long the next poll may wait: nothing while records are buffered (an empty answer
     /// then means "drained"), otherwise up to 100 ms (the loop's tick for the idle rule and stop).
     public func pollTimeoutMs(buffered: Int) -> Int32 {
-        buffered > 0 ? 0 : Int32(max(1, min(100, flushIntervalMs)))
+        buffered > 0 && flushWhenDrained ? 0 : Int32(max(1, min(100, flushIntervalMs)))
     }
 }

@@ -43,6 +43,8 @@ public final class ProcessorRunner: Service {
         /// A partition without a committed offset starts at its end instead of its beginning
         /// (a benchmark's own group must not replay the topic's history).
         public var startAtEndWhenUncommitted = false
+        /// false only for `bench e2e --flush-timer-only`: the flush timer alone decides (before issue 18).
+        public var flushWhenDrained = true
 
         public init(bootstrap: String, group: String, clickhouse: ClickHouseConfig, database: String, flushIntervalMs: Int,
                     batchMaxRows: Int, maxBufferedEvents: Int, exitWhenIdleSeconds: Double? = nil, idleTimeoutSeconds: Double = 0,
@@ -197,7 +199,8 @@ public final class ProcessorRunner: Service {
     // MARK: - Main loop
 
     var policy: FlushPolicy {
-        FlushPolicy(flushIntervalMs: options.flushIntervalMs, batchMaxRows: options.batchMaxRows, maxBufferedEvents: options.maxBufferedEvents)
+        FlushPolicy(flushIntervalMs: options.flushIntervalMs, batchMaxRows: options.batchMaxRows, maxBufferedEvents: options.maxBufferedEvents,
+                    flushWhenDrained: options.flushWhenDrained)
     }
 
     private func loop() throws {

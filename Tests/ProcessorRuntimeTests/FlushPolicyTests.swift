@@ -28,6 +28,13 @@ final class FlushPolicyTests: XCTestCase {
         XCTAssertEqual(policy.decide(buffered: 1000, sinceFirstBufferedMs: 0, drained: true), .full)
     }
 
+    func testTheTimerOnlyPolicyKeptForBeforeAndAfterMeasurementsIgnoresDrains() {
+        let before = FlushPolicy(flushIntervalMs: 200, batchMaxRows: 1000, maxBufferedEvents: 5000, flushWhenDrained: false)
+        XCTAssertNil(before.decide(buffered: 3, sinceFirstBufferedMs: 10, drained: true))
+        XCTAssertEqual(before.decide(buffered: 3, sinceFirstBufferedMs: 200, drained: true), .timer)
+        XCTAssertEqual(before.pollTimeoutMs(buffered: 3), 100, "it waits in poll as before")
+    }
+
     func testThePollDoesNotWaitWhileRecordsAreBufferedSoAnEmptyAnswerMeansDrained() {
         XCTAssertEqual(policy.pollTimeoutMs(buffered: 5), 0)
         XCTAssertEqual(policy.pollTimeoutMs(buffered: 0), 100)
