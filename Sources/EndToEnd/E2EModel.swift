@@ -187,7 +187,7 @@ public enum E2EAnalyzer {
 
         var missingAt: [String: Int] = [:]
         for t in timelines where t.visibleMs == nil {
-            let hop = t.kafkaMs == nil && t.debeziumMs == nil && t.consumedMs == nil ? "kafka (not consumed)"
+            let hop = t.kafkaMs == nil && t.debeziumMs == nil && t.consumedMs == nil ? "not consumed (Kafka or processor)"
                 : t.consumedMs == nil ? "processor" : "clickhouse"
             missingAt[hop, default: 0] += 1
         }

@@ -96,7 +96,7 @@ final class LedgerAndAnalysisTests: XCTestCase {
         XCTAssertEqual(a.consistency.inKafka, 3, "order 4 never reached Kafka; order 99 is not this run's")
         XCTAssertEqual(a.consistency.inClickHouse, 2)
         XCTAssertEqual(a.consistency.notArrived, 2)
-        XCTAssertEqual(a.consistency.missingAt, ["kafka (not consumed)": 1, "clickhouse": 1])
+        XCTAssertEqual(a.consistency.missingAt, ["not consumed (Kafka or processor)": 1, "clickhouse": 1])
         XCTAssertEqual(a.consistency.duplicatesInKafka, 1)
         XCTAssertEqual(a.consistency.duplicatesInClickHouse, 1)
         XCTAssertEqual(a.consistency.mismatchedOrders, 2, "order 1 has an extra event, order 4 none")
