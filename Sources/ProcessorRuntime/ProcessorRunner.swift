@@ -93,6 +93,8 @@ public final class ProcessorRunner: Service {
     /// When each trades partition last had a record (processing time), for the idle rule.
     private var lastArrival: [Int32: Date] = [:]
     private var dataFlushes = 0
+    /// The newest Kafka timestamp among the records of the current flush (freshness at ClickHouse).
+    private var newestInFlush: Int64?
     /// Quarantine log lines since the last flush (a flood is summarised, not logged line by line).
     private var quarantineLogged = 0
     private let failpoint = Failpoint.fromEnvironment()
@@ -281,6 +283,10 @@ public final class ProcessorRunner: Service {
         }
         if m.topic == engine.config.tradesTopic { lastArrival[m.partition] = Date() }
         observer?.consumed(m, atMs: Self.nowMs())
+        if let ts = m.timestampMs {
+            metrics.observe(consumedTimestampMs: ts)
+            newestInFlush = max(newestInFlush ?? ts, ts)
+        }
         next[key] = m.offset + 1
         buffered += 1
         metrics.add(eventsIn: 1)
@@ -366,6 +372,8 @@ public final class ProcessorRunner: Service {
         // 3. The sink has every row: move the offsets.
         if !ranges.isEmpty {
             observer?.acknowledged(ranges: ranges.map { ($0.key.topic, $0.key.partition, $0.start, $0.end) }, atMs: Self.nowMs())
+            if let newest = newestInFlush { metrics.observe(acknowledgedTimestampMs: newest) }
+            newestInFlush = nil
             try save(engine.checkpoints().map {
                 CommittedOffset(topic: $0.topic, partition: $0.partition, offset: $0.offset, metadata: $0.metadata)
             }, final: true)

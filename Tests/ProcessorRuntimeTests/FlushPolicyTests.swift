@@ -41,3 +41,18 @@ final class FlushPolicyTests: XCTestCase {
         XCTAssertEqual(FlushPolicy(flushIntervalMs: 20, batchMaxRows: 1, maxBufferedEvents: 1).pollTimeoutMs(buffered: 0), 20)
     }
 }
+
+/// `cdcctl_freshness_seconds{hop}`: the age of the newest change consumed and acknowledged.
+final class FreshnessMetricTests: XCTestCase {
+    func testFreshnessIsTheAgeOfTheNewestChangeAtEachHopAndAbsentUntilSeen() {
+        let m = RuntimeMetrics()
+        XCTAssertFalse(m.render().contains("cdcctl_freshness_seconds"), "nothing seen: no made-up age")
+        m.observe(consumedTimestampMs: 10_000)
+        m.observe(consumedTimestampMs: 9_000)  // an older record does not make it fresher or staler
+        m.observe(acknowledgedTimestampMs: 8_500)
+        let text = m.render(nowMs: 12_500)
+        XCTAssertTrue(text.contains("cdcctl_freshness_seconds{hop=\"kafka\"} 2.500"), text)
+        XCTAssertTrue(text.contains("cdcctl_freshness_seconds{hop=\"clickhouse\"} 4.000"), text)
+        XCTAssertTrue(text.contains("# TYPE cdcctl_freshness_seconds gauge"))
+    }
+}
