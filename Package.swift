@@ -64,9 +64,12 @@ let package = Package(
         .target(name: "Reports", dependencies: ["OperationsCore", "Runtime", "State", "Manifest", "Render", "Diagnostics"]),
         // Least privilege: who can reach what (cdcctl audit) — pure rules, and each MySQL user's own grants.
         .target(name: "Security", dependencies: ["Manifest", "MySQL", "Diagnostics"]),
+        // bench e2e (every hop timed), trace, the run ledger (bench_runs, regressions).
+        .target(name: "EndToEnd", dependencies: ["OperationsCore", "ProcessorRuntime", "Processor", "Producers", "Kafka", "ClickHouse", "MySQL",
+                                                 "State", "Reports", "Manifest", "Polling", "Telemetry", "Diagnostics"]),
         .executableTarget(name: "cdcctl", dependencies: [
             "OperationsCore", "Stack", "TopicAdmin", "SchemaAdmin", "Connectors", "Processing", "Benchmarks", "Producers", "Drills",
-            "Reports", "Security", "Render", "Telemetry", "Runtime", "State", "MySQL", "Polling", "Manifest", "Diagnostics",
+            "Reports", "Security", "EndToEnd", "Render", "Telemetry", "Runtime", "State", "MySQL", "Polling", "Manifest", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -93,6 +96,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "State", "Runtime", "Manifest", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StarRocksTests", dependencies: ["StarRocks", "Render", "Manifest", "Diagnostics", "TestSupport",
                                                         .product(name: "Yams", package: "Yams")], exclude: ["Golden"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["EndToEnd", "State", "Reports", "Kafka", "MySQL", "ClickHouse", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OperationsCore", "State", "Manifest", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "Connectors", "SchemaAdmin", "Render", "Manifest", "ClickHouse", "HTTP", "MySQL", "Checksum", "Diagnostics", "TestSupport"]),
     ]

@@ -1511,6 +1511,7 @@ connect:
       serverId: 5401
       snapshotMode: initial
       heartbeatIntervalMs: 10000
+      pollIntervalMs: 50            # Debezium poll.interval.ms (its default 500 adds ~250 ms per change)
       maxQueueSize: 8192
       maxQueueSizeBytes: 67108864   # 64 MiB: a snapshot cannot fill the 512 MiB heap
       maxBatchSize: 2048
@@ -1614,6 +1615,11 @@ producers:
     topic: trades.raw
     symbols: [KRW-BTC, KRW-ETH, KRW-XRP]
     ratePerSecond: 50        # synthetic trades/s
+
+bench:
+  e2e:
+    p99Ms: 5000              # `cdcctl bench e2e` verdict: commit → visible in ClickHouse, p99 at most this
+    minRate: 200             # … and at least this many changes/s reached ClickHouse
 
 """#,
         "docker-testbed.yaml": #"""

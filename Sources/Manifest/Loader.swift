@@ -317,10 +317,13 @@ public enum ManifestLoader {
                       maxErrorNumber: r.int("maxErrorNumber", default: 0),
                       minMaxMapCount: r.int("minMaxMapCount", default: 262_144))
         }
+        let bench = f.object("bench") { b in
+            Bench(e2e: b.object("e2e") { e in BenchE2E(p99Ms: e.int("p99Ms", default: 5000), minRate: e.double("minRate", default: 200)) })
+        }
         return Manifest(cluster: cluster, secrets: secrets, source: source, kafka: kafka, connect: connect,
                         clickhouse: clickhouse, prometheus: prometheus, grafana: grafana, kafkaUI: kafkaUI,
                         cloudflared: cloudflared, processor: processor, producers: producers, reports: reports, access: access,
-                        starrocks: starrocks)
+                        starrocks: starrocks, bench: bench)
     }
 
     static func readTopic(_ t: Fields, _ d: TopicDefaults) -> Topic {
@@ -347,6 +350,7 @@ public enum ManifestLoader {
                          serverId: c.int("serverId", default: d.serverId),
                          snapshotMode: c.choice("snapshotMode", Connector.snapshotModes, default: d.snapshotMode),
                          heartbeatIntervalMs: c.int("heartbeatIntervalMs", default: d.heartbeatIntervalMs),
+                         pollIntervalMs: c.int("pollIntervalMs", default: d.pollIntervalMs),
                          maxQueueSize: c.int("maxQueueSize", default: d.maxQueueSize),
                          maxQueueSizeBytes: c.int("maxQueueSizeBytes", default: d.maxQueueSizeBytes),
                          maxBatchSize: c.int("maxBatchSize", default: d.maxBatchSize),
@@ -358,7 +362,7 @@ public enum ManifestLoader {
         name: "shop-mysql", databaseHost: "mysql", databasePort: 3306,
         kafkaBootstrap: KafkaListeners.internalBootstrap(kafka),
         topicPrefix: "cdc", tables: ["shop.orders", "shop.order_executions"],
-        serverId: 5401, snapshotMode: "initial", heartbeatIntervalMs: 10_000, maxQueueSize: 8192,
+        serverId: 5401, snapshotMode: "initial", heartbeatIntervalMs: 10_000, pollIntervalMs: 50, maxQueueSize: 8192,
         maxQueueSizeBytes: 67_108_864, maxBatchSize: 2048, schemaHistoryTopic: "schemahistory.shop", config: []) }
 
     /// CDC topics keyed by order_id (one order's events stay in order), trades keyed by symbol,

@@ -20,6 +20,20 @@ public struct Manifest: Sendable, Codable, Equatable {
     public var access: Access
     /// StarRocks loading the Debezium topics itself (Routine Load); off unless enabled.
     public var starrocks: StarRocks
+    public var bench: Bench
+}
+
+/// Targets `cdcctl bench` judges a run against.
+public struct Bench: Sendable, Codable, Equatable {
+    public var e2e: BenchE2E
+}
+
+/// `bench.e2e`: the seed's headline targets (end-to-end p99 under 5 s, over 200 changes/s).
+public struct BenchE2E: Sendable, Codable, Equatable {
+    /// End-to-end p99 latency (MySQL commit → visible in ClickHouse) must stay at or below this.
+    public var p99Ms: Int
+    /// The sustained rate of changes that reached ClickHouse must be at least this.
+    public var minRate: Double
 }
 
 /// How cdcctl (on the host) reaches the stack. Derived from bindAddress and the host ports
@@ -188,6 +202,11 @@ public struct Connector: Sendable, Codable, Equatable {
     public var serverId: Int
     public var snapshotMode: String
     public var heartbeatIntervalMs: Int
+    /// Debezium's `poll.interval.ms`: how long the task waits for a batch to fill before it hands
+    /// Connect what it has. Debezium's 500 ms default makes every change below ~4,000/s wait
+    /// ~250 ms on average; 50 ms costs ten times the (mostly empty) wake-ups and smaller
+    /// produce batches (docs/benchmarks.md).
+    public var pollIntervalMs: Int
     public var maxQueueSize: Int
     /// Caps the connector's in-memory queue so the worker cannot OOM on a small box.
     public var maxQueueSizeBytes: Int

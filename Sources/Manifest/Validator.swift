@@ -336,6 +336,10 @@ private struct Checks {
             if c.heartbeatIntervalMs < 0 {
                 fail("\(p).heartbeatIntervalMs", "must be 0 (off) or positive", fix: "e.g. 10000")
             }
+            if c.pollIntervalMs < 1 || c.pollIntervalMs > 60_000 {
+                fail("\(p).pollIntervalMs", "must be between 1 and 60000 ms, found \(c.pollIntervalMs)",
+                     fix: "50 (low latency, the default) or Debezium's own 500 (fewer, larger batches)")
+            }
         }
     }
 
@@ -401,6 +405,12 @@ private struct Checks {
                                      ("processor.anomalies.volumeWindows", p.anomalies.volumeWindows, 1...10_000)]
             where !range.contains(value) {
             fail(path, "must be between \(range.lowerBound) and \(range.upperBound), found \(value)", fix: "see manifests/default.yaml for the usual value")
+        }
+        if m.bench.e2e.p99Ms < 1 {
+            fail("bench.e2e.p99Ms", "must be a positive number of milliseconds, found \(m.bench.e2e.p99Ms)", fix: "e.g. 5000 (the seed's target)")
+        }
+        if !(m.bench.e2e.minRate > 0) {
+            fail("bench.e2e.minRate", "must be a positive rate of changes per second, found \(m.bench.e2e.minRate)", fix: "e.g. 200 (the seed's target)")
         }
         if m.producers.trades.source == "replay" && (m.producers.trades.replayFile ?? "").isEmpty {
             fail("producers.trades.replayFile", "is required when source is replay", fix: "name a recorded trades file (JSON lines)")

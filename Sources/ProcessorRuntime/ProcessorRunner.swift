@@ -37,6 +37,14 @@ public final class ProcessorRunner: Service {
         public var idleTimeoutSeconds: Double
         /// Where checkpoints go; `auto` probes the broker.
         public var recovery: RecoveryPreference
+        /// Consume only these of the engine's input topics (nil: all three). `bench e2e` runs a
+        /// processor of its own on the orders topic alone.
+        public var onlyTopics: Set<String>?
+        /// A partition without a committed offset starts at its end instead of its beginning
+        /// (a benchmark's own group must not replay the topic's history).
+        public var startAtEndWhenUncommitted = false
+        /// false only for `bench e2e --flush-timer-only`: the flush timer alone decides (before issue 18).
+        public var flushWhenDrained = true
 
         public init(bootstrap: String, group: String, clickhouse: ClickHouseConfig, database: String, flushIntervalMs: Int,
                     batchMaxRows: Int, maxBufferedEvents: Int, exitWhenIdleSeconds: Double? = nil, idleTimeoutSeconds: Double = 0,
@@ -85,19 +93,33 @@ public final class ProcessorRunner: Service {
     /// When each trades partition last had a record (processing time), for the idle rule.
     private var lastArrival: [Int32: Date] = [:]
     private var dataFlushes = 0
+    /// The newest Kafka timestamp among the records of the current flush (freshness at ClickHouse).
+    private var newestInFlush: Int64?
     /// Quarantine log lines since the last flush (a flood is summarised, not logged line by line).
     private var quarantineLogged = 0
     private let failpoint = Failpoint.fromEnvironment()
 
-    public init(options: Options, config: ProcessorConfig, sink: RowSink? = nil, log: @escaping (String) -> Void) {
+    /// Sees every record as it is consumed and every flush once the sink acknowledged it
+    /// (`bench e2e` time-stamps those hops); nil in `process run`.
+    let observer: ProcessorObserver?
+
+    public init(options: Options, config: ProcessorConfig, sink: RowSink? = nil, observer: ProcessorObserver? = nil,
+                log: @escaping (String) -> Void) {
         self.options = options
+        self.observer = observer
         self.engine = ProcessorEngine(config: config)
         self.clickhouse = ClickHouseClient(options.clickhouse)
         self.sink = sink ?? ClickHouseRowSink(clickhouse, database: options.database)
         self.log = log
     }
 
-    var topics: [String] { [engine.config.tradesTopic, engine.config.ordersTopic, engine.config.executionsTopic] }
+    var topics: [String] {
+        let all = [engine.config.tradesTopic, engine.config.ordersTopic, engine.config.executionsTopic]
+        guard let only = options.onlyTopics else { return all }
+        var seen: [String] = []
+        for t in all where only.contains(t) && !seen.contains(t) { seen.append(t) }
+        return seen
+    }
 
     public func run(until stop: StopFlag) throws {
         self.stop = stop
@@ -135,7 +157,8 @@ public final class ProcessorRunner: Service {
         var lost = 0
         for c in committed {
             let key = PartitionKey(topic: c.topic, partition: c.partition)
-            guard c.offset >= 0 else { starts.append((c.topic, c.partition, -2)); continue }
+            // -2: the beginning; -1: the end (librdkafka's logical offsets).
+            guard c.offset >= 0 else { starts.append((c.topic, c.partition, options.startAtEndWhenUncommitted ? -1 : -2)); continue }
             let (meta, pend) = Self.splitPending(c.metadata)
             if meta == nil { lost += 1 }
             let cp = meta.flatMap { PartitionCheckpoint(topic: c.topic, partition: c.partition, offset: c.offset, metadata: $0) }
@@ -157,6 +180,7 @@ public final class ProcessorRunner: Service {
             log("processor: could not read the orders over the oversized limit from \(sink.description) (\(error)); updates without a before image start from no known state")
         }
         try consumer.assign(starts.map { (topic: $0.0, partition: $0.1, offset: $0.2) })
+        observer?.assigned(partitions: starts.map { ($0.0, $0.1) })
         let started = Date()
         for p in partitions where p.topic == engine.config.tradesTopic { lastArrival[p.partition] = started }
         log("processor: \(partitions.count) partitions of \(topics.joined(separator: ", ")), group \(options.group)"
@@ -176,12 +200,16 @@ public final class ProcessorRunner: Service {
 
     // MARK: - Main loop
 
+    var policy: FlushPolicy {
+        FlushPolicy(flushIntervalMs: options.flushIntervalMs, batchMaxRows: options.batchMaxRows, maxBufferedEvents: options.maxBufferedEvents,
+                    flushWhenDrained: options.flushWhenDrained)
+    }
+
     private func loop() throws {
         var lastInput = Date()
         let delayMs = engine.config.watermarkDelayMs
         while !stop.isSet {
-            let timeout = Int32(max(1, min(100, options.flushIntervalMs)))
-            let got = try consumer.poll(timeoutMs: timeout) { message -> Bool in
+            let got = try consumer.poll(timeoutMs: policy.pollTimeoutMs(buffered: buffered)) { message -> Bool in
                 process(message)
                 return true
             } ?? false
@@ -200,8 +228,11 @@ public final class ProcessorRunner: Service {
                     }
                 }
             }
-            let due = firstBufferedAt.map { now.timeIntervalSince($0) * 1000 >= Double(options.flushIntervalMs) } ?? false
-            if buffered >= options.batchMaxRows || buffered >= options.maxBufferedEvents || due {
+            // Flush when the burst is drained (the poll above did not wait and got nothing) or the
+            // batch is full; the interval is only an upper bound (FlushPolicy).
+            let waited = firstBufferedAt.map { now.timeIntervalSince($0) * 1000 } ?? 0
+            if let reason = policy.decide(buffered: buffered, sinceFirstBufferedMs: waited, drained: !got) {
+                metrics.add(flushReason: reason.rawValue)
                 try flush()
             }
             if let idle = options.exitWhenIdleSeconds, now.timeIntervalSince(lastInput) >= idle, buffered == 0 {
@@ -251,6 +282,11 @@ public final class ProcessorRunner: Service {
             }
         }
         if m.topic == engine.config.tradesTopic { lastArrival[m.partition] = Date() }
+        observer?.consumed(m, atMs: Self.nowMs())
+        if let ts = m.timestampMs {
+            metrics.observe(consumedTimestampMs: ts)
+            newestInFlush = max(newestInFlush ?? ts, ts)
+        }
         next[key] = m.offset + 1
         buffered += 1
         metrics.add(eventsIn: 1)
@@ -258,6 +294,8 @@ public final class ProcessorRunner: Service {
     }
 
     static let fnvBasis: UInt64 = 0xcbf29ce484222325
+
+    static func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
     /// FNV-1a 64 over a record's offset, timestamp, key and value: the same records give the
     /// same value on a replay; a recreated topic's records at the same offsets do not.
@@ -333,6 +371,9 @@ public final class ProcessorRunner: Service {
         }
         // 3. The sink has every row: move the offsets.
         if !ranges.isEmpty {
+            observer?.acknowledged(ranges: ranges.map { ($0.key.topic, $0.key.partition, $0.start, $0.end) }, atMs: Self.nowMs())
+            if let newest = newestInFlush { metrics.observe(acknowledgedTimestampMs: newest) }
+            newestInFlush = nil
             try save(engine.checkpoints().map {
                 CommittedOffset(topic: $0.topic, partition: $0.partition, offset: $0.offset, metadata: $0.metadata)
             }, final: true)
@@ -531,4 +572,15 @@ struct Failpoint {
         log("processor: failpoint \(here) in flush \(n): SIGKILL")
         kill(getpid(), SIGKILL)
     }
+}
+
+/// Watches the runtime's hops (for `bench e2e`): called on the processor's thread, so it must
+/// only copy what it needs.
+public protocol ProcessorObserver: AnyObject {
+    /// The partitions were assigned (the consumer starts fetching).
+    func assigned(partitions: [(topic: String, partition: Int32)])
+    /// A record was handed to the engine, at the host's wall clock (ms since the epoch).
+    func consumed(_ message: RawMessage, atMs: Int64)
+    /// ClickHouse acknowledged every insert of a flush covering `[start, end)` of each partition.
+    func acknowledged(ranges: [(topic: String, partition: Int32, start: Int64, end: Int64)], atMs: Int64)
 }

@@ -18,6 +18,12 @@ public final class RuntimeMetrics: Sendable {
         public var engine: ProcessorMetrics?
         /// How a restart finds its place (`kafka-commit-metadata` or `clickhouse-checkpoints`).
         public var recoveryMode: String?
+        /// Flushes by what triggered them (`drained`, `full`, `timer`; FlushPolicy).
+        public var flushReasons: [String: UInt64] = [:]
+        /// Kafka timestamps (ms) of the newest record consumed, and of the newest whose rows
+        /// ClickHouse acknowledged: `cdcctl_freshness_seconds{hop}` is the age of each.
+        public var newestConsumedMs: Int64?
+        public var newestAcknowledgedMs: Int64?
     }
 
     static let bounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -32,6 +38,9 @@ public final class RuntimeMetrics: Sendable {
     func add(sinkErrors n: UInt64) { s.withLock { $0.sinkErrors += n } }
     func add(rowsOut n: Int, table: String) { s.withLock { $0.rowsOut[table, default: 0] += UInt64(n) } }
     func add(rejects n: Int, stage: String) { s.withLock { $0.rejects[stage, default: 0] += UInt64(n) } }
+    public func observe(consumedTimestampMs ms: Int64) { s.withLock { $0.newestConsumedMs = max($0.newestConsumedMs ?? ms, ms) } }
+    public func observe(acknowledgedTimestampMs ms: Int64) { s.withLock { $0.newestAcknowledgedMs = max($0.newestAcknowledgedMs ?? ms, ms) } }
+    func add(flushReason reason: String) { s.withLock { $0.flushReasons[reason, default: 0] += 1 } }
     func set(engine m: ProcessorMetrics) { s.withLock { $0.engine = m } }
     func set(recoveryMode mode: String) { s.withLock { $0.recoveryMode = mode } }
 
@@ -44,7 +53,7 @@ public final class RuntimeMetrics: Sendable {
     }
 
     /// Prometheus exposition format, names as the alert rules and dashboard use them.
-    public func render() -> String {
+    public func render(nowMs: Int64 = Int64((Date().timeIntervalSince1970 * 1000).rounded())) -> String {
         let s = snapshot()
         var out = ""
         func counter(_ name: String, _ help: String, _ value: UInt64, labels: String = "") {
@@ -67,6 +76,19 @@ public final class RuntimeMetrics: Sendable {
         }
         out += "# HELP cdcctl_processor_rows_out_total Rows acknowledged by ClickHouse.\n# TYPE cdcctl_processor_rows_out_total counter\n"
         for table in s.rowsOut.keys.sorted() { out += "cdcctl_processor_rows_out_total{table=\"\(table)\"} \(s.rowsOut[table]!)\n" }
+        out += "# HELP cdcctl_processor_flushes_total Flushes by trigger: drained (nothing more to read), full, timer.\n# TYPE cdcctl_processor_flushes_total counter\n"
+        for reason in ["drained", "full", "timer"] {
+            out += "cdcctl_processor_flushes_total{reason=\"\(reason)\"} \(s.flushReasons[reason] ?? 0)\n"
+        }
+        // Age of the newest change seen at each hop the processor sees (Kafka record timestamps):
+        // `kafka` = consumed from Kafka, `clickhouse` = acknowledged by ClickHouse. Absent until seen.
+        if s.newestConsumedMs != nil || s.newestAcknowledgedMs != nil {
+            out += "# HELP cdcctl_freshness_seconds Age of the newest change seen at each hop (from its Kafka record timestamp).\n# TYPE cdcctl_freshness_seconds gauge\n"
+            for (hop, ms) in [("kafka", s.newestConsumedMs), ("clickhouse", s.newestAcknowledgedMs)] {
+                guard let ms else { continue }
+                out += "cdcctl_freshness_seconds{hop=\"\(hop)\"} \(String(format: "%.3f", max(0, Double(nowMs - ms) / 1000)))\n"
+            }
+        }
         if let mode = s.recoveryMode {
             out += "# HELP cdcctl_processor_recovery_mode Where restarts find the unacknowledged flush (1 = in force).\n"
             out += "# TYPE cdcctl_processor_recovery_mode gauge\ncdcctl_processor_recovery_mode{mode=\"\(mode)\"} 1\n"

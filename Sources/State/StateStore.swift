@@ -133,6 +133,23 @@ public final class StateStore {
             PRIMARY KEY (cluster, service)
         );
         """,
+        // 6 (table bench_runs): every `cdcctl bench e2e|processor|producer` run — when, which cdcctl,
+        // the manifest's hash, the parameters and the figures (JSON), for `bench history`.
+        """
+        CREATE TABLE bench_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            cluster TEXT,
+            name TEXT NOT NULL,
+            started_at_ms INTEGER NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            cdcctl_version TEXT NOT NULL,
+            manifest_hash TEXT NOT NULL,
+            parameters TEXT NOT NULL,
+            results TEXT NOT NULL,
+            verdict TEXT NOT NULL
+        );
+        CREATE INDEX bench_runs_by_name ON bench_runs(name, id);
+        """,
     ]
 
     public init(path: String) throws {
