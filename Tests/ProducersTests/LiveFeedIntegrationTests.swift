@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import Producers
 import TestSupport
 import XCTest
 
@@ -288,5 +289,45 @@ final class LiveFeedIntegrationTests: XCTestCase {
         XCTAssertEqual(live["reconnects"] as? Int, 1, "after the drop")
         XCTAssertGreaterThan(live["duplicates"] as? Int ?? 0, 0, "the repeated frames' records were dropped")
         assertExactlyOnceInOrder(try tradeIds(try consume(topic, expecting: expected.count)), expected: expected)
+    }
+
+    /// `up --with-producers` starts producers the way this does (ProducerProcesses.start: detached,
+    /// logging to the state dir); `status` then shows each one's pid file checked with kill(pid, 0).
+    func testStatusShowsWhetherABackgroundProducerRuns() throws {
+        let m = try manifest(symbols: ["KRW-BTC", "KRW-ETH"], source: "synthetic")
+        let stateDir = dir + "/state"
+        func producers() throws -> [String: [String: Any]] {
+            let r = try cdcctl.separately(["status", "-m", m, "-o", "json"])
+            let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout + r.stderr)
+            let list = try XCTUnwrap(o["producers"] as? [[String: Any]], r.stdout)
+            return Dictionary(uniqueKeysWithValues: list.map { ($0["name"] as! String, $0) })
+        }
+        XCTAssertEqual(try producers()["trades"]?["state"] as? String, "stopped")
+        let pid = try XCTUnwrap(try ProducerProcesses.start(executable: TestSupport.cdcctlBinary, stateDir: stateDir, name: "trades",
+                                                            arguments: ["-m", m, "--state-dir", stateDir, "--source", "synthetic", "--rate", "20", "--duration", "60"]))
+        defer { kill(pid, SIGKILL) }
+        var running: [String: Any]?
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            running = try producers()["trades"]
+            if running?["state"] as? String == "running" { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        XCTAssertEqual(running?["state"] as? String, "running", "\(String(describing: running))")
+        XCTAssertEqual(running?["pid"] as? Int, Int(pid), "the pid the producer wrote is the one started")
+        XCTAssertEqual(try producers()["orders"]?["state"] as? String, "stopped")
+        XCTAssertNil(try ProducerProcesses.start(executable: TestSupport.cdcctlBinary, stateDir: stateDir, name: "trades", arguments: []),
+                     "a running producer is left alone")
+        kill(pid, SIGTERM)  // flushes and removes its pid file
+        var after = ""
+        let until = Date().addingTimeInterval(30)
+        while Date() < until {
+            after = try producers()["trades"]?["state"] as? String ?? ""
+            if after == "stopped" { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        XCTAssertEqual(after, "stopped", "a clean exit removes the pid file")
+        let log = try String(contentsOfFile: ProducerProcesses.logFile(stateDir, "trades"), encoding: .utf8)
+        XCTAssertTrue(log.contains("ended by signal"), "its summary went to the log: \(log)")
     }
 }
