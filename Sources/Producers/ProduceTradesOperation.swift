@@ -95,6 +95,10 @@ public enum ProduceTradesOperation {
         default:
             throw CdcError.invalid("unknown source '\(source)'", subject: "--source", fix: "use synthetic, replay, upbit or kis")
         }
+        if source == "kis" {
+            _ = try resolveSecret(o.kisAppKey, option: "--kis-app-key")
+            _ = try resolveSecret(o.kisAppSecret, option: "--kis-app-secret")
+        }
         if let r = o.rate, !(r > 0) { throw CdcError.invalid("must be positive trades per second, found \(r)", subject: "--rate", fix: "e.g. --rate 100") }
         if let c = o.count, c <= 0 { throw CdcError.invalid("must be positive, found \(c)", subject: "--count", fix: "e.g. --count 1000") }
         if let d = o.durationSeconds, !(d > 0) { throw CdcError.invalid("must be positive seconds", subject: "--duration", fix: "e.g. --duration 60") }
@@ -107,10 +111,6 @@ public enum ProduceTradesOperation {
             throw CdcError.invalid("'\(symbol)' is not a \(source) symbol", subject: "producers.trades.symbols[\(i)]", fix: SymbolFormat.example(source: source))
         }
         if let listen = o.metricsListen { _ = try metricsAddress(listen) }
-        if source == "kis" {
-            _ = try resolveSecret(o.kisAppKey, option: "--kis-app-key")
-            _ = try resolveSecret(o.kisAppSecret, option: "--kis-app-secret")
-        }
         if source == "replay" && (o.file ?? m.producers.trades.replayFile ?? "").isEmpty {
             throw CdcError.invalid("replay needs a recorded file", subject: "--file", fix: "pass --file FILE (trade lines) or set producers.trades.replayFile")
         }
@@ -185,7 +185,7 @@ public enum ProduceTradesOperation {
             next = { (gen.next(), schedule.nextAt()) }
             progress("synthetic trades for \(m.producers.trades.symbols.joined(separator: ", ")) to \(topic), seed \(s), event time \(step) ms apart")
         }
-        StopSignal.install()
+        let stop = StopFlag()
         let sink = try KafkaTradeSink(bootstrap: m.access.kafkaBootstrap, topic: topic)
         let snapshot = Mutex(TradeRunSummary())
         var metrics: MetricsServer?
@@ -198,7 +198,7 @@ public enum ProduceTradesOperation {
             progress("metrics on http://\(host):\(port)/metrics")
         }
         defer { _ = metrics }
-        let runner = TradeRunner(clock: SystemClock(), count: o.count, durationSeconds: o.durationSeconds, shouldStop: { StopSignal.isRequested },
+        let runner = TradeRunner(clock: SystemClock(), count: o.count, durationSeconds: o.durationSeconds, shouldStop: { stop.isSet },
                                  live: { s in
                                      snapshot.withLock { $0 = s }
                                      var line = String(format: "trades: %d queued, %d acknowledged, %d failed, %.0f/s", s.queued, s.acknowledged, s.failed, s.tradesPerSecond)
@@ -207,16 +207,16 @@ public enum ProduceTradesOperation {
                                      }
                                      live(line)
                                  })
-        var summary: TradeRunSummary
-        if let liveSource {
-            liveSource.start()
-            defer { liveSource.requestStop() }
-            summary = try runner.run(into: sink, pull: {
-                if liveSource.fatal != nil { return .end }
-                return liveSource.pull()
-            })
-        } else {
-            summary = try runner.run(into: sink, next: next)
+        var summary = try ProducerService.run(name: "produce trades", stop: stop, log: progress) { _ in
+            if let liveSource {
+                liveSource.start()
+                defer { liveSource.requestStop() }
+                return try runner.run(into: sink, pull: {
+                    if liveSource.fatal != nil { return .end }
+                    return liveSource.pull()
+                })
+            }
+            return try runner.run(into: sink, next: next)
         }
         liveSource?.requestStop()
         summary.source = source

@@ -25,4 +25,19 @@ public enum ProducerMetrics {
         }
         return out
     }
+
+    /// `produce orders`: lifecycle steps (transactions).
+    public static func text(orders s: OrderRunSummary) -> String {
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ value: Double) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            out += "\(name){producer=\"orders\"} \(value == value.rounded() ? String(Int64(value)) : String(value))\n"
+        }
+        metric("cdcctl_producer_written_total", "counter", "Lifecycle steps attempted (one transaction each).", Double(s.attempted))
+        metric("cdcctl_producer_committed_total", "counter", "Steps whose COMMIT returned OK.", Double(s.committed))
+        metric("cdcctl_producer_failed_total", "counter", "Steps not written: failed, indeterminate (lost during COMMIT) or skipped while waiting.", Double(s.unwritten))
+        metric("cdcctl_producer_retries_total", "counter", "Retries while MySQL was unavailable.", Double(s.retries))
+        metric("cdcctl_producer_rate_per_second", "gauge", "Steps per second since the start.", s.stepsPerSecond)
+        return out
+    }
 }

@@ -31,6 +31,7 @@ struct Produce: ParsableCommand {
         @Option(help: "Seed for a reproducible run (same seed, same orders).") var seed: UInt64?
         @Option(help: "Seconds one step is retried while MySQL is unavailable before it is counted unwritten.") var retrySeconds: Double = 30
         @Flag(help: "Create or update source.appUser as root first (for a server cdcctl did not render, e.g. the testbed).") var createUser = false
+        @Option(help: ArgumentHelp("Serve GET /metrics on HOST:PORT (or PORT on 127.0.0.1) while running.", valueName: "HOST:PORT")) var metricsListen: String?
 
         var journal: JournalSpec? {
             var args: [String] = []
@@ -41,13 +42,15 @@ struct Produce: ParsableCommand {
             if let count { args += ["--count", "\(count)"] }
             if let seed { args += ["--seed", "\(seed)"] }
             if createUser { args.append("--create-user") }
+            if let metricsListen { args += ["--metrics-listen", metricsListen] }
             return JournalSpec(command: "produce orders", arguments: args, handlesSignals: true)
         }
 
         func execute(_ context: CommandContext) throws -> CommandResult {
             let m = try context.manifest().manifest
-            let options = ProduceOrdersOperation.Options(rate: rate, pattern: pattern, at: at, durationSeconds: duration, count: count,
+            var options = ProduceOrdersOperation.Options(rate: rate, pattern: pattern, at: at, durationSeconds: duration, count: count,
                                                          seed: seed, retrySeconds: retrySeconds, createUser: createUser)
+            options.metricsListen = metricsListen
             _ = try ProduceOrdersOperation.settings(m, options)  // bad input: exit 2 before anything is written
             let unregister = try ProducerProcesses.register(stateDir: context.workspace.stateDir, name: "orders")  // for `status`
             defer { unregister() }

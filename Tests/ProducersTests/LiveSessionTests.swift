@@ -81,6 +81,13 @@ final class LiveSessionTests: XCTestCase {
             XCTAssertTrue(text.contains(line + "\n"), line)
         }
         XCTAssertFalse(ProducerMetrics.text(source: "replay", summary: s, live: nil).contains("reconnects"), "no feed counters without a feed")
+        var o = OrderRunSummary()
+        o.attempted = 5; o.committed = 3; o.failed = 1; o.indeterminate = 1
+        let orders = ProducerMetrics.text(orders: o)
+        for line in ["cdcctl_producer_written_total{producer=\"orders\"} 5", "cdcctl_producer_committed_total{producer=\"orders\"} 3",
+                     "cdcctl_producer_failed_total{producer=\"orders\"} 2"] {
+            XCTAssertTrue(orders.contains(line + "\n"), line)
+        }
     }
 
     func testWebSocketURLsAreParsedAndAnOriginHeaderIsRefused() async throws {
