@@ -10,9 +10,12 @@ public struct HTTPRequest: Sendable {
     public var timeoutSeconds: Double
     /// Safe to send again after a transport error or a 502/503/504 (GET, PUT, DELETE).
     public var idempotent: Bool
+    /// PEM file of CA certificates to trust instead of the system's (https only).
+    public var caFile: String?
 
     public init(_ method: String, _ url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
-                timeoutSeconds: Double = 10, idempotent: Bool? = nil) {
+                timeoutSeconds: Double = 10, idempotent: Bool? = nil, caFile: String? = nil) {
+        self.caFile = caFile
         self.method = method
         self.url = url
         self.headers = headers
@@ -91,6 +94,7 @@ public final class HTTPClient: Sendable {
         cdc_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(request.timeoutSeconds * 1000))
         cdc_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(min(request.timeoutSeconds, 5) * 1000))
         cdc_curl_setopt_slist(h, CURLOPT_HTTPHEADER, headers)
+        if let ca = request.caFile { cdc_curl_setopt_str(h, CURLOPT_CAINFO, ca) }
         cdc_curl_setopt_ptr(h, CURLOPT_WRITEDATA, sinkRef.toOpaque())
         cdc_curl_setopt_write(h, CURLOPT_WRITEFUNCTION) { data, size, count, user in
             guard let data, let user else { return 0 }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// The pure half of the live feeds (Upbit, KIS): a received text frame → trade lines, with
-/// the duplicates a reconnect replays dropped. No socket here: the WebSocket client is not built
-/// yet (docs/producers.md); these are unit-tested from sample frames written from the documented formats.
+/// the duplicates a reconnect replays dropped. No socket here (that is `LiveFeed`, driven by
+/// `LiveTradeSource`); unit-tested from sample frames written from the documented formats.
 public enum FrameOutcome: Equatable, Sendable {
     case trades([TradeLine])
     /// KIS `PINGPONG`: send this text back.

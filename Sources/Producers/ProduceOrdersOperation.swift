@@ -4,6 +4,8 @@ import Manifest
 import MySQL
 import OperationsCore
 import Polling
+import Synchronization
+import Telemetry
 
 /// `cdcctl produce orders`: the manifest's `producers.orders` (with the command's overrides)
 /// → the model, the pattern and the MySQL sink as `source.appUser` → a run → its summary.
@@ -18,6 +20,8 @@ public enum ProduceOrdersOperation {
         public var retrySeconds: Double
         /// Create or update the app user as root first (servers cdcctl did not render, e.g. the testbed).
         public var createUser: Bool
+        /// `HOST:PORT` or `PORT` (127.0.0.1) for GET /metrics while the run lasts.
+        public var metricsListen: String?
 
         public init(rate: Double? = nil, pattern: String? = nil, at: String? = nil, durationSeconds: Double? = nil, count: Int? = nil,
                     seed: UInt64? = nil, retrySeconds: Double = 30, createUser: Bool = false) {
@@ -45,6 +49,7 @@ public enum ProduceOrdersOperation {
 
     /// Checks what a run needs before touching anything (exit 2 with the fix).
     public static func settings(_ m: Manifest, _ o: Options) throws -> (OrderRunSettings, String) {
+        if let listen = o.metricsListen { _ = try ProduceTradesOperation.metricsAddress(listen) }
         let name = o.pattern ?? m.producers.orders.pattern
         guard let pattern = RatePattern.named(name, offHours: m.producers.orders.offHoursFactor) else {
             throw CdcError.invalid("unknown pattern '\(name)'", subject: "--pattern", fix: "use time-of-day, constant or burst")
@@ -100,12 +105,23 @@ public enum ProduceOrdersOperation {
         }
         progress("producing orders into \(database) as \(endpoint.description): \(patternName), peak \(settings.ratePerSecond) steps/s, seed \(seed)"
                  + (o.at.map { ", clock at \($0) KST" } ?? ""))
-        StopSignal.install()
+        let stop = StopFlag()
+        let snapshot = Mutex(OrderRunSummary())
+        var metrics: MetricsServer?
+        if let listen = o.metricsListen {
+            let (host, port) = try ProduceTradesOperation.metricsAddress(listen)
+            metrics = try MetricsServer(host: host, port: port, source: "--metrics-listen") { ProducerMetrics.text(orders: snapshot.withLock { $0 }) }
+            progress("metrics on http://\(host):\(port)/metrics")
+        }
+        defer { _ = metrics }
         var runner = OrderRunner(model: model, settings: settings, clock: SystemClock(), wallStart: Date().timeIntervalSince1970,
                                  progress: progress,
-                                 live: { s in live(String(format: "orders: %d committed, %d unwritten, %.0f steps/s", s.committed, s.unwritten, s.stepsPerSecond)) },
-                                 shouldStop: { StopSignal.isRequested })
-        let summary = runner.run(into: &sink)
+                                 live: { s in
+                                     snapshot.withLock { $0 = s }
+                                     live(String(format: "orders: %d committed, %d unwritten, %.0f steps/s", s.committed, s.unwritten, s.stepsPerSecond))
+                                 },
+                                 shouldStop: { stop.isSet })
+        let summary = try ProducerService.run(name: "produce orders", stop: stop, log: progress) { _ in runner.run(into: &sink) }
         return Result(database: database, user: m.source.appUser, seed: seed, pattern: patternName, peakRatePerSecond: settings.ratePerSecond,
                       summary: summary, openOrders: runner.model.open.count)
     }

@@ -72,14 +72,39 @@ public struct TradeRunner {
 
     /// `next` returns the next trade and when to send it (seconds after the start; nil = now), or nil at the end.
     public func run(into sink: TradeSink, next: () -> (TradeLine, Double?)?) throws -> TradeRunSummary {
+        try run(into: sink, pull: { next().map { TradePull.trade($0.0, at: $0.1) } ?? .end })
+    }
+
+    /// The same for a source that can have nothing yet (a live feed): `.wait` after it waited a
+    /// little (≤ 50 ms); the runner then serves delivery reports and checks stop, duration and the clock.
+    public func run(into sink: TradeSink, pull: () -> TradePull) throws -> TradeRunSummary {
         var s = TradeRunSummary()
         let start = clock.now()
         var lastLive = start
         var ended = "end of input"
+        func report(_ force: Bool = false) {
+            guard force || clock.now() - lastLive >= 1 else { return }
+            lastLive = clock.now()
+            var snap = s
+            snap.acknowledged = sink.acknowledged
+            snap.failed = sink.failed
+            snap.seconds = lastLive - start
+            snap.tradesPerSecond = Double(s.queued) / max(snap.seconds, 1e-9)
+            live(snap)
+        }
         loop: while true {
             if let count, s.queued >= count { ended = "count"; break }
             if shouldStop() { ended = "signal"; break }
-            guard let (trade, at) = next() else { break }
+            let trade: TradeLine, at: Double?
+            switch pull() {
+            case .end: break loop
+            case .wait:
+                if let d = durationSeconds, clock.now() - start >= d { ended = "duration"; break loop }
+                sink.poll()
+                report()
+                continue loop
+            case .trade(let t, let when): (trade, at) = (t, when)
+            }
             if let at {
                 while clock.now() - start < at {
                     if shouldStop() { ended = "signal"; break loop }
@@ -93,15 +118,7 @@ public struct TradeRunner {
             try sink.send(trade)
             s.queued += 1
             if s.queued % 1000 == 0 { sink.poll() }
-            if clock.now() - lastLive >= 1 {
-                lastLive = clock.now()
-                var snap = s
-                snap.acknowledged = sink.acknowledged
-                snap.failed = sink.failed
-                snap.seconds = lastLive - start
-                snap.tradesPerSecond = Double(s.queued) / max(snap.seconds, 1e-9)
-                live(snap)
-            }
+            report()
         }
         s.endedBy = ended
         do { try sink.flush(timeoutMs: flushTimeoutMs) } catch { s.firstError = CdcError.bridging(error).message }
@@ -113,6 +130,13 @@ public struct TradeRunner {
         s.tradesPerSecond = s.seconds > 0 ? Double(s.acknowledged) / s.seconds : 0
         return s
     }
+}
+
+/// What a source gives the runner: a trade (and when to send it), nothing yet, or its end.
+public enum TradePull {
+    case trade(TradeLine, at: Double?)
+    case wait
+    case end
 }
 
 /// The synthetic feed's schedule: `rate` trades/s shaped by a pattern (`burst` for bursts), or

@@ -155,7 +155,8 @@ public struct ReplayTrades: Sendable {
         var upbit = UpbitFrames(), kis = KISFrames()
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty { continue }
+            // `#`: a comment (a recording keeps the frames the live feed refused that way).
+            if line.isEmpty || line.hasPrefix("#") { continue }
             let frame: FrameOutcome? = line.hasPrefix("0|") || line.hasPrefix("1|") || line.contains("\"header\"") ? kis.decode(line)
                 
                 : ["\"trade_price\"", "\"ty\"", "\"status\"", "\"error\""].contains(where: line.contains) ? upbit.decode(line) : nil

@@ -2,6 +2,7 @@ import ArgumentParser
 import Diagnostics
 import Foundation
 import OperationsCore
+import Producers
 import Stack
 
 struct Status: CdcCommand {
@@ -23,7 +24,22 @@ struct Status: CdcCommand {
 
     func execute(_ context: CommandContext) throws -> CommandResult {
         let report = try StatusOperation.run(context.workspace)
-        return CommandResult(json: report, table: Self.table(report), exitCode: report.healthy ? 0 : 3)
+        let producers = ProducerProcesses.states(stateDir: context.workspace.stateDir)
+        let table = Self.table(report) + "\nproducers: " + producers.map { p in
+            "\(p.name) \(p.state)" + (p.pid.map { " (pid \($0))" } ?? "") }.joined(separator: ", ")
+        return CommandResult(json: WithProducers(report: report, producers: producers), table: table, exitCode: report.healthy ? 0 : 3)
+    }
+
+    /// The report's JSON with `producers` beside its keys (each producer's pid file checked with kill(pid, 0)).
+    struct WithProducers: Encodable {
+        let report: StatusReport
+        let producers: [ProducerProcesses.State]
+        enum Key: String, CodingKey { case producers }
+        func encode(to encoder: any Encoder) throws {
+            try report.encode(to: encoder)
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(producers, forKey: .producers)
+        }
     }
 
     /// `--watch` repeats the one-shot command; an unhealthy report does not end the loop.

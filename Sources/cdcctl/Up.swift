@@ -2,6 +2,7 @@ import ArgumentParser
 import Diagnostics
 import Foundation
 import OperationsCore
+import Producers
 import Stack
 
 struct Up: CdcCommand {
@@ -26,6 +27,9 @@ struct Up: CdcCommand {
     @Option(help: "Seconds to wait for health and the bootstrap.")
     var timeout: Double = 600
 
+    @Flag(help: "Then start `produce orders` and `produce trades` in the background (logs and pid files in <state dir>/producers; `status` shows them).")
+    var withProducers = false
+
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive seconds") }
     }
@@ -34,6 +38,7 @@ struct Up: CdcCommand {
         var args: [String] = []
         if let outputDir { args += ["--out", outputDir] }
         if noBootstrap { args.append("--no-bootstrap") }
+        if withProducers { args.append("--with-producers") }
         let result = try UpOperation.run(context.workspace, options: UpOptions(projectDir: outputDir, bootstrap: !noBootstrap, timeoutSeconds: timeout),
                                          arguments: args, progress: context.progress)
         var rows = [["SERVICE", "STATE", "HEALTH", "PORTS", "IMAGE", "THIS UP"]]
@@ -48,6 +53,16 @@ struct Up: CdcCommand {
         }
         lines.append(String(format: "cluster %@ up: healthy after %.1f s, done in %.1f s (project %@)",
                             result.cluster, result.secondsToHealthy, result.seconds, result.projectDir))
+        if withProducers {
+            let ws = context.workspace
+            let manifest = URL(fileURLWithPath: ws.manifestPath).standardizedFileURL.path
+            let stateDir = URL(fileURLWithPath: ws.stateDir).standardizedFileURL.path
+            for name in ProducerProcesses.names {
+                let started = try ProducerProcesses.start(executable: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0], stateDir: stateDir, name: name,
+                                                          arguments: ["-m", manifest, "--state-dir", stateDir])
+                lines.append("producer \(name): " + (started.map { "started (pid \($0)), log \(ProducerProcesses.logFile(stateDir, name))" } ?? "already running"))
+            }
+        }
         lines.append("next:")
         lines += result.next.map { "  " + $0 }
         return CommandResult(json: result, table: lines.joined(separator: "\n"))

@@ -3,7 +3,7 @@ import Processor
 import XCTest
 
 /// Sample frames written from the documented formats (docs.upbit.com websocket-trade; the KIS
-/// open-trading-api samples for H0STCNT0). No server: the WebSocket client is not built yet.
+/// open-trading-api samples for H0STCNT0). No server here: LiveFeedIntegrationTests has one.
 final class LiveFrameTests: XCTestCase {
     func upbit(_ sid: Int, price: String = "97000000.0", volume: String = "0.0123", askBid: String = "BID") -> String {
         """

