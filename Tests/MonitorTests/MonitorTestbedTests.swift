@@ -44,12 +44,14 @@ final class MonitorTestbedTests: XCTestCase {
             source:
               engine: mariadb
               port: 33306
+              database: \(db)   # the processor reads <database>.order_executions' topic
             kafka:
               engine: tansu
               topics:
                 - {name: \(prefix).\(db).orders, partitions: 1, key: order_id}
                 - {name: \(prefix).\(db).order_executions, partitions: 1, key: order_id}
                 - {name: schemahistory.\(prefix), partitions: 1, retentionHours: -1, retentionBytes: -1}
+                - {name: \(prefix).trades, partitions: 1, key: symbol}
             connect:
               secretsFile: \(secrets)
               connectors:
@@ -66,11 +68,11 @@ final class MonitorTestbedTests: XCTestCase {
               database: \(db)
             processor:
               consumerGroup: mon-\(id)
-              tradesTopic: \(prefix).\(db).orders
+              tradesTopic: \(prefix).trades
               ordersTopic: \(prefix).\(db).orders
               metricsPort: \(metricsPort)
             producers:
-              trades: {topic: \(prefix).\(db).orders}
+              trades: {topic: \(prefix).trades}
             access:
               kafkaBootstrap: \(bootstrap)
               connectURL: \(testbed["TESTBED_CONNECT_URL"])
@@ -185,14 +187,19 @@ final class MonitorTestbedTests: XCTestCase {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestSupport.cdcctlBinary)
         process.arguments = ["process", "run", "-m", m, "--state-dir", dir + "/state"]
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: dir + "/processor.log", contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/processor.log"))
+        process.standardError = log
+        process.standardOutput = log
         try process.run()
         addTeardownBlock { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        defer { if (testRun?.totalFailureCount ?? 0) > 0 { print("processor log:\n" + ((try? String(contentsOfFile: self.dir + "/processor.log", encoding: .utf8)) ?? "")) } }
         let up = try scrape(m, until: "cdcctl_processor_up{address=\"http://127.0.0.1:\(metricsPort)/metrics\"} 1", seconds: 60)
         try keep(up, as: "processor-running")
+        XCTAssertTrue(process.isRunning, "the processor runs until it is stopped")
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "drained and stopped on SIGTERM")
         let down = try scrape(m, until: "cdcctl_processor_up{address=\"http://127.0.0.1:\(metricsPort)/metrics\"} 0")
         try keep(down, as: "processor-stopped")
         let p = try Promtool(self)
@@ -242,5 +249,49 @@ final class MonitorTestbedTests: XCTestCase {
                                      expect: [.init(at: "5m", alert: "BrokerDown", firing: [["severity": "critical", "job": "monitor", "instance": "host.docker.internal:9402"]])],
                                      name: "down")
         XCTAssertEqual(status, 0, output)
+    }
+}
+
+/// The containers and disk collectors on the Docker testbed: a compose project of this test's own
+/// (containers labelled as compose labels them, a named volume each), one container stopped.
+final class MonitorDockerTests: XCTestCase {
+    func testContainersAndDiskOnTheDockerTestbed() throws {
+        let env = try DockerTestbed.require()
+        let dir = try TestSupport.temporaryDirectory(self)
+        let project = "monc\(UUID().uuidString.prefix(6).lowercased())"
+        func docker(_ args: [String]) throws -> (status: Int32, output: String) { try TestSupport.run("/usr/bin/env", ["docker"] + args, environment: env) }
+        let img = try XCTUnwrap(try docker(["images", "--format", "{{.Repository}}:{{.Tag}}", "mysql"]).output.split(separator: "\n").first.map(String.init))
+        addTeardownBlock {
+            let ids = (try? docker(["ps", "-aq", "--filter", "label=com.docker.compose.project=\(project)"]).output) ?? ""
+            for id in ids.split(separator: "\n") { _ = try? docker(["rm", "-f", String(id)]) }
+            for s in ["mysql", "clickhouse"] { _ = try? docker(["volume", "rm", "-f", "\(project)_\(s)-data"]) }
+        }
+        for s in ["mysql", "clickhouse"] {
+            let r = try docker(["run", "-d", "--init", "--name", "\(project)-\(s)", "--label", "com.docker.compose.project=\(project)",
+                                "--label", "com.docker.compose.service=\(s)", "--network", "none", "--memory", "64m", "-v", "\(project)_\(s)-data:/data",
+                                "--entrypoint", "sleep", img, "300"])
+            XCTAssertEqual(r.status, 0, r.output)
+        }
+        XCTAssertEqual(try docker(["exec", "\(project)-mysql", "dd", "if=/dev/urandom", "of=/data/x", "bs=1M", "count=8"]).status, 0)
+        XCTAssertEqual(try docker(["stop", "-t", "1", "\(project)-clickhouse"]).status, 0)
+        let manifest = dir + "/cdcctl.yaml"
+        try """
+            apiVersion: cdcctl/v1
+            cluster: {name: \(project)}
+            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let skip = ["kafka", "connect", "freshness", "mysql", "clickhouse", "processor"].flatMap { ["--skip", $0] }
+        let r = try CLI(directory: dir, environment: env).separately(["monitor", "--once", "-m", manifest] + skip)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        let t = r.stdout
+        XCTAssertTrue(t.contains("cdcctl_container_running{cluster=\"\(project)\",service=\"mysql\"} 1\n"), t)
+        XCTAssertTrue(t.contains("cdcctl_container_running{cluster=\"\(project)\",service=\"clickhouse\"} 0\n"), t)
+        XCTAssertTrue(t.contains("cdcctl_memory_limit_bytes{cluster=\"\(project)\",service=\"mysql\"} 67108864\n"), t)
+        let used = t.split(separator: "\n").first { $0.hasPrefix("cdcctl_disk_used_bytes{service=\"mysql\",volume=\"\(project)_mysql-data\"}") }
+        let bytes = try XCTUnwrap(used.flatMap { Int64($0.split(separator: " ").last!) }, t)
+        XCTAssertGreaterThanOrEqual(bytes, 8 << 20)
+        XCTAssertTrue(t.contains("cdcctl_disk_filesystem_avail_bytes{service=\"mysql\""), t)
+        if ProcessInfo.processInfo.environment["CDCCTL_UPDATE_FIXTURES"] == "1" {
+            try t.write(toFile: TestSupport.repo + "/Tests/MonitorTests/Fixtures/captured-docker-testbed-containers-disk.prom", atomically: true, encoding: .utf8)
+        }
     }
 }
