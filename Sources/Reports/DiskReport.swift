@@ -123,10 +123,11 @@ public enum DiskVerdict {
             problems.append(String(format: "the steady state the manifest implies (%@) is %.0f %% of cluster.host.disk (%@), above 80 %%",
                                    fmt(predicted), pct * 100, fmt(disk)))
         }
-        var seen = Set<String>()
+        // One line per filesystem (volumes of one Docker data root share it): its size tells them apart.
+        var seen = Set<Int64>()
         var filesystems: [DiskFilesystem] = []
         for v in input.volumes {
-            guard let p = v.filesystemPercent, seen.insert(v.volume).inserted else { continue }
+            guard let p = v.filesystemPercent, let size = v.filesystemBytes, seen.insert(size).inserted else { continue }
             filesystems.append(DiskFilesystem(volume: v.volume, path: v.path, percentUsed: (p * 10).rounded() / 10))
             if p / 100 > nowLimit { problems.append(String(format: "%@ (%@) is on a filesystem %.0f %% full, above 85 %%", v.volume, v.service, p)) }
         }
