@@ -57,7 +57,7 @@ let package = Package(
                                                     "StarRocks", "MySQL"]),
         .target(name: "Connectors", dependencies: ["OperationsCore", "Connect", "MySQL", "HTTP", "Manifest", "Render", "Polling", "Diagnostics", "Security"]),
         .target(name: "Processing", dependencies: ["OperationsCore", "Processor", "ProcessorRuntime", "Telemetry", "Kafka", "ClickHouse", "HTTP", "Manifest", "Diagnostics"]),
-        .target(name: "Stack", dependencies: ["StarRocks", "OperationsCore", "TopicAdmin", "SchemaAdmin", "Connectors", "Runtime", "Kafka", "Connect", "ClickHouse", "HTTP", "Manifest", "Render", "State", "Polling", "Diagnostics", "Checksum"]),
+        .target(name: "Stack", dependencies: ["StarRocks", "OperationsCore", "HostServices", "TopicAdmin", "SchemaAdmin", "Connectors", "Runtime", "Kafka", "Connect", "ClickHouse", "HTTP", "Manifest", "Render", "State", "Polling", "Diagnostics", "Checksum"]),
         // The one door to WebSocket servers (Upbit, KIS): the only module that imports NIO.
         .target(name: "LiveFeed", dependencies: [
             "Diagnostics",
@@ -71,15 +71,19 @@ let package = Package(
         // failover-test: pure verdicts over a run's history, and the thin code that drives the world.
         .target(name: "Drills", dependencies: ["OperationsCore", "Reports", "Telemetry", "Producers", "MySQL", "ClickHouse", "TopicAdmin", "Kafka", "Runtime", "Connect", "HTTP", "Manifest", "Polling", "State", "Diagnostics"]),
         // Reports on the running cluster (memory) and the one SVG/HTML chart writer every picture shares.
-        .target(name: "Reports", dependencies: ["OperationsCore", "Runtime", "State", "Manifest", "Render", "Diagnostics"]),
+        .target(name: "Reports", dependencies: ["OperationsCore", "Runtime", "State", "Manifest", "Render", "HTTP", "Diagnostics"]),
         // Least privilege: who can reach what (cdcctl audit) — pure rules, and each MySQL user's own grants.
         .target(name: "Security", dependencies: ["Manifest", "MySQL", "Diagnostics"]),
         // bench e2e (every hop timed), trace, the run ledger (bench_runs, regressions).
         .target(name: "EndToEnd", dependencies: ["OperationsCore", "ProcessorRuntime", "Processor", "Producers", "Kafka", "ClickHouse", "MySQL",
                                                  "State", "Reports", "Manifest", "Polling", "Telemetry", "Diagnostics"]),
+        // systemd units for the host processes (processor, producers, monitor) and their state.
+        .target(name: "HostServices", dependencies: ["Manifest"]),
+        // cdcctl monitor: the whole stack's /metrics (pure collectors → families; thin readers of each system).
+        .target(name: "Monitor", dependencies: ["OperationsCore", "TopicAdmin", "Connectors", "Reports", "Telemetry", "Kafka", "Connect", "MySQL", "ClickHouse", "HTTP", "Runtime", "Manifest", "Diagnostics"]),
         .executableTarget(name: "cdcctl", dependencies: [
             "OperationsCore", "Stack", "TopicAdmin", "SchemaAdmin", "Connectors", "Processing", "Benchmarks", "Producers", "Drills",
-            "Reports", "Security", "EndToEnd", "Render", "Telemetry", "Runtime", "State", "MySQL", "Polling", "Manifest", "Diagnostics",
+            "Reports", "Security", "EndToEnd", "Monitor", "HostServices", "Render", "Telemetry", "Runtime", "State", "MySQL", "Polling", "Manifest", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -107,6 +111,8 @@ let package = Package(
         .testTarget(name: "StarRocksTests", dependencies: ["StarRocks", "Render", "Manifest", "Diagnostics", "TestSupport",
                                                         .product(name: "Yams", package: "Yams")], exclude: ["Golden"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EndToEnd", "State", "Reports", "Kafka", "MySQL", "ClickHouse", "TestSupport"]),
+        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "HostServices", "Reports", "TopicAdmin", "Connect", "Connectors", "Kafka", "MySQL", "Manifest", "OperationsCore", "Render", "ProcessorRuntime", "TestSupport", .product(name: "Yams", package: "Yams")], exclude: ["Fixtures"]),
+        .testTarget(name: "HostServicesTests", dependencies: ["HostServices", "Manifest", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OperationsCore", "State", "Manifest", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "Connectors", "SchemaAdmin", "Render", "Manifest", "ClickHouse", "HTTP", "MySQL", "Checksum", "Diagnostics", "TestSupport"]),
     ]

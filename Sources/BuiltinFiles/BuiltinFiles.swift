@@ -767,6 +767,857 @@ CLOUDFLARE_TUNNEL_TOKEN='{{secrets.cloudflareTunnelToken}}'
 {{/cloudflared.enabled}}
 
 """#,
+        "grafana/dashboards/cdc-operations.json.mustache": #"""
+{{=<% %>=}}{
+  "uid": "cdcctl-operations",
+  "title": "CDC operations (<%cluster.name%>)",
+  "tags": [
+    "cdcctl"
+  ],
+  "timezone": "browser",
+  "schemaVersion": 39,
+  "version": 1,
+  "refresh": "30s",
+  "time": {
+    "from": "now-6h",
+    "to": "now"
+  },
+  "panels": [
+    {
+      "id": 1,
+      "type": "row",
+      "title": "Kafka",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 0
+      },
+      "panels": []
+    },
+    {
+      "id": 2,
+      "type": "timeseries",
+      "title": "Brokers live vs expected",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 0,
+        "y": 1
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "cdcctl_kafka_brokers_live",
+          "legendFormat": "live",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        },
+        {
+          "refId": "B",
+          "expr": "cdcctl_kafka_brokers_expected",
+          "legendFormat": "expected",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 3,
+      "type": "timeseries",
+      "title": "Unhealthy partitions by topic",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 12,
+        "y": 1
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "sum by (topic) (cdcctl_kafka_topic_under_replicated_partitions)",
+          "legendFormat": "{{topic}} under-replicated",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        },
+        {
+          "refId": "B",
+          "expr": "sum by (topic) (cdcctl_kafka_topic_under_min_isr_partitions)",
+          "legendFormat": "{{topic}} under min ISR",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        },
+        {
+          "refId": "C",
+          "expr": "sum by (topic) (cdcctl_kafka_topic_offline_partitions)",
+          "legendFormat": "{{topic}} offline",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 4,
+      "type": "timeseries",
+      "title": "Messages in per second (end offsets)",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 0,
+        "y": 9
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "ops"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "sum by (topic) (rate(cdcctl_kafka_topic_end_offset[5m]))",
+          "legendFormat": "{{topic}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 5,
+      "type": "timeseries",
+      "title": "Consumer-group lag",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 12,
+        "y": 9
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "max by (group, topic) (cdcctl_kafka_consumergroup_lag)",
+          "legendFormat": "{{group}} {{topic}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 6,
+      "type": "row",
+      "title": "Connect and CDC",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 17
+      },
+      "panels": []
+    },
+    {
+      "id": 7,
+      "type": "timeseries",
+      "title": "Connector and task states (1 = in that state)",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 0,
+        "y": 18
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "max by (connector, state) (cdcctl_connect_connector_state) == 1",
+          "legendFormat": "{{connector}} {{state}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        },
+        {
+          "refId": "B",
+          "expr": "cdcctl_connect_connector_failed_tasks",
+          "legendFormat": "{{connector}} failed tasks",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 8,
+      "type": "timeseries",
+      "title": "Task restarts (15 min)",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 12,
+        "y": 18
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "increase(cdcctl_connect_task_restarts_total[15m])",
+          "legendFormat": "{{connector}} task {{task}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 9,
+      "type": "timeseries",
+      "title": "CDC freshness per table",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 0,
+        "y": 26
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "s"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "max by (connector, table) (cdcctl_cdc_freshness_seconds)",
+          "legendFormat": "{{table}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 10,
+      "type": "row",
+      "title": "MySQL binlogs",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 34
+      },
+      "panels": []
+    },
+    {
+      "id": 11,
+      "type": "timeseries",
+      "title": "Binlog files and size",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 0,
+        "y": 35
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "bytes"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "cdcctl_mysql_binlog_size_bytes",
+          "legendFormat": "total size",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        },
+        {
+          "refId": "B",
+          "expr": "cdcctl_mysql_binlog_files",
+          "legendFormat": "files",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 12,
+      "type": "timeseries",
+      "title": "Connector position age vs binlog expiry",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 12,
+        "y": 35
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "s"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "cdcctl_mysql_binlog_connector_position_age_seconds",
+          "legendFormat": "{{connector}} position age",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        },
+        {
+          "refId": "B",
+          "expr": "cdcctl_mysql_binlog_expire_seconds",
+          "legendFormat": "expiry",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 13,
+      "type": "timeseries",
+      "title": "source check requirements held (1 = yes)",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 0,
+        "y": 43
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "cdcctl_mysql_source_check_ok",
+          "legendFormat": "{{check}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 14,
+      "type": "row",
+      "title": "ClickHouse",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 51
+      },
+      "panels": []
+    },
+    {
+      "id": 15,
+      "type": "timeseries",
+      "title": "ClickHouse up",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 0,
+        "y": 52
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "cdcctl_clickhouse_up",
+          "legendFormat": "up",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 16,
+      "type": "timeseries",
+      "title": "Active parts per table",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 12,
+        "y": 52
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "cdcctl_clickhouse_table_active_parts",
+          "legendFormat": "{{table}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 17,
+      "type": "timeseries",
+      "title": "Rows per table",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 0,
+        "y": 60
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "cdcctl_clickhouse_table_rows",
+          "legendFormat": "{{table}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 18,
+      "type": "timeseries",
+      "title": "Bytes on disk per table",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 12,
+        "y": 60
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "bytes"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "cdcctl_clickhouse_table_bytes",
+          "legendFormat": "{{table}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 19,
+      "type": "timeseries",
+      "title": "Dead letters (processor_rejects) by stage",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 0,
+        "y": 68
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "cdcctl_clickhouse_rejected_rows",
+          "legendFormat": "{{stage}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 20,
+      "type": "row",
+      "title": "Containers and disk",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 76
+      },
+      "panels": []
+    },
+    {
+      "id": 21,
+      "type": "timeseries",
+      "title": "Memory vs limit",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 0,
+        "y": 77
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "percentunit"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "max by (service) (cdcctl_memory_usage_bytes) / max by (service) (cdcctl_memory_limit_bytes > 0)",
+          "legendFormat": "{{service}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 22,
+      "type": "timeseries",
+      "title": "OOM kills and restarts (1 h)",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 12,
+        "y": 77
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "increase(cdcctl_memory_oom_kills_total[1h])",
+          "legendFormat": "{{service}} OOM kills",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        },
+        {
+          "refId": "B",
+          "expr": "increase(cdcctl_container_restarts_total[1h])",
+          "legendFormat": "{{service}} restarts",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 23,
+      "type": "timeseries",
+      "title": "Volume used",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 0,
+        "y": 85
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "bytes"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "cdcctl_disk_used_bytes",
+          "legendFormat": "{{service}} {{volume}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 24,
+      "type": "timeseries",
+      "title": "Filesystem used (fraction)",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 12,
+        "y": 85
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "percentunit"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "1 - cdcctl_disk_filesystem_avail_bytes / cdcctl_disk_filesystem_size_bytes",
+          "legendFormat": "{{service}} {{volume}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 25,
+      "type": "row",
+      "title": "Monitor",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 93
+      },
+      "panels": []
+    },
+    {
+      "id": 26,
+      "type": "timeseries",
+      "title": "Collectors answering (1 = yes)",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 0,
+        "y": 94
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "cdcctl_monitor_collector_up",
+          "legendFormat": "{{collector}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        },
+        {
+          "refId": "B",
+          "expr": "cdcctl_processor_up",
+          "legendFormat": "processor",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 27,
+      "type": "timeseries",
+      "title": "Scrape time",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 12,
+        "x": 12,
+        "y": 94
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "s"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "cdcctl_monitor_scrape_duration_seconds",
+          "legendFormat": "scrape",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        },
+        {
+          "refId": "B",
+          "expr": "cdcctl_monitor_collector_duration_seconds",
+          "legendFormat": "{{collector}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    }
+  ]
+}
+
+"""#,
         "grafana/dashboards/cdc-pipeline.json.mustache": #"""
 {{=<% %>=}}{
   "uid": "cdcctl-pipeline",
@@ -1308,6 +2159,10 @@ scrape_configs:
   - job_name: cdcctl-memory
     static_configs:
       - targets: ["host.docker.internal:{{reports.memoryMetricsPort}}"]
+  # cdcctl monitor serves the whole stack's figures on the host (docs/operations.md).
+  - job_name: monitor
+    static_configs:
+      - targets: ["host.docker.internal:9402"]
   - job_name: clickhouse
     static_configs:
       - targets: ["clickhouse:9363"]
@@ -1386,6 +2241,145 @@ groups:
           description: "The kernel killed a process in its container for memory. `cdcctl report memory` names it; raise its memoryMiB (or lower its heap)."
 
 """#,
+        "prometheus/rules/cdc-monitor.yml.mustache": #"""
+# {{generatedBy}}
+# The whole stack's alerts, on what `cdcctl monitor` exports (docs/operations.md lists every metric).
+# Container memory and OOM kills: ServiceMemoryNearLimit and ServiceOOMKilled in cdc-alerts.yml
+# (the same cdcctl_memory_* series, from the monitor or from `report memory --every`).
+{{=<% %>=}}
+groups:
+  - name: cdc-monitor
+    rules:
+      - alert: MonitorDown
+        expr: up{job="monitor"} == 0
+        for: 5m
+        labels:
+          severity: critical
+        annotations:
+          summary: "cdcctl monitor is not being scraped: none of the alerts below can fire"
+          description: "Start it: cdcctl monitor --listen 0.0.0.0:9402 (or systemctl --user start cdcctl-monitor)."
+      - alert: MonitorCollectorFailing
+        expr: cdcctl_monitor_collector_up == 0
+        for: 5m
+        labels:
+          severity: warning
+        annotations:
+          summary: "The monitor cannot read {{ $labels.collector }}"
+          description: "Its figures are missing, so its alerts cannot fire; the monitor's log names the error (journalctl --user -u cdcctl-monitor)."
+      - alert: BrokerDown
+        expr: cdcctl_kafka_brokers_live < cdcctl_kafka_brokers_expected
+        for: 1m
+        labels:
+          severity: critical
+        annotations:
+          summary: "{{ $value }} Kafka brokers answer, fewer than the manifest's"
+          description: "cdcctl topics health names the broker and the partitions it led; cdcctl status shows its container."
+      - alert: UnderReplicatedPartitions
+        expr: sum by (topic) (cdcctl_kafka_topic_under_replicated_partitions) > 0
+        for: 5m
+        labels:
+          severity: warning
+        annotations:
+          summary: "{{ $value }} partitions of {{ $labels.topic }} are under-replicated"
+          description: "A replica fell out of the ISR (a broker down or slow). cdcctl topics health shows which."
+      - alert: UnderMinIsrPartitions
+        expr: sum by (topic) (cdcctl_kafka_topic_under_min_isr_partitions) > 0
+        for: 1m
+        labels:
+          severity: critical
+        annotations:
+          summary: "{{ $value }} partitions of {{ $labels.topic }} are under min.insync.replicas: acks=all writes are refused"
+          description: "Producers with acks=all (Debezium, cdcctl) get NOT_ENOUGH_REPLICAS. Bring the brokers back (cdcctl status, cdcctl up)."
+      - alert: OfflinePartitions
+        expr: sum by (topic) (cdcctl_kafka_topic_offline_partitions) > 0
+        for: 1m
+        labels:
+          severity: critical
+        annotations:
+          summary: "{{ $value }} partitions of {{ $labels.topic }} have no leader"
+          description: "Nothing can be written to or read from them. cdcctl topics health names the brokers to bring back."
+      - alert: ConnectorTaskFailed
+        expr: max by (connector, task) (cdcctl_connect_task_state{state="FAILED"}) == 1 or max by (connector) (cdcctl_connect_connector_state{state="FAILED"}) == 1
+        for: 1m
+        labels:
+          severity: critical
+        annotations:
+          summary: "Connector {{ $labels.connector }} has FAILED (task {{ $labels.task }})"
+          description: "Change capture stopped. cdcctl connector status {{ $labels.connector }} shows the trace; then cdcctl connector restart {{ $labels.connector }} --include-tasks --only-failed."
+      - alert: ConnectorNotRunning
+        expr: max by (connector) (cdcctl_connect_connector_state{state=~"PAUSED|STOPPED|UNASSIGNED"}) == 1 or max by (connector) (cdcctl_connect_connector_registered) == 0
+        for: 15m
+        labels:
+          severity: warning
+        annotations:
+          summary: "Connector {{ $labels.connector }} is paused, stopped, unassigned or not registered"
+          description: "No changes are captured while it is; binlogs keep growing. cdcctl connector resume {{ $labels.connector }} (or register)."
+      - alert: CdcFreshnessHigh
+        expr: max by (connector, table) (cdcctl_cdc_freshness_seconds) > 600
+        for: 5m
+        labels:
+          severity: warning
+        annotations:
+          summary: "No change event or heartbeat for {{ $labels.table }} in {{ $value | humanizeDuration }}"
+          description: "Debezium heartbeats keep this low while a table is idle, so the connector is stalled or behind. cdcctl connector status {{ $labels.connector }}."
+      - alert: BinlogPurgeRisk
+        expr: (max by (connector) (cdcctl_mysql_binlog_connector_position_age_seconds) / ignoring(connector) group_left max(cdcctl_mysql_binlog_expire_seconds > 0)) > 0.5 or max by (connector) (cdcctl_mysql_binlog_connector_file_present) == 0
+        for: 5m
+        labels:
+          severity: critical
+        annotations:
+          summary: "The binlog position of connector {{ $labels.connector }} is about to be purged (or was)"
+          description: "Its stored offset is older than half of binlog_expire_logs_seconds: once purged the connector cannot resume without a new snapshot. Resume the connector now, or raise source.binlogExpireSeconds."
+      - alert: SourceConfigDrift
+        expr: cdcctl_mysql_source_check_ok == 0
+        for: 5m
+        labels:
+          severity: warning
+        annotations:
+          summary: "MySQL no longer meets `{{ $labels.check }}` that change capture needs"
+          description: "cdcctl source check shows the observed value and the statement that fixes it."
+      - alert: ClickHouseTooManyParts
+        expr: max by (table) (cdcctl_clickhouse_table_active_parts) > 300
+        for: 15m
+        labels:
+          severity: warning
+        annotations:
+          summary: "{{ $labels.table }} has {{ $value }} active parts"
+          description: "Inserts are too small or too frequent for merges to keep up (at 3000 parts ClickHouse refuses inserts). Raise processor.batchMaxRows / flushIntervalMs."
+      - alert: ContainerRestarting
+        expr: increase(cdcctl_container_restarts_total[15m]) > 2
+        labels:
+          severity: warning
+        annotations:
+          summary: "{{ $labels.service }} restarted {{ $value }} times in 15 minutes"
+          description: "docker logs of its container say why; cdcctl report memory shows whether it was OOM-killed."
+      - alert: ProcessorNotRunning
+        expr: cdcctl_processor_up == 0
+        for: 2m
+        labels:
+          severity: critical
+        annotations:
+          summary: "Nothing answers on the processor's metrics port"
+          description: "The stream processor is stopped: cdcctl process run (or systemctl --user start cdcctl-processor)."
+      - alert: DiskFillingUp
+        expr: predict_linear(cdcctl_disk_filesystem_avail_bytes[6h], 24 * 3600) < 0
+        for: 30m
+        labels:
+          severity: warning
+        annotations:
+          summary: "The filesystem of {{ $labels.service }}'s {{ $labels.volume }} fills up within a day at the current rate"
+          description: "cdcctl report disk compares the steady state the manifest's retentions imply with the disk."
+      - alert: DiskAlmostFull
+        expr: 1 - cdcctl_disk_filesystem_avail_bytes / cdcctl_disk_filesystem_size_bytes > 0.85
+        for: 5m
+        labels:
+          severity: critical
+        annotations:
+          summary: "The filesystem of {{ $labels.service }}'s {{ $labels.volume }} is {{ $value | humanizePercentage }} full"
+          description: "cdcctl report disk shows which service uses it and what the retentions imply."
+<%={{ }}=%>
+
+"""#,
         "starrocks/be.conf.mustache": #"""
 # {{generatedBy}}
 # StarRocks BE, sized for the 16 GB box: its own memory limit below the container's.
@@ -1435,6 +2429,7 @@ cluster:
   host:
     memory: 16g              # the box
     reserve: 2g              # OS, page cache and cdcctl; limits below must fit in memory - reserve (14 GiB)
+    disk: 500g               # the disk the volumes live on: cdcctl report disk holds the retentions' steady state against it
 
 # Secrets are references, never values: env:NAME, file:PATH, or generate (random, kept in
 # the state dir with mode 0600). Rendered into .env (mode 0600) and the Connect secrets file.

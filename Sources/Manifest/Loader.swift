@@ -130,7 +130,8 @@ public enum ManifestLoader {
                     bindAddress: c.string("bindAddress", default: "127.0.0.1"),
                     host: c.object("host") { h in
                         Host(memoryMiB: h.memoryMiB("memory", default: 16384),
-                             reserveMiB: h.memoryMiB("reserve", default: 2048))
+                             reserveMiB: h.memoryMiB("reserve", default: 2048),
+                             diskMiB: h.memoryMiB("disk", default: 512_000))
                     })
         }
         let secrets = f.object("secrets") { s in

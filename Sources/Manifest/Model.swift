@@ -65,6 +65,9 @@ public struct Host: Sendable, Codable, Equatable {
     public var memoryMiB: Int
     /// Left to the OS, page cache and cdcctl itself; limits must fit in memory - reserve.
     public var reserveMiB: Int
+    /// The disk the volumes live on (`cluster.host.disk`, default 500g): `report disk` holds the
+    /// steady state the retentions imply against it.
+    public var diskMiB: Int = 512_000
     public var budgetMiB: Int { memoryMiB - reserveMiB }
 }
 

@@ -32,9 +32,11 @@ struct RenderPlan {
             Output(path: "clickhouse/users.d/cdcctl.xml", source: .template("clickhouse/users.d/cdcctl.xml.mustache")),  // a hash only; uid 101 must read it
             Output(path: "prometheus/prometheus.yml", source: .template("prometheus/prometheus.yml.mustache")),
             Output(path: "prometheus/rules/cdc-alerts.yml", source: .template("prometheus/rules/cdc-alerts.yml.mustache")),
+            Output(path: "prometheus/rules/cdc-monitor.yml", source: .template("prometheus/rules/cdc-monitor.yml.mustache")),
             Output(path: "grafana/provisioning/datasources/datasources.yml", source: .template("grafana/provisioning/datasources/datasources.yml.mustache")),
             Output(path: "grafana/provisioning/dashboards/dashboards.yml", source: .template("grafana/provisioning/dashboards/dashboards.yml.mustache")),
             Output(path: "grafana/dashboards/cdc-pipeline.json", source: .template("grafana/dashboards/cdc-pipeline.json.mustache")),
+            Output(path: "grafana/dashboards/cdc-operations.json", source: .template("grafana/dashboards/cdc-operations.json.mustache")),
         ]
         for broker in RenderContext.brokers(m) {
             out.append(Output(path: "kafka/\(broker["name"]!).env", source: .template("kafka/broker.env.mustache"),

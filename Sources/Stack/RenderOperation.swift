@@ -2,6 +2,7 @@ import OperationsCore
 import Checksum
 import Diagnostics
 import Foundation
+import HostServices
 import Manifest
 import Render
 import State
@@ -30,7 +31,10 @@ public enum RenderOperation {
         let cluster = loaded.manifest.cluster.name
         let source = try ws.templates(override: templatesDir)
         let secrets = try ws.resolveSecrets(loaded.manifest)
-        let files = try Renderer(templates: source).render(loaded.manifest, secrets: secrets)
+        var files = try Renderer(templates: source).render(loaded.manifest, secrets: secrets)
+        // The host processes' systemd units point at this binary, manifest and state dir (docs/operations.md).
+        files += SystemdUnits.units(loaded.manifest, paths: UnitPaths.current(manifest: ws.manifestPath, stateDir: ws.stateDir))
+            .map { RenderedFile(path: "systemd/" + $0.name, contents: $0.contents) }
         let written = try OutputWriter.write(files, to: outputDir)
         let store = try ws.openState()
         try store.upsertCluster(name: cluster, manifestPath: loaded.file, manifestHash: manifestHash, nowMs: ws.environment.nowMs())

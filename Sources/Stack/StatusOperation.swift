@@ -5,6 +5,7 @@ import Connect
 import Diagnostics
 import Foundation
 import HTTP
+import HostServices
 import Kafka
 import Manifest
 import Render
@@ -75,6 +76,8 @@ public struct StatusReport: Sendable, Codable {
     /// One plain sentence when nothing of the cluster is there at all.
     public var summary: String?
     public var problems: [StatusProblem]
+    /// The host processes' systemd units (processor, producers, monitor) when they are installed.
+    public var hostUnits: [UnitState]?
     public var healthy: Bool { problems.isEmpty }
 }
 
@@ -124,7 +127,8 @@ public enum StatusOperation {
         return StatusReport(cluster: m.cluster.name, projectDir: dir, clusterState: record?.status ?? "never started with cdcctl up",
                             lastUpAtMs: record?.lastUpAtMs, lastDownAtMs: record?.lastDownAtMs,
                             services: verdict.runsOnDocker ? containers.reports : [], kafka: kafka, connectors: connectors,
-                            clickhouse: clickhouse, runsOnDocker: verdict.runsOnDocker, summary: verdict.summary, problems: verdict.problems)
+                            clickhouse: clickhouse, runsOnDocker: verdict.runsOnDocker, summary: verdict.summary, problems: verdict.problems,
+                            hostUnits: SystemdStatus.read(cluster: m.cluster.name))
     }
 
     /// The verdict, pure: every problem with its fix; "nothing is running" said once, plainly,

@@ -14,7 +14,8 @@ struct CDCCtl: ParsableCommand {
             `cdcctl --version` prints the version, the source commit and the librdkafka loaded at run time.
             """,
         subcommands: [Init.self, Validate.self, RenderCommand.self, Up.self, Status.self, Down.self, Topics.self, Schema.self, Produce.self,
-                      Source.self, ConnectorCommand.self, ProcessCommand.self, Bench.self, FailoverTest.self, Report.self, History.self, Audit.self, Trace.self])
+                      Source.self, ConnectorCommand.self, ProcessCommand.self, Bench.self, FailoverTest.self, Report.self, History.self, Audit.self, Trace.self,
+                      MonitorCommand.self])
 
     /// -m, --state-dir, -o: read by every subcommand through `@ParentCommand`, so they may stand
     /// before or after the subcommand's name (`cdcctl -m x.yaml topics apply`, `… apply -m x.yaml`).

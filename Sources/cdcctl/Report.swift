@@ -8,8 +8,8 @@ import Reports
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Reports on the running cluster: memory.",
-        subcommands: [MemoryReportCommand.self])
+        abstract: "Reports on the running cluster: memory, disk.",
+        subcommands: [MemoryReportCommand.self, DiskReportCommand.self])
 
     @ParentCommand var root: CDCCtl
     var global: GlobalOptions { root.global }

@@ -3,6 +3,7 @@ import Diagnostics
 import Foundation
 import OperationsCore
 import Producers
+import HostServices
 import Stack
 
 struct Status: CdcCommand {
@@ -80,6 +81,10 @@ struct Status: CdcCommand {
             let ch = r.clickhouse
             out.append("clickhouse: " + (ch.reachable ? "reachable" : "UNREACHABLE") + (ch.error.map { " (\($0))" } ?? "")
                        + (ch.reachable && ch.error == nil ? ", database \(ch.database): " + (ch.tables.isEmpty ? "no tables" : ch.tables.map { "\($0.table)=\($0.rows)" }.joined(separator: " ")) : ""))
+        }
+        if let units = r.hostUnits, !units.isEmpty {
+            out.append(TextTable.render([["UNIT", "LOADED", "ACTIVE", "RESTARTS"]]
+                + units.map { [$0.unit, $0.loadState, "\($0.activeState) (\($0.subState))", $0.restarts.map(String.init) ?? "-"] }))
         }
         out.append("")
         out.append(r.healthy ? "healthy" : "UNHEALTHY:\n" + r.problems.map { "  - \($0.subject): \($0.message)\n    fix: \($0.fix)" }.joined(separator: "\n"))
