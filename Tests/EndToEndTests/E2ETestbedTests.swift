@@ -58,7 +58,7 @@ final class E2ETestbedTests: XCTestCase {
               mysqlAppPassword: env:IT_APP_PASSWORD
               clickhousePassword: none
             source:
-              engine: mariadb
+              engine: mysql  # the testbed MariaDB stands in for MySQL 8 (version override); its Connect worker has no MariaDB connector
               port: 33306
               database: \(db)
               appUser: app_\(id)

@@ -51,7 +51,7 @@ final class OrdersIntegrationTests: XCTestCase {
               mysqlCdcPassword: env:TESTBED_MYSQL_CDC_PASSWORD
               mysqlAppPassword: env:IT_APP_PASSWORD
             source:
-              engine: mariadb
+              engine: mysql  # the testbed MariaDB stands in for MySQL 8 (version override); its Connect worker has no MariaDB connector
               port: 33306
               database: \(db)
               appUser: \(appUser)
