@@ -2257,7 +2257,7 @@ groups:
           severity: critical
         annotations:
           summary: "cdcctl monitor is not being scraped: none of the alerts below can fire"
-          description: "Start it: cdcctl monitor --listen 0.0.0.0:9402 (or systemctl --user start cdcctl-monitor)."
+          description: "Start it: cdcctl monitor (or systemctl --user start cdcctl-monitor)."
       - alert: MonitorCollectorFailing
         expr: cdcctl_monitor_collector_up == 0
         for: 5m

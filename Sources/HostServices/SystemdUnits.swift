@@ -54,8 +54,8 @@ public enum SystemdUnits {
             ("trades", "cdcctl trade feed (\(m.producers.trades.source)) into Kafka", ["produce", "trades"], m.producers.trades.memoryMiB, 30),
             ("monitor", "cdcctl monitor: the whole stack's /metrics for Prometheus",
              // Prometheus runs in a container and scrapes host.docker.internal (the Docker bridge's
-             // gateway): a listener on 127.0.0.1 is out of its reach. Firewall 9402 from other hosts.
-             ["monitor", "--listen", "0.0.0.0:9402"], monitorMemoryMiB, 15),
+             // address): the default listener is loopback plus that bridge, never every interface.
+             ["monitor"], monitorMemoryMiB, 15),
         ]
         return roles.map { r in
             var lines = [

@@ -74,11 +74,18 @@ public final class MonitorService: Service {
         self.log = log
     }
 
+    /// The default (loopback) also listens on the Docker bridge, where the stack's Prometheus
+    /// reaches the host (`host.docker.internal`); any other --listen is taken as it is.
+    static func server(host: String, port: Int, body: @escaping @Sendable () -> String) throws -> MetricsServer {
+        host == "127.0.0.1" ? try MetricsServer.scrapedByTheStack(port: port, source: "--listen", body: body)
+                            : try MetricsServer(host: host, port: port, source: "--listen", body: body)
+    }
+
     public func run(until stop: StopFlag) throws {
         let runner = self.runner
         let log = self.log
         let lastFailures = self.lastFailures
-        let server = try MetricsServer(host: host, port: port, source: "--listen") {
+        let server = try Self.server(host: host, port: port) {
             let (text, outcomes) = MonitorOperation.scrape(runner)
             // One stderr line when a collector starts or stops failing, not one per scrape.
             let failing = Set(outcomes.filter { $0.status != .ok }.map(\.name))

@@ -27,8 +27,8 @@ public enum ProcessOperation {
                            idleTimeoutSeconds: Double(p.idleTimeoutSeconds)),
             config: ProcessorConfig(manifest: m), log: log)
         let metrics = runner.metrics
-        let server = try MetricsServer(port: port, source: portSource) { metrics.render() }
-        log("processor: metrics on http://127.0.0.1:\(server.port)/metrics")
+        let server = try MetricsServer.scrapedByTheStack(port: port, source: portSource) { metrics.render() }
+        log("processor: metrics on " + server.addresses.map { "http://\($0):\(server.port)/metrics" }.joined(separator: " and "))
         try ServiceHost.run(runner, log: log)
         return runner.metrics.snapshot()
     }

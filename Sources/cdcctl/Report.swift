@@ -115,11 +115,11 @@ struct MemoryReportCommand: CdcCommand {
                 throw Console.report(error)
             }
             if metricsPort > 0 {
-                do { server = try MetricsServer(port: metricsPort, source: self.metricsPort == nil ? "reports.memoryMetricsPort" : "--metrics-port") { latest.text } } catch {
+                do { server = try MetricsServer.scrapedByTheStack(port: metricsPort, source: self.metricsPort == nil ? "reports.memoryMetricsPort" : "--metrics-port") { latest.text } } catch {
                     throw Console.report(CdcError.invalid("cannot serve metrics on 127.0.0.1:\(metricsPort): \(error.localizedDescription)",
                                                           subject: "--metrics-port", fix: "pick a free port, or --metrics-port 0"))
                 }
-                Console.progress("memory sampler: metrics on http://127.0.0.1:\(metricsPort)/metrics")
+                Console.progress("memory sampler: metrics on " + (server?.addresses ?? []).map { "http://\($0):\(metricsPort)/metrics" }.joined(separator: " and "))
             }
             defer { withExtendedLifetime(server) {} }
             while true {

@@ -20,6 +20,32 @@ final class TelemetryTests: XCTestCase {
         }
     }
 
+    /// The stack's Prometheus runs in a container and reaches host processes as
+    /// host.docker.internal (Docker's host-gateway: the docker0 bridge's address). The processor's,
+    /// the sampler's and the monitor's listener answer there as well as on loopback, and nowhere else.
+    func testScrapedByTheStackListensOnLoopbackAndTheDockerBridge() throws {
+        guard let bridge = HostGateway.dockerBridgeIPv4() else {
+            try TestSupport.missing("a docker0 bridge", fix: "scripts/docker-testbed up (its dockerd makes one)")
+        }
+        let port = Int.random(in: 40_000...49_000)
+        let server = try MetricsServer.scrapedByTheStack(port: port, source: "test") { "up 1\n" }
+        XCTAssertEqual(server.addresses, ["127.0.0.1", bridge])
+        for host in server.addresses {
+            let r = try TestSupport.run("/usr/bin/curl", ["-sS", "--max-time", "5", "http://\(host):\(port)/metrics"])
+            XCTAssertEqual(r.output, "up 1\n", "via \(host)")
+        }
+        // Not on every interface: the host's other addresses do not answer.
+        let other = try TestSupport.run("/bin/bash", ["-c", "hostname -I"]).output.split(separator: " ").map(String.init)
+            .filter { !$0.isEmpty && $0 != bridge && !$0.hasPrefix("127.") && !$0.contains(":") }
+        for host in other.prefix(1) {
+            let r = try TestSupport.run("/usr/bin/curl", ["-sS", "--max-time", "3", "http://\(host.trimmingCharacters(in: .whitespacesAndNewlines)):\(port)/metrics"])
+            XCTAssertNotEqual(r.status, 0, "answered on \(host)")
+        }
+        // No bridge: loopback only, and a bridge address it cannot bind is skipped, not fatal.
+        let bare = try MetricsServer.scrapedByTheStack(port: port + 1, source: "test", bridge: "192.0.2.254") { "" }
+        XCTAssertEqual(bare.addresses, ["127.0.0.1"])
+    }
+
     func testSIGTERMAsksTheServiceToDrain() throws {
         let service = CountingService()
         let stop = StopFlag()
