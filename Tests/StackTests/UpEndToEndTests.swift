@@ -15,6 +15,10 @@ final class UpEndToEndTests: XCTestCase {
         clickhouse:
           # This sandbox's Docker daemon cannot raise open files past its own hard limit (20000).
           openFiles: 16384
+        producers:
+          # `up --with-producers` below: loopback only (no Upbit), and orders at any hour of the day.
+          orders: {pattern: constant, ratePerSecond: 20}
+          trades: {source: synthetic, ratePerSecond: 50}
 
         """
     /// Host ports of the default manifest.
@@ -115,8 +119,15 @@ final class UpEndToEndTests: XCTestCase {
         XCTAssertTrue(consumed.contains("\"op\":\"c\""), consumed)
         XCTAssertTrue(consumed.contains("\"price\":\"101.5000\""), consumed)
 
-        // up again converges without touching healthy services.
-        let again = try cdcctl("up", "-o", "json")
+        // up again converges without touching healthy services, and --with-producers starts the
+        // order generator and the trade feed in the background.
+        addTeardownBlock { [dir] in
+            for name in ["orders", "trades"] {
+                if let pid = Int32((try? String(contentsOfFile: "\(dir)/state/producers/\(name).pid", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") { kill(pid, SIGKILL) }
+            }
+        }
+        let again = try cdcctl("up", "-o", "json", "--with-producers")
         XCTAssertEqual(again.status, 0, again.output)
         let againRows = try json(again.output)["services"] as? [[String: Any]] ?? []
         XCTAssertEqual(againRows.filter { $0["change"] as? String != "unchanged" }.count, 0, again.output)
@@ -124,6 +135,30 @@ final class UpEndToEndTests: XCTestCase {
             ($0["service"] as? String ?? "", $0["startedAt"] as? String ?? "")
         })
         XCTAssertEqual(before, after, "no container was restarted")
+
+        // The producers run (status says so, by pid), write MySQL as the app user and Kafka, and stop on SIGTERM.
+        func producers() throws -> [String: [String: Any]] {
+            let list = try XCTUnwrap(try json(try cdcctl("status", "-o", "json").output)["producers"] as? [[String: Any]])
+            return Dictionary(uniqueKeysWithValues: list.map { ($0["name"] as? String ?? "", $0) })
+        }
+        let running = try producers()
+        XCTAssertEqual(running["orders"]?["state"] as? String, "running", "\(running)")
+        XCTAssertEqual(running["trades"]?["state"] as? String, "running", "\(running)")
+        var orders = 0
+        for _ in 0..<60 where orders == 0 {
+            Thread.sleep(forTimeInterval: 1)
+            orders = Int(try docker("exec", "-e", "MYSQL_PWD=\(root)", "cdc-mysql", "mysql", "-uroot", "-N", "shop", "-e",
+                                    "SELECT COUNT(*) FROM orders WHERE customer_id <> 4242").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        }
+        let ordersLog = (try? String(contentsOfFile: dir + "/state/producers/orders.log", encoding: .utf8)) ?? "(no log)"
+        XCTAssertGreaterThan(orders, 0, "produce orders wrote no order: \(ordersLog)")
+        let trade = try consume(topic: "trades.raw", partitions: 6, needle: "KRW-", timeoutSeconds: 60)
+        XCTAssertTrue(trade.contains("KRW-"), "produce trades wrote nothing: \(trade)")
+        for name in ["orders", "trades"] { if let pid = (running[name]?["pid"] as? NSNumber)?.int32Value { kill(pid, SIGTERM) } }
+        for _ in 0..<60 where try producers().values.contains(where: { $0["state"] as? String != "stopped" }) {
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        XCTAssertEqual(try producers().mapValues { $0["state"] as? String ?? "" }, ["orders": "stopped", "trades": "stopped"])
 
         // The same manifest with another state dir would generate other secrets: up refuses
         // before it writes or recreates anything.
