@@ -734,6 +734,13 @@ services:
     logging: *logging
 {{/starrocks.enabled}}
 
+networks:
+  default:
+    # Pinned (cluster.subnet): ClickHouse's users log in only from this network and loopback.
+    ipam:
+      config:
+        - subnet: {{cluster.subnet}}
+
 volumes:
   mysql-data:
 {{#kafka.brokers}}
@@ -2426,6 +2433,7 @@ apiVersion: cdcctl/v1
 cluster:
   name: cdc                  # compose project name and container prefix
   bindAddress: 127.0.0.1     # host ports bind here; reach the UIs through the tunnel, not the LAN
+  subnet: 172.29.0.0/24      # the compose network, pinned: ClickHouse's users log in only from here and loopback
   host:
     memory: 16g              # the box
     reserve: 2g              # OS, page cache and cdcctl; limits below must fit in memory - reserve (14 GiB)
@@ -2523,11 +2531,10 @@ clickhouse:
   readerMaxExecutionSeconds: 30
   readerMaxResultRows: 1000000
   readerMaxRowsToRead: 1000000000
-  networks:                  # where the users may log in from: loopback and Docker's private ranges, never ::/0
+  networks:                  # where the users may log in from: loopback and the compose network (cluster.subnet), never ::/0
     - 127.0.0.1/32
     - ::1/128
-    - 172.16.0.0/12
-    - 192.168.0.0/16
+    - 172.29.0.0/24
   maxServerMemoryRatio: 0.75
   markCache: 256m
   maxThreads: 2

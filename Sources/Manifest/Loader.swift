@@ -128,6 +128,7 @@ public enum ManifestLoader {
         let cluster = f.object("cluster") { c in
             Cluster(name: c.string("name", default: "cdc"),
                     bindAddress: c.string("bindAddress", default: "127.0.0.1"),
+                    subnet: c.string("subnet", default: "172.29.0.0/24"),
                     host: c.object("host") { h in
                         Host(memoryMiB: h.memoryMiB("memory", default: 16384),
                              reserveMiB: h.memoryMiB("reserve", default: 2048),
@@ -200,7 +201,7 @@ public enum ManifestLoader {
                        readerMaxRowsToRead: c.int("readerMaxRowsToRead", default: 1_000_000_000),
                        // Loopback and the address pools Docker takes bridge networks from (the
                        // compose network's subnet is not pinned): never ::/0.
-                       networks: c.strings("networks", default: ["127.0.0.1/32", "::1/128", "172.16.0.0/12", "192.168.0.0/16"]),
+                       networks: c.strings("networks", default: ["127.0.0.1/32", "::1/128", cluster.subnet]),
                        maxServerMemoryRatio: c.double("maxServerMemoryRatio", default: 0.75),
                        markCacheMiB: c.memoryMiB("markCache", default: 256),
                        maxThreads: c.int("maxThreads", default: 2),

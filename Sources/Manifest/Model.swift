@@ -58,6 +58,8 @@ public struct Cluster: Sendable, Codable, Equatable {
     public var name: String
     /// Address host ports bind to; loopback by default (expose through the tunnel, not the LAN).
     public var bindAddress: String
+    /// The compose network's IPv4 subnet, pinned so ClickHouse's users can be limited to it.
+    public var subnet: String = "172.29.0.0/24"
     public var host: Host
 }
 

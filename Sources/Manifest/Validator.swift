@@ -472,15 +472,19 @@ extension Checks {
                               ("clickhouse.readerMaxRowsToRead", c.readerMaxRowsToRead)] where value < 1 {
             fail(path, "must be positive, found \(value) (0 would lift the limit for every visitor)", fix: "see manifests/default.yaml")
         }
+        if !CIDR.isPrivateIPv4Subnet(m.cluster.subnet) {
+            fail("cluster.subnet", "'\(m.cluster.subnet)' is not a private IPv4 subnet of /16 to /28",
+                 fix: "a range no other network on this host uses, e.g. 172.29.0.0/24 (10/8, 172.16/12 or 192.168/16)")
+        }
         if c.networks.isEmpty {
-            fail("clickhouse.networks", "lists no network: no user could log in", fix: "keep the default: loopback and Docker's private ranges")
+            fail("clickhouse.networks", "lists no network: no user could log in", fix: "keep the default: loopback and cluster.subnet (the compose network)")
         }
         for (i, net) in c.networks.enumerated() {
             if !CIDR.isValid(net) {
                 fail("clickhouse.networks[\(i)]", "'\(net)' is not an IP address or CIDR", fix: "e.g. 127.0.0.1/32 or 172.16.0.0/12")
             } else if CIDR.isEverything(net) {
                 fail("clickhouse.networks[\(i)]", "'\(net)' lets every address log in",
-                     fix: "list loopback and the compose network's range (the default: 127.0.0.1/32, ::1/128, 172.16.0.0/12, 192.168.0.0/16)")
+                     fix: "list loopback and the compose network's range (the default: 127.0.0.1/32, ::1/128 and cluster.subnet)")
             }
         }
         if m.kafkaUI.login && !SymbolFormat.isUserName(m.kafkaUI.loginUser) {
@@ -540,6 +544,16 @@ public enum CIDR {
             guard let bits = Int(parts[1]), bits >= 0, bits <= (v4 ? 32 : 128) else { return false }
         }
         return true
+    }
+
+    /// An IPv4 network address with a /16–/28 prefix inside 10/8, 172.16/12 or 192.168/16.
+    public static func isPrivateIPv4Subnet(_ s: String) -> Bool {
+        let parts = s.split(separator: "/")
+        guard parts.count == 2, isIPv4(String(parts[0])), let bits = Int(parts[1]), (16...28).contains(bits) else { return false }
+        let o = parts[0].split(separator: ".").map { UInt32($0)! }
+        let address = o[0] << 24 | o[1] << 16 | o[2] << 8 | o[3]
+        guard address & ~(UInt32.max << UInt32(32 - bits)) == 0 else { return false }  // the network address itself
+        return o[0] == 10 || (o[0] == 172 && (16...31).contains(o[1])) || (o[0] == 192 && o[1] == 168)
     }
 
     public static func isEverything(_ s: String) -> Bool {

@@ -69,7 +69,7 @@ enum RenderContext {
         let budget = MemoryBudget(m)
         return [
             "generatedBy": "cdcctl render (do not edit: change the manifest and render again)",
-            "cluster": ["name": m.cluster.name, "bindAddress": m.cluster.bindAddress],
+            "cluster": ["name": m.cluster.name, "bindAddress": m.cluster.bindAddress, "subnet": m.cluster.subnet],
             "source": [
                 "engine": m.source.engine, "isMySQL": m.source.engine == "mysql", "isMariaDB": m.source.engine == "mariadb",
                 "image": m.source.image, "memory": MemorySize.format(m.source.memoryMiB), "port": m.source.port,

@@ -51,7 +51,7 @@ final class ManifestTests: XCTestCase {
         XCTAssertEqual(m.source.binlogExpireSeconds, 259_200)
         XCTAssertEqual(m.source.cdcUser, "debezium")
         XCTAssertEqual(m.access.kafkaBootstrap, "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094")
-        XCTAssertEqual(loaded.location(of: "kafka.topics[2].name")?.line, 61)
+        XCTAssertEqual(loaded.location(of: "kafka.topics[2].name")?.line, 62)
     }
 
     func testEmptyManifestEqualsTheWrittenDefaultProfile() throws {
@@ -238,6 +238,16 @@ final class ManifestTests: XCTestCase {
     func testClickHouseNamesMustBePlainIdentifiers() {
         assertProblem("clickhouse:\n  database: my-db\n", subject: "clickhouse.database", contains: "'my-db' is not a plain identifier", line: 2)
         assertProblem("clickhouse:\n  user: 1user\n", subject: "clickhouse.user", contains: "is not a plain identifier", line: 2)
+    }
+
+    /// The compose network is pinned so ClickHouse's users can be limited to it.
+    func testClusterSubnetIsAPrivateNetworkAndClickHouseNetworksDefaultToIt() throws {
+        assertProblem("cluster:\n  subnet: 172.29.0.5/24\n", subject: "cluster.subnet", contains: "is not a private IPv4 subnet of /16 to /28", line: 2)
+        assertProblem("cluster:\n  subnet: 8.8.8.0/24\n", subject: "cluster.subnet", contains: "is not a private IPv4 subnet")
+        assertProblem("cluster:\n  subnet: 10.0.0.0/8\n", subject: "cluster.subnet", contains: "is not a private IPv4 subnet")
+        XCTAssertEqual(problems("apiVersion: cdcctl/v1\ncluster:\n  subnet: 192.168.77.0/24\n").filter { $0.subject == "cluster.subnet" }.count, 0)
+        let m = try ManifestLoader.parse("apiVersion: cdcctl/v1\ncluster:\n  subnet: 10.42.0.0/24\n", file: "x").manifest
+        XCTAssertEqual(m.clickhouse.networks, ["127.0.0.1/32", "::1/128", "10.42.0.0/24"])
     }
 
     func testCapturedTablesNeedDeclaredTopics() {

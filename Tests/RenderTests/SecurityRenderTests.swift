@@ -53,8 +53,11 @@ final class SecurityRenderTests: XCTestCase {
         XCTAssertEqual(try text("/clickhouse/users/cdcctl_writer/password_sha256_hex"), [SHA256.hex(secrets.clickhouseWriterPassword)])
         XCTAssertEqual(try text("/clickhouse/users/grafana_reader/password_sha256_hex"), [SHA256.hex(secrets.clickhouseReaderPassword)])
         for user in ["cdcctl", "cdcctl_writer", "grafana_reader"] {
-            XCTAssertEqual(try text("/clickhouse/users/\(user)/networks/ip"), ["127.0.0.1/32", "::1/128", "172.16.0.0/12", "192.168.0.0/16"], user)
+            XCTAssertEqual(try text("/clickhouse/users/\(user)/networks/ip"), ["127.0.0.1/32", "::1/128", "172.29.0.0/24"], user)
         }
+        // … which is the compose network, pinned to that subnet.
+        let compose = try XCTUnwrap(try files(m)["docker-compose.yml"])
+        XCTAssertTrue(compose.contains("networks:\n  default:\n    # Pinned (cluster.subnet): ClickHouse's users log in only from this network and loopback.\n    ipam:\n      config:\n        - subnet: 172.29.0.0/24\n"), compose)
         XCTAssertFalse(xml.contains("::/0"))
         // The writer: its database only, no DDL; the reader: readonly, its database only, bounded.
         XCTAssertEqual(try text("/clickhouse/users/cdcctl_writer/allow_databases/database"), ["analytics"])
