@@ -42,7 +42,7 @@ final class MonitorTestbedTests: XCTestCase {
               mysqlCdcPassword: env:TESTBED_MYSQL_CDC_PASSWORD
               clickhousePassword: none
             source:
-              engine: mariadb
+              engine: mysql  # the testbed MariaDB stands in for MySQL 8 (version override); its Connect worker has no MariaDB connector
               port: 33306
               database: \(db)   # the processor reads <database>.order_executions' topic
             kafka:
