@@ -54,7 +54,11 @@ public enum ServiceHost {
                            secondSignal: SecondSignal = .exit, log: @escaping (String) -> Void) throws {
         let name = service.name, stopping = service.stopping
         let sources = signals.map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
+            // Off the default action (terminate) before the source exists. A handler already there
+            // is libdispatch's from an earlier run in this process (it installs it only once per
+            // signal): put it back, or the signal would be ignored and never reach this source.
+            let previous = signal(sig, SIG_IGN)
+            if ![0, 1].contains(unsafeBitCast(previous, to: Int.self)) { signal(sig, previous) }  // 0 SIG_DFL, 1 SIG_IGN
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
                 let label = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal \(sig)"
@@ -71,10 +75,10 @@ public enum ServiceHost {
             source.resume()
             return source
         }
-        defer {
-            for s in sources { s.cancel() }
-            for sig in signals { signal(sig, SIG_DFL) }
-        }
+        // The sources are cancelled, the dispositions left as they are: resetting them to SIG_DFL
+        // here made the next ServiceHost in the same process (tests run several) miss its signals,
+        // since libdispatch installs its own handler only once per signal.
+        defer { for s in sources { s.cancel() } }
         try service.run(until: stop)
     }
 }

@@ -12,8 +12,11 @@ final class FailoverSignalTests: XCTestCase {
         var sawStop = false
         let drill = FailoverDrill { stop in
             // Stand-in for the driver: run until stopped, then restore, which takes a while.
-            while !stop.isSet { Thread.sleep(forTimeInterval: 0.01) }
-            sawStop = true
+            // Bounded: a SIGINT that never arrives fails the test instead of hanging the suite.
+            let giveUp = Date().addingTimeInterval(20)
+            while !stop.isSet && Date() < giveUp { Thread.sleep(forTimeInterval: 0.01) }
+            sawStop = stop.isSet
+            guard sawStop else { return FailoverVerdict.judge(FailoverHistory(parameters: FailoverVerdictTests.params())) }
             kill(getpid(), SIGINT)  // the operator presses Ctrl-C again during the restore
             Thread.sleep(forTimeInterval: 0.5)
             restored = true
