@@ -145,19 +145,11 @@ public enum SourcePreflight {
 
     /// Privileges of `required` that the grant lines do not give on *.*.
     public static func missingPrivileges(_ grants: [String], required: [String] = requiredPrivileges) -> [String] {
-        var have: Set<String> = []
-        for line in grants {
-            let upper = line.uppercased()
-            guard upper.hasPrefix("GRANT "), let on = upper.range(of: " ON *.* TO ") ?? upper.range(of: " ON `*`.`*` TO ") else { continue }
-            let privileges = upper[upper.index(upper.startIndex, offsetBy: 6)..<on.lowerBound]
-            for p in privileges.split(separator: ",") { have.insert(p.trimmingCharacters(in: .whitespaces)) }
-        }
-        if have.contains("ALL PRIVILEGES") { return [] }
-        // MariaDB 10.5+ renamed REPLICATION CLIENT to BINLOG MONITOR and lists it that way;
-        // before 10.5 REPLICATION CLIENT was what BINLOG MONITOR is now.
-        if have.contains("BINLOG MONITOR") { have.insert("REPLICATION CLIENT") }
-        if have.contains("REPLICATION CLIENT") { have.insert("BINLOG MONITOR") }
-        return required.filter { !have.contains($0) }
+        // MySQLGrants compares canonical names (MariaDB's BINLOG MONITOR is REPLICATION CLIENT);
+        // report each missing one as `required` names it.
+        let canonical = { (p: String) in MySQLGrants.aliases[p] ?? p }
+        let missing = Set(MySQLGrants.missing(grants, required: required.map(canonical), on: "*.*"))
+        return required.filter { missing.contains(canonical($0)) }
     }
 }
 

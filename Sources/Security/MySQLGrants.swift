@@ -17,7 +17,7 @@ public enum MySQLGrants {
 
     /// Other names servers list for the same privilege: MariaDB shows REPLICATION CLIENT as
     /// BINLOG MONITOR; MySQL 8.0.22+ may say REPLICATION REPLICA for REPLICATION SLAVE.
-    static let aliases: [String: String] = ["BINLOG MONITOR": "REPLICATION CLIENT", "REPLICATION REPLICA": "REPLICATION SLAVE"]
+    public static let aliases: [String: String] = ["BINLOG MONITOR": "REPLICATION CLIENT", "REPLICATION REPLICA": "REPLICATION SLAVE"]
 
     /// One privilege on one object (`*.*`, `` `shop`.* ``); `object` nil for a granted role.
     public struct Privilege: Sendable, Codable, Equatable, CustomStringConvertible {
