@@ -261,6 +261,15 @@ ORDER BY (consumer_group, topic, partition)
 SETTINGS non_replicated_deduplication_window = 0;
 
 """#,
+        "clickhouse/migrations/0007_trade_positions.sql.mustache": #"""
+-- Each trade row names the Kafka record it came from (its partition and offset in the trades
+-- topic), as the CDC raw tables do, so `cdcctl trace trade` goes from a row to its record and
+-- back. Rows written before this migration keep -1 in both.
+ALTER TABLE {{clickhouse.database}}.trades
+    ADD COLUMN IF NOT EXISTS partition Int32 DEFAULT -1,
+    ADD COLUMN IF NOT EXISTS offset Int64 DEFAULT -1;
+
+"""#,
         "clickhouse/migrations/R__ttl.sql.mustache": #"""
 -- Retention from the manifest's clickhouse.ttl. A repeatable migration: it runs after the
 -- versioned ones whenever its rendered text changes, so changing a TTL in the manifest is

@@ -7,9 +7,11 @@ import MySQL
 import OperationsCore
 import Polling
 import Processor
+import Producers
 
-/// Kafka's default partitioner (murmur2 of the key bytes, made positive, modulo the partition
-/// count): where Connect's producer put an order's events, keyed `{"order_id":N}`.
+/// Where a key's records are. Kafka's Java default partitioner (murmur2 of the key bytes, made
+/// positive, modulo the partition count) is where Connect's producer put an order's events,
+/// keyed `{"order_id":N}`; cdcctl's own producers (trades) use librdkafka's CRC-32.
 public enum KafkaPartitioner {
     public static func murmur2(_ data: [UInt8]) -> Int32 {
         let seed: UInt32 = 0x9747b28c, m: UInt32 = 0x5bd1e995, r: UInt32 = 24
@@ -51,12 +53,30 @@ public enum KafkaPartitioner {
         Int32((Int(murmur2(key)) & 0x7fffffff) % max(1, partitions))
     }
 
+    /// librdkafka's `consistent_random` partitioner (its default, which cdcctl's producers pin):
+    /// CRC-32 (IEEE, as zlib's) of the key modulo the partition count.
+    public static func crc32Partition(key: [UInt8], partitions: Int) -> Int32 {
+        Int32(Int(crc32(key)) % max(1, partitions))
+    }
+
+    static let crcTable: [UInt32] = (0..<256).map { n in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 == 1 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    public static func crc32(_ data: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in data { c = crcTable[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+        return c ^ 0xFFFF_FFFF
+    }
+
     /// Debezium's key for an order with the JSON converter without schemas.
     public static func orderKey(_ id: UInt64) -> [UInt8] { Array("{\"order_id\":\(id)}".utf8) }
 }
 
-/// `cdcctl trace order <id>`: one order's latest change followed through every hop, with the
-/// time at each and the first hop where it is missing.
+/// `cdcctl trace order <id>` / `trace trade <symbol> <trade_id>`: one change followed through
+/// every hop, with the time at each and the first hop where it is missing.
 public struct TraceResult: Sendable, Codable {
     public struct HopState: Sendable, Codable, Equatable {
         public var hop: String
@@ -66,7 +86,11 @@ public struct TraceResult: Sendable, Codable {
         public var detail: String
     }
 
-    public var orderId: UInt64
+    /// `trace order`'s order; nil for a trade.
+    public var orderId: UInt64?
+    /// `trace trade`'s symbol and trade id; nil for an order.
+    public var symbol: String?
+    public var tradeId: String?
     public var topic: String
     public var partition: Int32?
     public var offset: Int64?
@@ -184,6 +208,128 @@ public enum TraceOperation {
         }
         let missing = hops.first { !$0.found && $0.hop != "mysql" }?.hop
         return TraceResult(orderId: id, topic: topic, partition: partition, offset: latest?.offset, hops: hops, missingAt: missing)
+    }
+
+    struct TradeRow: Decodable { var partition: Int32; var offset: Int64; var traded: Int64; var ingested: Int64; var price: String }
+    struct RejectRow: Decodable { var partition: Int32; var offset: Int64; var stage: String; var reason: String }
+    struct WindowRow: Decodable { var trade_count: UInt64; var version: UInt64 }
+    struct Newest: Decodable { var newest: Int64 }
+
+    /// A trade from the producer's record in Kafka to its `trades` row and its window in
+    /// ClickHouse. The trades topic is keyed by symbol (librdkafka's CRC-32 partitioner), and
+    /// each `trades` row carries its record's partition and offset (migration 0007), so a
+    /// processed trade is found at its offset; an unprocessed one by scanning its partition from
+    /// the processor's committed offset; a quarantined one in `processor_rejects`.
+    public static func trade(_ ws: Workspace, manifest m: Manifest, symbol: String, tradeId: String, scanSeconds: Double = 15,
+                             progress: (String) -> Void) throws -> TraceResult {
+        let secrets = try ws.resolveSecrets(m)
+        let config = ProcessorConfig(manifest: m)
+        let topic = config.tradesTopic
+        let db = m.clickhouse.database
+        var hops: [TraceResult.HopState] = []
+        let settings = KafkaSettings(bootstrap: m.access.kafkaBootstrap, clientId: "cdcctl-trace")
+        let md = try KafkaAdmin(settings).metadata()
+        guard let info = md.topics.first(where: { $0.name == topic && $0.error == nil }) else {
+            throw CdcError.invalid("topic '\(topic)' does not exist", subject: "processor.tradesTopic", fix: "run `cdcctl topics apply`")
+        }
+        let key = Array(symbol.utf8)
+        let partition = KafkaPartitioner.crc32Partition(key: key, partitions: info.partitions.count)
+        let ch = ClickHouseClient(ws.clickhouse(m, secrets: secrets))
+        let params = ["s": symbol, "t": tradeId, "topic": topic]
+        let stored = (try? ch.select("""
+            SELECT partition, offset, toInt64(toUnixTimestamp64Milli(traded_at)) AS traded,
+                   toInt64(toUnixTimestamp64Milli(ingested_at)) AS ingested, toString(price) AS price
+            FROM \(db).trades FINAL WHERE symbol = {s:String} AND trade_id = {t:String}
+            """, as: TradeRow.self, parameters: params))?.first
+        let needle = "\"trade_id\":\(TradeLine.quoted(tradeId))"
+        let rejected = (try? ch.select("""
+            SELECT toInt32(partition) AS partition, offset, toString(stage) AS stage, reason FROM \(db).processor_rejects
+            WHERE topic = {topic:String} AND position(payload, {n:String}) > 0 LIMIT 1
+            """, as: RejectRow.self, parameters: ["topic": topic, "n": needle]))?.first
+
+        // 1. Kafka: the record at the row's offset, or found by scanning the unprocessed part.
+        let probe = try KafkaConsumer(settings, group: m.processor.consumerGroup)
+        let committed = (try? probe.committed([(topic, partition)]))?.first.map(\.offset) ?? -1
+        let reader = try KafkaConsumer(settings, group: "cdcctl-trace-\(UUID().uuidString.prefix(8).lowercased())")
+        func matches(_ msg: ConsumedMessage) -> Bool {
+            guard msg.key == key, let v = msg.value, let text = msg.valueString, text.contains(needle) else { return false }
+            return ((try? JSONSerialization.jsonObject(with: Data(v))) as? [String: Any])?["trade_id"] as? String == tradeId
+        }
+        var record: ConsumedMessage?
+        if let known = stored.map(\.offset) ?? rejected.map(\.offset), known >= 0 {
+            let p = stored?.partition ?? rejected?.partition ?? partition
+            try reader.assign([(topic, p, known)])
+            if let msg = try Self.pollOne(reader, seconds: 5), msg.offset == known, matches(msg) { record = msg }
+        } else {
+            try reader.assign([(topic, partition, committed >= 0 ? committed : -2)])
+            progress("scanning \(topic)[\(partition)] from \(committed >= 0 ? "offset \(committed)" : "the beginning") for \(symbol) \(tradeId) (up to \(Int(scanSeconds)) s)")
+            let deadline = Date().addingTimeInterval(scanSeconds)
+            var quiet = 0
+            while record == nil, Date() < deadline, quiet < 8 {
+                if let msg = try reader.poll(timeoutMs: 250) { quiet = 0; if matches(msg) { record = msg } } else { quiet += 1 }
+            }
+        }
+        let tradedMs = record.flatMap { r in r.value.flatMap { ((try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any])?["ts_ms"] as? NSNumber } }?.int64Value
+            ?? stored?.traded
+        if let r = record {
+            hops.append(.init(hop: "kafka", found: true, atMs: r.timestampMs,
+                              detail: "\(topic)[\(r.partition)]@\(r.offset) (record timestamp: the producer's clock); traded at "
+                                  + (tradedMs.map { UTCTime.format($0, milliseconds: true) } ?? "?") + " (the exchange's clock)"))
+        } else {
+            let why = stored != nil ? "the trades row names \(topic)[\(stored!.partition)]@\(stored!.offset), which no longer holds it (retention?)"
+                : "no record keyed \(symbol) with trade_id \(tradeId) in \(topic)[\(partition)] past the committed offset — is the producer running? (`cdcctl status`)"
+            hops.append(.init(hop: "kafka", found: stored != nil && stored!.offset >= 0, atMs: nil, detail: why))
+        }
+
+        // 2. The processor: past the record, or quarantined.
+        let position = record.map { ($0.partition, $0.offset) } ?? stored.map { ($0.partition, $0.offset) }
+        let high = try? reader.watermarks(topic: topic, partition: position?.0 ?? partition).high
+        if let q = rejected {
+            hops.append(.init(hop: "processor", found: false, atMs: nil,
+                              detail: "quarantined at \(q.stage) (\(topic)[\(q.partition)]@\(q.offset)): \(q.reason) — see processor_rejects"))
+        } else if let (p, offset) = position, offset >= 0 {
+            let passed = committed > offset || stored != nil
+            hops.append(.init(hop: "processor", found: passed, atMs: nil,
+                              detail: "group \(m.processor.consumerGroup) committed \(committed < 0 ? "nothing" : String(committed)) on partition \(p)"
+                                  + (passed ? " (past \(offset))" : " (not past \(offset): not processed yet — is `cdcctl process run` running?)")
+                                  + (high.map { ", lag \($0 - max(committed, 0))" } ?? "")))
+        } else {
+            hops.append(.init(hop: "processor", found: false, atMs: nil, detail: "nothing to process yet"))
+        }
+
+        // 3. ClickHouse: the trades row, then its window.
+        if let row = stored {
+            hops.append(.init(hop: "clickhouse", found: true, atMs: row.ingested,
+                              detail: "trades row at price \(row.price)" + (row.offset >= 0 ? " from offset \(row.offset)" : " (written before migration 0007: no offset)")
+                                  + " (ingested_at: ClickHouse's clock)"))
+        } else {
+            hops.append(.init(hop: "clickhouse", found: false, atMs: nil, detail: "no row in \(db).trades for \(symbol) \(tradeId)"))
+        }
+        var windowStillOpen = false
+        if let t = tradedMs, stored != nil {
+            let windowMs = config.windowMs
+            let start = t - ((t % windowMs) + windowMs) % windowMs
+            let window = (try? ch.select("""
+                SELECT trade_count, version FROM \(db).trade_aggregates FINAL
+                WHERE symbol = {s:String} AND window_minutes = \(config.windowMinutes) AND window_start = fromUnixTimestamp64Milli(toInt64(\(start)))
+                """, as: WindowRow.self, parameters: ["s": symbol]))?.first
+            let newest = (try? ch.select("SELECT toInt64(toUnixTimestamp64Milli(max(traded_at))) AS newest FROM \(db).trades WHERE symbol = {s:String}",
+                                         as: Newest.self, parameters: ["s": symbol]))?.first?.newest ?? t
+            let span = "[\(UTCTime.format(start, milliseconds: false)), +\(config.windowMinutes) min)"
+            if let w = window {
+                hops.append(.init(hop: "window", found: true, atMs: nil, detail: "trade_aggregates \(span): \(w.trade_count) trade(s), version \(w.version)"))
+            } else {
+                // Written when the watermark passes the window's end (or the idle rule writes it).
+                windowStillOpen = newest < start + windowMs + config.watermarkDelayMs
+                hops.append(.init(hop: "window", found: false, atMs: nil,
+                                  detail: "trade_aggregates \(span) not written yet" + (windowStillOpen
+                                      ? ": the window is still open (written when the watermark passes its end; not a missing hop)"
+                                      : " although newer trades of \(symbol) passed its end")))
+            }
+        }
+        let missing = hops.first { !$0.found && !($0.hop == "window" && windowStillOpen) }?.hop
+        return TraceResult(orderId: nil, symbol: symbol, tradeId: tradeId, topic: topic, partition: position?.0 ?? partition,
+                           offset: position?.1, hops: hops, missingAt: missing)
     }
 
     static func pollOne(_ c: KafkaConsumer, seconds: Double) throws -> ConsumedMessage? {

@@ -46,6 +46,10 @@ public final class KafkaProducer: @unchecked Sendable {
             handle = try KafkaHandle(RD_KAFKA_PRODUCER, settings: settings, extra: [
                 "enable.idempotence": "true", "acks": "all", "linger.ms": String(lingerMs),
                 "compression.type": "lz4", "message.timeout.ms": "30000",
+                // librdkafka's default, pinned: a key's partition is CRC32(key) mod partitions
+                // (`KafkaPartitioner.crc32Partition`, which `trace trade` uses). The Java clients
+                // (Connect, Debezium) use murmur2 instead; no topic here has both writers.
+                "partitioner": "consistent_random",
             ].merging(extra) { _, new in new }) { conf in
                 rd_kafka_conf_set_opaque(conf, ref.toOpaque())
                 cdc_conf_set_dr_msg_cb(conf) { _, message, opaque in

@@ -140,6 +140,22 @@ extension TradeEvent: ClickHouseRow {
             w.field("source", source)
         }
     }
+
+    /// The row with the Kafka record it came from (`partition`, `offset` in the trades topic,
+    /// migration 0007), so `cdcctl trace trade` finds a trade's record from its row.
+    public func appendJSON(to bytes: inout [UInt8], origin: TradeOrigin) {
+        JSONWriter.append(to: &bytes) { w in
+            w.field("symbol", symbol)
+            w.field("trade_id", tradeId)
+            w.field("price", price)
+            w.field("volume", volume)
+            w.field("side", side.rawValue)
+            w.timestamp("traded_at", tsMs)
+            w.field("source", source)
+            w.field("partition", Int64(origin.partition))
+            w.field("offset", origin.offset)
+        }
+    }
 }
 
 /// A row of `trade_aggregates`: one symbol's trades in one event-time window. Each emission of
@@ -356,7 +372,17 @@ public struct OutputBatch: Sendable, Equatable {
         add(.cdcOrdersRaw, cdcOrdersRaw)
         add(.cdcOrderExecutionsRaw, cdcOrderExecutionsRaw)
         add(.ordersCurrent, ordersCurrent)
-        add(.trades, trades)
+        if tradeOrigins.count == trades.count, !trades.isEmpty {
+            var body: [UInt8] = []
+            body.reserveCapacity(trades.count * 200)
+            for (t, origin) in zip(trades, tradeOrigins) {
+                t.appendJSON(to: &body, origin: origin)
+                body.append(UInt8(ascii: "\n"))
+            }
+            out.append((.trades, trades.count, body))
+        } else {
+            add(.trades, trades)
+        }
         add(.tradeAggregates, tradeAggregates)
         add(.alerts, alerts)
         add(.processorRejects, rejects)

@@ -67,7 +67,7 @@ final class E2ETestbedTests: XCTestCase {
               topics:
                 - {name: \(prefix).\(db).orders, partitions: 3, key: order_id}
                 - {name: \(prefix).\(db).order_executions, partitions: 3, key: order_id}
-                - {name: \(prefix).trades, partitions: 1, key: symbol}
+                - {name: \(prefix).trades, partitions: 3, key: symbol}  # trace trade finds a key's partition from the key
                 - {name: schemahistory.\(prefix), partitions: 1, retentionHours: -1, retentionBytes: -1}
             connect:
               secretsFile: \(testbed["TESTBED_CONNECT_SECRETS_FILE"])
@@ -157,6 +157,11 @@ final class E2ETestbedTests: XCTestCase {
         XCTAssertEqual(rows.count, 1)
         XCTAssertEqual((rows[0]["results"] as? [String: Double])?["notArrived"], 0)
 
+        // Trades for `trace trade`: 30 synthetic ones (ids syn-7-0 … syn-7-29), keyed by symbol.
+        let trades = try cdcctl.separately(["produce", "trades", "-m", manifest, "--source", "synthetic", "--count", "30", "--seed", "7",
+                                            "--as-fast-as-possible"])
+        XCTAssertEqual(trades.status, 0, trades.stderr)
+
         // trace: the manifest's processor (not the bench's) processes everything, then stops.
         let process = try cdcctl.separately(["process", "run", "-m", manifest, "--exit-when-idle", "5"])
         XCTAssertEqual(process.status, 0, process.stderr)
@@ -184,6 +189,43 @@ final class E2ETestbedTests: XCTestCase {
         let mh = try XCTUnwrap(m["hops"] as? [[String: Any]])
         XCTAssertEqual(mh.first { $0["hop"] as? String == "kafka" }?["found"] as? Bool, true, "the change is in Kafka")
         XCTAssertEqual(mh.first { $0["hop"] as? String == "clickhouse" }?["found"] as? Bool, false)
+        try traceTrades(manifest)
         print("measured: bench e2e 50/s × 20 s on the testbed: \(hops.mapValues { "p50 \($0["p50"] ?? "?") p99 \($0["p99"] ?? "?")" })")
+    }
+
+    /// `trace trade`: a processed trade is found at its offset (the `trades` row names it) and in
+    /// ClickHouse; one written while the processor is stopped is in Kafka but not past the
+    /// committed offset; an unknown one is missing at Kafka.
+    func traceTrades(_ manifest: String) throws {
+        func trace(_ id: String, _ extra: [String] = []) throws -> (status: Int32, json: [String: Any], text: String) {
+            let r = try cdcctl.separately(["trace", "trade", "KRW-BTC", id, "-m", manifest, "-o", "json"] + extra)
+            let json = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]) ?? [:]
+            return (r.status, json, r.stdout + r.stderr)
+        }
+        func hop(_ j: [String: Any], _ name: String) -> [String: Any]? {
+            (j["hops"] as? [[String: Any]])?.first { $0["hop"] as? String == name }
+        }
+        let done = try trace("syn-7-0")
+        XCTAssertEqual(done.status, 0, done.text)
+        XCTAssertEqual((done.json["hops"] as? [[String: Any]])?.map { $0["hop"] as? String }, ["kafka", "processor", "clickhouse", "window"], done.text)
+        for name in ["kafka", "processor", "clickhouse"] { XCTAssertEqual(hop(done.json, name)?["found"] as? Bool, true, "\(name): \(done.text)") }
+        XCTAssertNil(done.json["missingAt"] as? String, done.text)
+        let offset = try XCTUnwrap(done.json["offset"] as? Int, done.text)
+        XCTAssertTrue((hop(done.json, "kafka")?["detail"] as? String ?? "").contains("@\(offset)"), "the record at the row's offset: \(done.text)")
+        XCTAssertTrue((hop(done.json, "clickhouse")?["detail"] as? String ?? "").contains("from offset \(offset)"), done.text)
+
+        // The processor is stopped: a new trade is in Kafka, not processed.
+        let more = try cdcctl.separately(["produce", "trades", "-m", manifest, "--source", "synthetic", "--count", "3", "--seed", "8",
+                                          "--as-fast-as-possible"])
+        XCTAssertEqual(more.status, 0, more.stderr)
+        let pending = try trace("syn-8-0", ["--scan-seconds", "10"])
+        XCTAssertEqual(pending.status, 3, pending.text)
+        XCTAssertEqual(pending.json["missingAt"] as? String, "processor", pending.text)
+        XCTAssertEqual(hop(pending.json, "kafka")?["found"] as? Bool, true, "found by scanning past the committed offset: \(pending.text)")
+        XCTAssertEqual(hop(pending.json, "clickhouse")?["found"] as? Bool, false)
+
+        let unknown = try trace("no-such-trade", ["--scan-seconds", "3"])
+        XCTAssertEqual(unknown.status, 3, unknown.text)
+        XCTAssertEqual(unknown.json["missingAt"] as? String, "kafka", unknown.text)
     }
 }

@@ -71,7 +71,7 @@ final class RowEncodingTests: XCTestCase {
             .cdcOrdersRaw: ["topic", "partition", "offset", "op", "order_id", "before", "after", "source_ts"],
             .cdcOrderExecutionsRaw: ["topic", "partition", "offset", "op", "execution_id", "order_id", "before", "after", "source_ts"],
             .ordersCurrent: ["order_id", "customer_id", "symbol", "side", "order_type", "quantity", "price", "status", "created_at", "updated_at", "version", "is_deleted"],
-            .trades: ["symbol", "trade_id", "price", "volume", "side", "traded_at", "source"],
+            .trades: ["symbol", "trade_id", "price", "volume", "side", "traded_at", "source", "partition", "offset"],
             .tradeAggregates: ["window_start", "window_minutes", "symbol", "trade_count", "volume", "notional", "vwap", "open", "high", "low", "close", "buy_volume", "sell_volume", "version"],
             .alerts: ["alert_id", "rule", "symbol", "severity", "detected_at", "window_start", "value", "threshold", "direction", "detail"],
             .processorRejects: ["topic", "partition", "offset", "stage", "target_table", "reason", "payload"],

@@ -101,14 +101,14 @@ final class SchemaIntegrationTests: XCTestCase {
         XCTAssertEqual(dry.status, 0, dry.output)
         XCTAssertEqual(try json(dry.output)["applied"] as? [String],
                        ["0001_cdc_raw_events", "0002_orders_current", "0003_trades", "0004_trade_aggregates", "0005_alerts",
-                        "0006_processor_exactly_once", "R__ttl"])
+                        "0006_processor_exactly_once", "0007_trade_positions", "R__ttl"])
         struct N: Decodable { var n: UInt64 }
         XCTAssertEqual(try client.select("SELECT count() AS n FROM system.databases WHERE name = {db:String}", as: N.self,
                                          parameters: ["db": db]).first?.n, 0, "a dry run changes nothing")
 
         let apply = try cdcctl("schema", "apply", "-m", m, "-o", "json")
         XCTAssertEqual(apply.status, 0, apply.output)
-        XCTAssertEqual((try json(apply.output)["applied"] as? [String])?.count, 7)
+        XCTAssertEqual((try json(apply.output)["applied"] as? [String])?.count, 8)
 
         // Every table of the contract, column for column, as the server reports them.
         let columns = try serverColumns()
@@ -136,7 +136,7 @@ final class SchemaIntegrationTests: XCTestCase {
         // Recorded with checksums on the server and in the state store, identically.
         let records = try serverRecords()
         XCTAssertEqual(records.map(\.name), ["R__ttl", "0001_cdc_raw_events", "0002_orders_current", "0003_trades",
-                                             "0004_trade_aggregates", "0005_alerts", "0006_processor_exactly_once"])
+                                             "0004_trade_aggregates", "0005_alerts", "0006_processor_exactly_once", "0007_trade_positions"])
         XCTAssertTrue(records.allSatisfy { $0.checksum.count == 64 })
         XCTAssertEqual(try localRecords(), records)
 
@@ -213,7 +213,7 @@ final class SchemaIntegrationTests: XCTestCase {
 
         let records = try serverRecords()
         XCTAssertEqual(records.map(\.name), ["0001_cdc_raw_events", "0002_orders_current", "0003_trades", "0004_trade_aggregates", "0005_alerts",
-                                              "0006_processor_exactly_once"],
+                                              "0006_processor_exactly_once", "0007_trade_positions"],
                        "everything before the broken migration is recorded; it, 0017 and R__ttl (which runs last) are not")
         XCTAssertEqual(try localRecords(), records, "the state store holds what the server holds")
         XCTAssertNil(try serverColumns()["after"])

@@ -155,7 +155,7 @@ final class SchemaPlanTests: XCTestCase {
                            "is_deleted UInt8"],
         "trades": ["symbol LowCardinality(String)", "trade_id String", "price Decimal(20, 8)", "volume Decimal(28, 12)",
                    "side LowCardinality(String)", "traded_at DateTime64(3)", "source LowCardinality(String)",
-                   "ingested_at DateTime64(3) DEFAULT now64(3)"],
+                   "ingested_at DateTime64(3) DEFAULT now64(3)", "partition Int32 DEFAULT -1", "offset Int64 DEFAULT -1"],
         "trade_aggregates": ["window_start DateTime64(3)", "window_minutes UInt16", "symbol LowCardinality(String)", "trade_count UInt64",
                              "volume Decimal(38, 12)", "notional Decimal(38, 20)", "vwap Float64", "open Decimal(20, 8)",
                              "high Decimal(20, 8)", "low Decimal(20, 8)", "close Decimal(20, 8)", "buy_volume Decimal(38, 12)",
@@ -188,7 +188,7 @@ final class SchemaPlanTests: XCTestCase {
     func testShippedMigrationsDefineTheTableContract() throws {
         let ms = try Self.shippedMigrations()
         XCTAssertEqual(ms.map(\.name), ["0001_cdc_raw_events", "0002_orders_current", "0003_trades", "0004_trade_aggregates",
-                                        "0005_alerts", "0006_processor_exactly_once", "R__ttl"])
+                                        "0005_alerts", "0006_processor_exactly_once", "0007_trade_positions", "R__ttl"])
         let steps = ms.map { MigrationStep(name: $0.name, version: $0.version, kind: $0.kind, state: .applied, checksum: $0.checksum,
                                            appliedChecksum: nil, appliedAtMs: nil, statements: $0.statements.count, reason: nil) }
         let model = try SchemaPlanner.expectedSchema(ms, steps: steps, database: "analytics")
