@@ -1,13 +1,16 @@
 import Diagnostics
 import Foundation
 import Processor
+import Producers
 
-/// `cdcctl bench processor --input FILE`: the engine on the user's own trade lines (as `produce
-/// trades --record` writes them), streamed from the file in 1 MiB chunks so the file's size does
+/// `cdcctl bench processor --input FILE`: the engine on the user's own trades: trade lines, or the raw
+/// Upbit / KIS frames `produce trades --record` writes, streamed from the file in 1 MiB chunks so the file's size does
 /// not matter. Two figures: the engine alone (windows, rules, row encoding) and the whole path
 /// (reading, splitting, decoding and the engine), and the peak RSS.
 public struct ProcessorFileBenchReport: Sendable, Codable {
     public var input: String
+    /// What the file held: `trade lines` or `raw frames` (Upbit / KIS, as `--record` writes them).
+    public var format: String
     public var partitions: Int
     public var events: Int
     public var malformed: Int
@@ -17,6 +20,8 @@ public struct ProcessorFileBenchReport: Sendable, Codable {
     public var wholeSeconds: Double
     public var wholeEventsPerSecond: Double
     public var rows: Int
+    /// The rows as encoded for the sink (JSONEachRow), the engine's output volume.
+    public var encodedMiB: Double
     public var alerts: Int
     public var peakRssMiB: Double
 }
@@ -37,6 +42,8 @@ extension ProcessorBench {
         let clock = ContinuousClock()
         let started = clock.now
         var carry: [UInt8] = []
+        var frames = RecordedLineDecoder()
+        var framesSeen = 0
         func flush() {
             let t = clock.now
             rows += batch.count
@@ -45,12 +52,7 @@ extension ProcessorBench {
             batch.removeAll()
             engineTime += clock.now - t
         }
-        func line(_ l: ArraySlice<UInt8>) {
-            guard !l.isEmpty, events.map({ count < $0 }) ?? true else { return }
-            let trade: TradeEvent
-            do {
-                trade = try l.withUnsafeBytes { b throws(DecodeError) in try TradeCodec.decode(b, at: RecordPosition(topic: config.tradesTopic, partition: 0, offset: 0)) }
-            } catch { malformed += 1; return }
+        func apply(_ trade: TradeEvent) {
             var h: UInt32 = 2_166_136_261
             for b in trade.symbol.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
             let p = Int(h % UInt32(partitions))
@@ -60,6 +62,32 @@ extension ProcessorBench {
             offsets[p] += 1
             count += 1
             if batch.count >= 5000 { flush() }
+        }
+        let position = RecordPosition(topic: config.tradesTopic, partition: 0, offset: 0)
+        func decodeTrade(_ bytes: UnsafeRawBufferPointer) -> TradeEvent? {
+            try? TradeCodec.decode(bytes, at: position)
+        }
+        // A recording of raw frames goes through the live decoders (as `produce trades` would
+        // turn them into the trade lines the processor reads); trade lines go straight to the
+        // processor's codec. Which the file holds is learnt from its lines, not its name.
+        func line(_ l: ArraySlice<UInt8>) {
+            guard !l.isEmpty, events.map({ count < $0 }) ?? true else { return }
+            if framesSeen == 0, let trade = l.withUnsafeBytes(decodeTrade) { apply(trade); return }
+            let text = String(decoding: l, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            do {
+                switch try frames.decode(text) {
+                case .skip: return
+                case .tradeLine:
+                    guard let trade = Array(text.utf8).withUnsafeBytes(decodeTrade) else { malformed += 1; return }
+                    apply(trade)
+                case let .trades(trades):
+                    framesSeen += 1
+                    for t in trades where events.map({ count < $0 }) ?? true {
+                        guard let trade = Array(t.json.utf8).withUnsafeBytes(decodeTrade) else { malformed += 1; continue }
+                        apply(trade)
+                    }
+                }
+            } catch { malformed += 1 }
         }
         var inputBytes = 0
         while events.map({ count < $0 }) ?? true {
@@ -79,11 +107,10 @@ extension ProcessorBench {
         flush()
         let whole = (clock.now - started)
         func secs(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-        if bytes == -1 { print("") }
-        return ProcessorFileBenchReport(input: path, partitions: partitions, events: count, malformed: malformed,
+        return ProcessorFileBenchReport(input: path, format: frames.frames > 0 ? "raw frames (\(frames.frames) lines)" : "trade lines", partitions: partitions, events: count, malformed: malformed,
                                         inputMiB: Double(inputBytes) / 1_048_576, engineSeconds: secs(engineTime),
                                         engineEventsPerSecond: Double(count) / max(secs(engineTime), 1e-9), wholeSeconds: secs(whole),
-                                        wholeEventsPerSecond: Double(count) / max(secs(whole), 1e-9), rows: rows, alerts: alerts,
+                                        wholeEventsPerSecond: Double(count) / max(secs(whole), 1e-9), rows: rows, encodedMiB: Double(bytes) / 1_048_576, alerts: alerts,
                                         peakRssMiB: peakRssMiB())
     }
 }

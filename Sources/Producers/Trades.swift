@@ -29,7 +29,8 @@ public struct TradeLine: Sendable, Equatable {
             + "\"side\":\"\(side)\",\"ts_ms\":\(tsMs),\"source\":\(Self.quoted(source))}"
     }
 
-    static func quoted(_ s: String) -> String {
+    /// `s` as a JSON string literal, as trade lines write it.
+    public static func quoted(_ s: String) -> String {
         var out = "\""
         for c in s.unicodeScalars {
             switch c {
@@ -152,23 +153,19 @@ public struct ReplayTrades: Sendable {
     /// are skipped; a line that is none of these is an error naming it.
     public static func load(text: String, path: String) throws -> [TradeLine] {
         var out: [TradeLine] = []
-        var upbit = UpbitFrames(), kis = KISFrames()
+        var decoder = RecordedLineDecoder()
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
-            // `#`: a comment (a recording keeps the frames the live feed refused that way).
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            let frame: FrameOutcome? = line.hasPrefix("0|") || line.hasPrefix("1|") || line.contains("\"header\"") ? kis.decode(line)
-                
-                : ["\"trade_price\"", "\"ty\"", "\"status\"", "\"error\""].contains(where: line.contains) ? upbit.decode(line) : nil
-            switch frame {
-            case let .trades(trades)?: out += trades
-            case .reply?, .control?: continue
-            case let .serverError(message)?, let .malformed(message)?:
-                throw ReplayFileError(path: path, line: n + 1, message: message)
-            case nil:
-                do { out.append(try TradeLine.parse(line)) } catch {
-                    throw ReplayFileError(path: path, line: n + 1, message: "\(error)")
+            do {
+                switch try decoder.decode(line) {
+                case .skip: continue
+                case let .trades(trades): out += trades
+                case .tradeLine: out.append(try TradeLine.parse(line))
                 }
+            } catch let e as RecordedLineError {
+                throw ReplayFileError(path: path, line: n + 1, message: e.message)
+            } catch {
+                throw ReplayFileError(path: path, line: n + 1, message: "\(error)")
             }
         }
         return out
@@ -199,6 +196,46 @@ public struct ReplayTrades: Sendable {
             t.tradeId += "#\(pass + 1)"
         }
         return (t, speed > 0 ? Double(relativeMs) / 1000 / speed : nil)
+    }
+}
+
+/// What one line of a recorded file is. `produce trades --record` writes raw Upbit / KIS frames;
+/// `--source synthetic`/replay files hold trade lines. Both `produce trades --source replay` and
+/// `bench processor --input` read either through this one classifier, so they agree on a file.
+public enum RecordedLine: Equatable, Sendable {
+    /// Blank, a `#` comment (a recording keeps the frames the live feed refused that way), or a
+    /// control frame (status, subscription ack, PINGPONG).
+    case skip
+    /// A raw frame's trades, duplicates a reconnect replayed already dropped (as live).
+    case trades([TradeLine])
+    /// Not a frame: a trade line, for the caller to decode (the processor's own codec).
+    case tradeLine
+}
+
+public struct RecordedLineError: Error, Sendable { public var message: String }
+
+public struct RecordedLineDecoder: Sendable {
+    var upbit = UpbitFrames(), kis = KISFrames()
+    /// Lines that were raw frames (trades or control).
+    public private(set) var frames = 0
+
+    public init() {}
+
+    public static func isKISFrame(_ line: String) -> Bool { line.hasPrefix("0|") || line.hasPrefix("1|") || line.contains("\"header\"") }
+    public static func isUpbitFrame(_ line: String) -> Bool {
+        ["\"trade_price\"", "\"ty\"", "\"status\"", "\"error\""].contains(where: line.contains)
+    }
+
+    public mutating func decode(_ line: String) throws(RecordedLineError) -> RecordedLine {
+        if line.isEmpty || line.hasPrefix("#") { return .skip }
+        let frame: FrameOutcome
+        if Self.isKISFrame(line) { frame = kis.decode(line) } else if Self.isUpbitFrame(line) { frame = upbit.decode(line) } else { return .tradeLine }
+        frames += 1
+        switch frame {
+        case let .trades(trades): return .trades(trades)
+        case .reply, .control: return .skip
+        case let .serverError(message), let .malformed(message): throw RecordedLineError(message: message)
+        }
     }
 }
 

@@ -48,7 +48,7 @@ struct Bench: ParsableCommand {
         @Option(help: "Records to process (90% trades, 10% order changes, 20 symbols).") var events: Int = 1_000_000
         @Option(help: "Runs of the whole engine.") var runs: Int = 3
         @Flag(help: "Skip the decode-only comparison with Foundation's JSON parsers.") var noDecode = false
-        @Option(help: "Stream this file of trade lines (as `produce trades --record` writes them) instead of generated input.") var input: String?
+        @Option(help: "Stream this file instead of generated input: trade lines, or the raw Upbit/KIS frames `produce trades --record` writes.") var input: String?
         @Option(help: "With --input: partitions the symbols are spread over (each keeps its own watermark).") var partitions: Int = 3
 
         func validate() throws {
@@ -236,7 +236,7 @@ extension Bench {
 }
 
 extension Bench.ProcessorBench {
-    /// `--input FILE`: the engine on the user's own trade lines, streamed; `--events` caps them
+    /// `--input FILE`: the engine on the user's own trade lines or recorded raw frames, streamed; `--events` caps them
     /// when given on the command line.
     func file(_ path: String, _ context: CommandContext) throws -> CommandResult {
         let started = BenchClock.nowMs()
@@ -244,12 +244,12 @@ extension Bench.ProcessorBench {
         let r = try Benchmarks.ProcessorBench.runFile(path: path, partitions: partitions, events: cap)
         try BenchLedger.record(context.workspace, manifest: try? context.manifest(), name: "processor", startedAtMs: started,
                                durationMs: BenchClock.nowMs() - started,
-                               parameters: ["input": path, "partitions": "\(partitions)", "events": cap.map { "\($0)" } ?? "all"],
+                               parameters: ["input": path, "format": r.format, "partitions": "\(partitions)", "events": cap.map { "\($0)" } ?? "all"],
                                results: ["eventsPerSecond": r.engineEventsPerSecond, "wholePathEventsPerSecond": r.wholeEventsPerSecond,
                                          "peakRssMiB": r.peakRssMiB],
                                verdict: "measured")
-        let table = String(format: "%d trades from %@ (%.1f MiB, %d malformed, %d partitions): engine %.0f events/s (%.2f s), whole path (read + decode + engine) %.0f events/s (%.2f s); %d rows, %d alerts; peak RSS %.1f MiB",
-                           r.events, r.input, r.inputMiB, r.malformed, r.partitions, r.engineEventsPerSecond, r.engineSeconds,
+        let table = String(format: "%d trades from %@ (%@, %.1f MiB, %d malformed, %d partitions): engine %.0f events/s (%.2f s), whole path (read + decode + engine) %.0f events/s (%.2f s); %d rows, %d alerts; peak RSS %.1f MiB",
+                           r.events, r.input, r.format, r.inputMiB, r.malformed, r.partitions, r.engineEventsPerSecond, r.engineSeconds,
                            r.wholeEventsPerSecond, r.wholeSeconds, r.rows, r.alerts, r.peakRssMiB)
         return CommandResult(json: r, table: table)
     }
