@@ -374,6 +374,10 @@ public final class ProcessorRunner: Service {
             observer?.acknowledged(ranges: ranges.map { ($0.key.topic, $0.key.partition, $0.start, $0.end) }, atMs: Self.nowMs())
             if let newest = newestInFlush { metrics.observe(acknowledgedTimestampMs: newest) }
             newestInFlush = nil
+            // The newest source commit (Debezium's source.ts_ms) whose change ClickHouse now holds.
+            if let commit = (batch.cdcOrdersRaw.map(\.sourceTsMs) + batch.cdcOrderExecutionsRaw.map(\.sourceTsMs)).max() {
+                metrics.observe(sourceCommitAcknowledgedMs: commit)
+            }
             try save(engine.checkpoints().map {
                 CommittedOffset(topic: $0.topic, partition: $0.partition, offset: $0.offset, metadata: $0.metadata)
             }, final: true)

@@ -24,6 +24,9 @@ public final class RuntimeMetrics: Sendable {
         /// ClickHouse acknowledged: `cdcctl_freshness_seconds{hop}` is the age of each.
         public var newestConsumedMs: Int64?
         public var newestAcknowledgedMs: Int64?
+        /// Debezium `source.ts_ms` (the source's commit time) of the newest CDC change whose rows
+        /// ClickHouse acknowledged: `{hop="source"}`, how far ClickHouse is behind the database.
+        public var newestSourceCommitMs: Int64?
     }
 
     static let bounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -40,6 +43,7 @@ public final class RuntimeMetrics: Sendable {
     func add(rejects n: Int, stage: String) { s.withLock { $0.rejects[stage, default: 0] += UInt64(n) } }
     public func observe(consumedTimestampMs ms: Int64) { s.withLock { $0.newestConsumedMs = max($0.newestConsumedMs ?? ms, ms) } }
     public func observe(acknowledgedTimestampMs ms: Int64) { s.withLock { $0.newestAcknowledgedMs = max($0.newestAcknowledgedMs ?? ms, ms) } }
+    public func observe(sourceCommitAcknowledgedMs ms: Int64) { s.withLock { $0.newestSourceCommitMs = max($0.newestSourceCommitMs ?? ms, ms) } }
     func add(flushReason reason: String) { s.withLock { $0.flushReasons[reason, default: 0] += 1 } }
     func set(engine m: ProcessorMetrics) { s.withLock { $0.engine = m } }
     func set(recoveryMode mode: String) { s.withLock { $0.recoveryMode = mode } }
@@ -80,11 +84,14 @@ public final class RuntimeMetrics: Sendable {
         for reason in ["drained", "full", "timer"] {
             out += "cdcctl_processor_flushes_total{reason=\"\(reason)\"} \(s.flushReasons[reason] ?? 0)\n"
         }
-        // Age of the newest change seen at each hop the processor sees (Kafka record timestamps):
-        // `kafka` = consumed from Kafka, `clickhouse` = acknowledged by ClickHouse. Absent until seen.
-        if s.newestConsumedMs != nil || s.newestAcknowledgedMs != nil {
-            out += "# HELP cdcctl_freshness_seconds Age of the newest change seen at each hop (from its Kafka record timestamp).\n# TYPE cdcctl_freshness_seconds gauge\n"
-            for (hop, ms) in [("kafka", s.newestConsumedMs), ("clickhouse", s.newestAcknowledgedMs)] {
+        // Age of the newest change seen at each hop the processor sees: `kafka` = consumed from
+        // Kafka and `clickhouse` = acknowledged by ClickHouse (both from the record's Kafka
+        // timestamp), `source` = the source commit (Debezium source.ts_ms) of the newest CDC
+        // change ClickHouse acknowledged, i.e. the whole pipeline's lag behind MySQL while changes
+        // flow. Absent until seen; idle tables are the monitor's (heartbeats, cdcctl_cdc_freshness_seconds).
+        if s.newestConsumedMs != nil || s.newestAcknowledgedMs != nil || s.newestSourceCommitMs != nil {
+            out += "# HELP cdcctl_freshness_seconds Age of the newest change seen at each hop (kafka, clickhouse: its Kafka timestamp; source: its source commit).\n# TYPE cdcctl_freshness_seconds gauge\n"
+            for (hop, ms) in [("source", s.newestSourceCommitMs), ("kafka", s.newestConsumedMs), ("clickhouse", s.newestAcknowledgedMs)] {
                 guard let ms else { continue }
                 out += "cdcctl_freshness_seconds{hop=\"\(hop)\"} \(String(format: "%.3f", max(0, Double(nowMs - ms) / 1000)))\n"
             }

@@ -50,7 +50,11 @@ final class FreshnessMetricTests: XCTestCase {
         m.observe(consumedTimestampMs: 10_000)
         m.observe(consumedTimestampMs: 9_000)  // an older record does not make it fresher or staler
         m.observe(acknowledgedTimestampMs: 8_500)
+        XCTAssertFalse(m.render().contains("hop=\"source\""), "no CDC change acknowledged yet: no source age")
+        m.observe(sourceCommitAcknowledgedMs: 7_000)
+        m.observe(sourceCommitAcknowledgedMs: 6_000)
         let text = m.render(nowMs: 12_500)
+        XCTAssertTrue(text.contains("cdcctl_freshness_seconds{hop=\"source\"} 5.500"), "behind the source's newest commit in ClickHouse: \(text)")
         XCTAssertTrue(text.contains("cdcctl_freshness_seconds{hop=\"kafka\"} 2.500"), text)
         XCTAssertTrue(text.contains("cdcctl_freshness_seconds{hop=\"clickhouse\"} 4.000"), text)
         XCTAssertTrue(text.contains("# TYPE cdcctl_freshness_seconds gauge"))

@@ -140,6 +140,8 @@ final class ProcessorIntegrationTests: XCTestCase {
 
         XCTAssertEqual(try scalar("SELECT count() FROM trades"), 604)
         XCTAssertEqual(try scalar("SELECT uniqExact(trade_id) FROM trades"), 604)
+        XCTAssertEqual(try scalar("SELECT uniqExact(partition, offset) FROM trades WHERE offset >= 0 AND partition >= 0"), 604,
+                       "each trade row names its own Kafka record (migration 0007)")
         XCTAssertEqual(try scalar("SELECT count() FROM cdc_orders_raw"), 3, "c, u, d; the tombstone has no row")
         XCTAssertEqual(try scalar("SELECT count() FROM orders_current FINAL WHERE order_id = 42"), 0, "the delete is honoured")
         // 600 trades at 1/s over 4 symbols: windows [00:00, 00:05) and [00:05, 00:10), 75 trades each per symbol.
