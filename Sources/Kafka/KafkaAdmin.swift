@@ -397,16 +397,7 @@ public final class KafkaAdmin: @unchecked Sendable {
         var out: [PartitionLag] = []
         for i in 0..<Int(list!.pointee.cnt) {
             let e = list!.pointee.elems[i]
-            var low: Int64 = 0, high: Int64 = 0
-            var werr = rd_kafka_query_watermark_offsets(consumer.rk, e.topic, e.partition, &low, &high, timeoutMs)
-            // This fresh handle may have cached metadata from a broker that did not know a just-created
-            // partition yet, and librdkafka rate-limits its own refresh: ask that topic's metadata again
-            // before each retry (bounded: 25 × 200 ms).
-            for _ in 0..<25 where werr == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || werr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART {
-                usleep(200_000)
-                refreshTopicMetadata(consumer.rk, topic: cString(e.topic))
-                werr = rd_kafka_query_watermark_offsets(consumer.rk, e.topic, e.partition, &low, &high, timeoutMs)
-            }
+            let (werr, low, high) = consumer.watermarks(topic: cString(e.topic), partition: e.partition, timeoutMs: timeoutMs)
             guard werr == RD_KAFKA_RESP_ERR_NO_ERROR else { throw handle.error("cannot read watermarks of \(cString(e.topic))", werr) }
             let committed = e.offset < 0 ? -1 : e.offset
             out.append(PartitionLag(topic: cString(e.topic), partition: e.partition, committed: committed, highWatermark: high,
@@ -416,14 +407,6 @@ public final class KafkaAdmin: @unchecked Sendable {
     }
 
     // MARK: - Plumbing
-
-    /// Asks the cluster for one topic's metadata on `rk`, which refreshes that handle's cache.
-    private func refreshTopicMetadata(_ rk: OpaquePointer?, topic: String) {
-        let rkt = rd_kafka_topic_new(rk, topic, nil)
-        defer { rd_kafka_topic_destroy(rkt) }
-        var md: UnsafePointer<rd_kafka_metadata_t>?
-        if rd_kafka_metadata(rk, 0, rkt, &md, timeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR, let md { rd_kafka_metadata_destroy(md) }
-    }
 
     /// Runs one admin request and waits for its result event (bounded by the timeout).
     private func runAdmin(_ op: rd_kafka_admin_op_t, validateOnly: Bool = false, broker: Int32? = nil,

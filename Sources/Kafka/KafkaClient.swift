@@ -1,5 +1,6 @@
 import CRdKafka
 import Diagnostics
+import Foundation
 
 /// Connection settings shared by the admin client, producer and consumer.
 public struct KafkaSettings: Sendable {
@@ -52,6 +53,29 @@ final class KafkaHandle: @unchecked Sendable {
 
     /// A failed request. When nothing answered, the bootstrap addresses are probed over TCP: if
     /// every one accepts connections, the servers are there but do not speak this client's Kafka.
+    /// A partition's watermarks. A handle may have cached metadata from a broker that did not
+    /// know a just-created topic or partition yet, and librdkafka rate-limits its own refresh (a
+    /// long-lived handle sees the same for a topic created after it): on "unknown partition" it
+    /// asks for that topic's metadata again before each retry (bounded: 25 × 200 ms).
+    func watermarks(topic: String, partition: Int32, timeoutMs: Int32) -> (rd_kafka_resp_err_t, low: Int64, high: Int64) {
+        var low: Int64 = 0, high: Int64 = 0
+        var err = rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high, timeoutMs)
+        for _ in 0..<25 where err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART {
+            usleep(200_000)
+            refreshTopicMetadata(topic, timeoutMs: timeoutMs)
+            err = rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high, timeoutMs)
+        }
+        return (err, low, high)
+    }
+
+    /// Asks the cluster for one topic's metadata, which refreshes this handle's cache.
+    func refreshTopicMetadata(_ topic: String, timeoutMs: Int32) {
+        let rkt = rd_kafka_topic_new(rk, topic, nil)
+        defer { rd_kafka_topic_destroy(rkt) }
+        var md: UnsafePointer<rd_kafka_metadata_t>?
+        if rd_kafka_metadata(rk, 0, rkt, &md, timeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR, let md { rd_kafka_metadata_destroy(md) }
+    }
+
     func error(_ what: String, _ code: rd_kafka_resp_err_t, _ detail: String? = nil) -> KafkaError {
         var e = KafkaError(what, code: code, detail: detail, bootstrap: bootstrap)
         if e.isUnreachable { e.everyBrokerAcceptsTCP = TCPProbe.allAccept(bootstrap) }

@@ -146,10 +146,10 @@ public final class KafkaConsumer: @unchecked Sendable {
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw handle.error(pause ? "cannot pause partitions" : "cannot resume partitions", err) }
     }
 
-    /// A partition's low and high watermark offsets, asked of its leader (bounded).
+    /// A partition's low and high watermark offsets, asked of its leader (bounded; a topic this
+    /// handle has not seen yet is looked up again first, see `KafkaHandle.watermarks`).
     public func watermarks(topic: String, partition: Int32, timeoutMs: Int32 = 10_000) throws -> (low: Int64, high: Int64) {
-        var low: Int64 = 0, high: Int64 = 0
-        let err = rd_kafka_query_watermark_offsets(handle.rk, topic, partition, &low, &high, timeoutMs)
+        let (err, low, high) = handle.watermarks(topic: topic, partition: partition, timeoutMs: timeoutMs)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw handle.error("cannot read watermarks of \(topic)[\(partition)]", err) }
         return (low, high)
     }

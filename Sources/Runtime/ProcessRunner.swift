@@ -65,11 +65,16 @@ public struct SystemProcessRunner: ProcessRunner {
         let errData = Locked(Data())
         let reader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
         reader.start()
-        var timer: DispatchWorkItem?
+        // A timer source, not asyncAfter: a cancelled DispatchWorkItem stays queued (holding the
+        // Process, its pipes and environment) until its deadline, so a monitor spawning docker
+        // every scrape held a minute of them; a cancelled source releases its handler at once.
+        var timer: DispatchSourceTimer?
         if let timeoutSeconds {
-            let item = DispatchWorkItem { if process.isRunning { process.terminate() } }
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: item)
-            timer = item
+            let t = DispatchSource.makeTimerSource(queue: .global())
+            t.setEventHandler { if process.isRunning { process.terminate() } }
+            t.schedule(deadline: .now() + timeoutSeconds)
+            t.resume()
+            timer = t
         }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
