@@ -49,6 +49,8 @@ let package = Package(
         .target(name: "Telemetry", dependencies: ["Diagnostics"]),
         // The engine between a Kafka source and a ClickHouse sink, exactly-once effect.
         .target(name: "ProcessorRuntime", dependencies: ["Processor", "Kafka", "ClickHouse", "Diagnostics", "Telemetry"]),
+        // The processor's PostgreSQL loop: rows and offsets in one transaction per batch (docs/postgres.md).
+        .target(name: "PostgresSink", dependencies: ["Postgres", "Processor", "Kafka", "Polling", "Telemetry", "Diagnostics"]),
         // What spans modules, split by capability family on a small core (docs/architecture.md).
         // Core: workspace (manifest, state dir, secrets), journal, progress, deadlines and retries.
         .target(name: "Polling", dependencies: ["Diagnostics"]),
@@ -57,9 +59,9 @@ let package = Package(
         .target(name: "OperationsCore", dependencies: ["Manifest", "Render", "State", "ClickHouse", "Polling", "BuiltinFiles", "Diagnostics", "Checksum"]),
         .target(name: "TopicAdmin", dependencies: ["OperationsCore", "Kafka", "Manifest", "Polling", "Diagnostics"]),
         .target(name: "SchemaAdmin", dependencies: ["OperationsCore", "ClickHouse", "Manifest", "Render", "State", "Diagnostics", "Checksum",
-                                                    "StarRocks", "MySQL"]),
+                                                    "StarRocks", "MySQL", "Postgres"]),
         .target(name: "Connectors", dependencies: ["OperationsCore", "Connect", "MySQL", "HTTP", "Manifest", "Render", "Polling", "Diagnostics", "Security"]),
-        .target(name: "Processing", dependencies: ["OperationsCore", "Processor", "ProcessorRuntime", "Telemetry", "Kafka", "ClickHouse", "HTTP", "Manifest", "Diagnostics"]),
+        .target(name: "Processing", dependencies: ["OperationsCore", "Processor", "ProcessorRuntime", "PostgresSink", "Postgres", "Telemetry", "Kafka", "ClickHouse", "HTTP", "Manifest", "Diagnostics"]),
         .target(name: "Stack", dependencies: ["StarRocks", "OperationsCore", "HostServices", "TopicAdmin", "SchemaAdmin", "Connectors", "Runtime", "Kafka", "Connect", "ClickHouse", "HTTP", "Manifest", "Render", "State", "Polling", "Diagnostics", "Checksum"]),
         // The one door to WebSocket servers (Upbit, KIS): the only module that imports NIO.
         .target(name: "LiveFeed", dependencies: [
@@ -118,6 +120,8 @@ let package = Package(
         .testTarget(name: "HostServicesTests", dependencies: ["HostServices", "Manifest", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OperationsCore", "State", "Manifest", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "PostgresSinkTests", dependencies: ["PostgresSink", "Postgres", "Processor", "Kafka", "SchemaAdmin", "OperationsCore",
+                                                           "Manifest", "Telemetry", "Diagnostics", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "Connectors", "SchemaAdmin", "Render", "Manifest", "ClickHouse", "HTTP", "MySQL", "Checksum", "Diagnostics", "TestSupport"]),
     ]
 )

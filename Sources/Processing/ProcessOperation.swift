@@ -6,32 +6,69 @@ import HTTP
 import Kafka
 import Manifest
 import Processor
+import Postgres
+import PostgresSink
 import ProcessorRuntime
 import Render
 import Telemetry
 
 /// `cdcctl process run | status` and `cdcctl bench processor`.
 public enum ProcessOperation {
-    /// Runs until SIGTERM/SIGINT (or `exitWhenIdleSeconds` without input), serving /metrics.
+    /// What a run did, per sink loop that ran.
+    public struct RunResult: Sendable {
+        public var clickhouse: RuntimeMetrics.Snapshot?
+        public var postgres: PostgresSinkMetrics.Snapshot?
+    }
+
+    /// Runs until SIGTERM/SIGINT (or `exitWhenIdleSeconds` without input), serving /metrics:
+    /// the ClickHouse loop and/or the PostgreSQL loop, as `processor.sinks` says, side by side
+    /// on one stop flag (docs/postgres.md).
     public static func run(_ ws: Workspace, manifest m: Manifest, metricsPort: Int?, exitWhenIdleSeconds: Double?,
-                           log: @escaping (String) -> Void) throws -> RuntimeMetrics.Snapshot {
+                           log: @escaping (String) -> Void) throws -> RunResult {
         let p = m.processor
         let port = metricsPort ?? p.metricsPort
         let portSource = metricsPort == nil ? "processor.metricsPort" : "--metrics-port"
         // Bad input fails before anything starts (exit 2, journaled), never as a trap.
         try MetricsServer.validatePort(port, source: portSource)
-        let runner = ProcessorRunner(
-            options: .init(bootstrap: m.access.kafkaBootstrap, group: p.consumerGroup, clickhouse: ws.clickhouseWriter(m, secrets: try ws.resolveSecrets(m)),
-                           database: m.clickhouse.database, flushIntervalMs: p.flushIntervalMs, batchMaxRows: p.batchMaxRows,
-                           maxBufferedEvents: p.maxBufferedEvents, exitWhenIdleSeconds: exitWhenIdleSeconds,
-                           idleTimeoutSeconds: Double(p.idleTimeoutSeconds)),
-            config: ProcessorConfig(manifest: m), log: log)
-        let metrics = runner.metrics
-        let server = try MetricsServer.scrapedByTheStack(port: port, source: portSource) { metrics.render() }
+        let secrets = try ws.resolveSecrets(m)
+        let config = ProcessorConfig(manifest: m)
+        var services: [any Service] = []
+        var clickhouse: ProcessorRunner?
+        var postgres: PostgresSinkRunner?
+        if m.clickhouseSinkEnabled {
+            let runner = ProcessorRunner(
+                options: .init(bootstrap: m.access.kafkaBootstrap, group: p.consumerGroup, clickhouse: ws.clickhouseWriter(m, secrets: secrets),
+                               database: m.clickhouse.database, flushIntervalMs: p.flushIntervalMs, batchMaxRows: p.batchMaxRows,
+                               maxBufferedEvents: p.maxBufferedEvents, exitWhenIdleSeconds: exitWhenIdleSeconds,
+                               idleTimeoutSeconds: Double(p.idleTimeoutSeconds)),
+                config: config, log: log)
+            clickhouse = runner
+            services.append(runner)
+        }
+        if m.postgresEnabled {
+            let endpoint = PostgresEndpoint(host: m.access.postgresHost, port: m.access.postgresPort, user: m.postgres.user,
+                                            password: secrets.postgresPassword, database: m.postgres.database,
+                                            applicationName: "cdcctl-processor")
+            let runner = PostgresSinkRunner(
+                options: .init(bootstrap: m.access.kafkaBootstrap, group: postgresGroup(m), ordersTopic: config.ordersTopic,
+                               executionsTopic: config.executionsTopic, endpoint: endpoint, batchMaxRecords: m.postgres.batchMaxRecords,
+                               exitWhenIdleSeconds: exitWhenIdleSeconds),
+                log: log)
+            postgres = runner
+            services.append(runner)
+        }
+        let chMetrics = clickhouse?.metrics, pgMetrics = postgres?.metrics
+        let server = try MetricsServer.scrapedByTheStack(port: port, source: portSource) {
+            (chMetrics?.render() ?? "") + (pgMetrics?.render() ?? "")
+        }
         log("processor: metrics on " + server.addresses.map { "http://\($0):\(server.port)/metrics" }.joined(separator: " and "))
-        try ServiceHost.run(runner, log: log)
-        return runner.metrics.snapshot()
+        log("processor: sinks \(p.sinks.joined(separator: ", "))")
+        try ServiceHost.run(ServiceGroup(services), log: log)
+        return RunResult(clickhouse: clickhouse?.metrics.snapshot(), postgres: postgres?.metrics.snapshot())
     }
+
+    /// The PostgreSQL loop's consumer group: its own, beside the ClickHouse loop's.
+    public static func postgresGroup(_ m: Manifest) -> String { m.processor.consumerGroup + ".postgres" }
 
     public struct Status: Sendable, Codable {
         public var group: String

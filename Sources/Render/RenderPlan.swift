@@ -48,6 +48,11 @@ struct RenderPlan {
         for migration in templates.files(under: "clickhouse/migrations") {
             out.append(Output(path: String(migration.dropLast(".mustache".count)), source: .template(migration)))
         }
+        if m.postgresEnabled {
+            for migration in templates.files(under: "postgres/migrations") {
+                out.append(Output(path: String(migration.dropLast(".mustache".count)), source: .template(migration)))
+            }
+        }
         if m.cloudflared.enabled {
             out.append(Output(path: "cloudflared/config.yml", source: .template("cloudflared/config.yml.mustache")))
         }
