@@ -733,6 +733,39 @@ services:
       start_period: 60s
     logging: *logging
 {{/starrocks.enabled}}
+{{#postgres.enabled}}
+
+  # PostgreSQL as an OLAP sink of the processor (processor.sinks has postgres; docs/postgres.md).
+  # The official image's contract: POSTGRES_USER owns POSTGRES_DB, both created at the first
+  # start with POSTGRES_PASSWORD (from .env, mode 0600); `cdcctl up` then applies the sink's
+  # migrations (`cdcctl schema apply --target postgres`), so no /docker-entrypoint-initdb.d.
+  postgres:
+    image: {{postgres.image}}
+    container_name: {{cluster.name}}-postgres
+    hostname: postgres
+    init: true
+    restart: unless-stopped
+    mem_limit: {{postgres.memory}}
+    shm_size: {{postgres.shmSize}}
+    environment:
+      POSTGRES_USER: {{postgres.user}}
+      POSTGRES_DB: {{postgres.database}}
+      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?run cdcctl render to write .env}
+    # A quarter of the limit for shared buffers, bounded connections: within mem_limit.
+    command: ["postgres", "-c", "shared_buffers={{postgres.sharedBuffersMiB}}MB", "-c", "max_connections=40",
+              "-c", "work_mem=8MB", "-c", "maintenance_work_mem=64MB"]
+    ports:
+      - "{{cluster.bindAddress}}:{{postgres.port}}:5432"
+    volumes:
+      - postgres-data:/var/lib/postgresql/data
+    healthcheck:
+      test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", "{{postgres.user}}", "-d", "{{postgres.database}}"]
+      interval: 5s
+      timeout: 5s
+      retries: 30
+      start_period: 10s
+    logging: *logging
+{{/postgres.enabled}}
 
 networks:
   default:
@@ -753,6 +786,9 @@ volumes:
   starrocks-fe-meta:
   starrocks-be-storage:
 {{/starrocks.enabled}}
+{{#postgres.enabled}}
+  postgres-data:
+{{/postgres.enabled}}
 
 """#,
         "env.mustache": #"""
@@ -772,6 +808,9 @@ KAFKA_UI_PASSWORD='{{secrets.kafkaUIPassword}}'
 {{#cloudflared.enabled}}
 CLOUDFLARE_TUNNEL_TOKEN='{{secrets.cloudflareTunnelToken}}'
 {{/cloudflared.enabled}}
+{{#postgres.enabled}}
+POSTGRES_PASSWORD='{{secrets.postgresPassword}}'
+{{/postgres.enabled}}
 
 """#,
         "grafana/dashboards/cdc-operations.json.mustache": #"""
