@@ -204,3 +204,26 @@ final class PostgresSinkIntegrationTests: XCTestCase {
         XCTAssertEqual(try db.exec("SELECT count(*) FROM orders_history").scalar, "7")
     }
 }
+
+extension PostgresSinkIntegrationTests {
+    /// A change PostgreSQL refuses (a NUL character, which no text or jsonb value may hold):
+    /// the batch is sent again change by change behind savepoints, the refused one quarantined
+    /// with stage `insert`, the others written, in one transaction with the offsets.
+    func testAChangePostgresRefusesIsQuarantinedAndTheRestOfTheBatchWritten() throws {
+        let (m, db) = try database("refused")
+        let bad = Self.order(2, customer: 5, status: "NEW", t: t0).replacingOccurrences(of: #""symbol":"005930""#, with: #""symbol":"00\u00005930""#)
+        try produce([
+            (ordersTopic, #"{"order_id":1}"#, Self.event("c", before: nil, after: Self.order(1, customer: 5, status: "NEW", t: t0), ts: t0)),
+            (ordersTopic, #"{"order_id":2}"#, Self.event("c", before: nil, after: bad, ts: t0)),
+            (ordersTopic, #"{"order_id":3}"#, Self.event("c", before: nil, after: Self.order(3, customer: 5, status: "NEW", t: t0), ts: t0)),
+        ])
+        let r = try run(m)
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("refused batch 1 as bad data"), r.output)
+        XCTAssertEqual(try db.exec("SELECT order_id FROM orders_history ORDER BY 1").rows, [["1"], ["3"]])
+        XCTAssertEqual(try db.exec("SELECT order_id FROM orders_current ORDER BY 1").rows, [["1"], ["3"]])
+        XCTAssertEqual(try db.exec("SELECT stage FROM sink_rejects").rows, [["insert"]])
+        XCTAssertEqual(try db.exec("SELECT order_count FROM user_order_stats WHERE user_id = 5").scalar, "2")
+        XCTAssertEqual(try db.exec("SELECT sum(next_offset) FROM cdcctl_offsets").scalar, "3")
+    }
+}
