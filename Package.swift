@@ -72,7 +72,8 @@ let package = Package(
         ]),
         // Producers: the order generator (MySQL) and the trade feeds (Kafka); pure generators apart from thin writers.
         .target(name: "Producers", dependencies: ["OperationsCore", "Manifest", "MySQL", "Kafka", "Processor", "Polling", "Diagnostics", "LiveFeed", "HTTP", "Telemetry"]),
-        .target(name: "Benchmarks", dependencies: ["OperationsCore", "TopicAdmin", "Kafka", "Processor", "Producers", "MySQL", "Polling", "BuiltinFiles", "Manifest", "Diagnostics"]),
+        .target(name: "Benchmarks", dependencies: ["OperationsCore", "TopicAdmin", "Kafka", "Processor", "Producers", "MySQL", "Polling", "BuiltinFiles", "Manifest", "Diagnostics",
+                                                  "Postgres", "PostgresSink", "Render", "Telemetry"]),
         // failover-test: pure verdicts over a run's history, and the thin code that drives the world.
         .target(name: "Drills", dependencies: ["OperationsCore", "Reports", "Telemetry", "Producers", "MySQL", "ClickHouse", "TopicAdmin", "Kafka", "Runtime", "Connect", "HTTP", "Manifest", "Polling", "State", "Diagnostics"]),
         // Reports on the running cluster (memory) and the one SVG/HTML chart writer every picture shares.

@@ -12,9 +12,12 @@ public struct PostgresEndpoint: Sendable, Equatable {
     public var database: String
     public var connectTimeoutSeconds: Int
     public var applicationName: String
+    /// Tables named without a schema resolve here first (`search_path`), e.g. a benchmark's scratch schema.
+    public var searchPath: String?
 
     public init(host: String, port: Int, user: String, password: String, database: String, connectTimeoutSeconds: Int = 5,
-                applicationName: String = "cdcctl") {
+                applicationName: String = "cdcctl", searchPath: String? = nil) {
+        self.searchPath = searchPath
         self.host = host
         self.port = port
         self.user = user
@@ -53,13 +56,14 @@ public final class PostgresConnection: @unchecked Sendable {
     public let endpoint: PostgresEndpoint
 
     public init(_ endpoint: PostgresEndpoint) throws {
-        let pairs: [(String, String)] = [
+        var pairs: [(String, String)] = [
             ("host", endpoint.host), ("port", String(endpoint.port)), ("user", endpoint.user), ("password", endpoint.password),
             ("dbname", endpoint.database), ("connect_timeout", String(max(endpoint.connectTimeoutSeconds, 2))),
             ("application_name", endpoint.applicationName), ("client_encoding", "UTF8"),
             // A dead peer is noticed by the kernel within ~15 s instead of the default two hours.
             ("keepalives", "1"), ("keepalives_idle", "5"), ("keepalives_interval", "2"), ("keepalives_count", "3"),
         ]
+        if let path = endpoint.searchPath { pairs.append(("options", "-csearch_path=\(path)")) }
         let conn = Self.withCStrings(pairs.map(\.0)) { keys in
             Self.withCStrings(pairs.map(\.1)) { values in PQconnectdbParams(keys, values, 0) }
         }
@@ -69,6 +73,8 @@ public final class PostgresConnection: @unchecked Sendable {
             PQfinish(conn)
             throw PostgresError(.connect, sqlState: nil, message: message, endpoint: endpoint, connectionBad: true)
         }
+        // Server notices (NOTICE: drop cascades to …) are not cdcctl's output: libpq would print them on stderr.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         handle = conn
         self.endpoint = endpoint
     }

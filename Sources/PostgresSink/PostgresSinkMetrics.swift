@@ -16,15 +16,25 @@ public final class PostgresSinkMetrics: Sendable {
         public var lagRecords: Int64?
         /// 1 while PostgreSQL is unavailable and the loop is waiting for it.
         public var waiting = false
+        /// When the first record was read and the last transaction committed (monotonic ns), for `bench postgres`.
+        public var firstRecordNs: UInt64?
+        public var lastCommitNs: UInt64?
     }
 
     private let s = Mutex(Snapshot())
     public init() {}
     public func snapshot() -> Snapshot { s.withLock { $0 } }
 
-    func add(recordsIn n: Int) { s.withLock { $0.recordsIn += UInt64(n) } }
+    func add(recordsIn n: Int) {
+        guard n > 0 else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        s.withLock { $0.recordsIn += UInt64(n); if $0.firstRecordNs == nil { $0.firstRecordNs = now } }
+    }
     func add(rows n: Int, table: String) { s.withLock { $0.rowsWritten[table, default: 0] += UInt64(n) } }
-    func add(transactions n: Int) { s.withLock { $0.transactions += UInt64(n) } }
+    func add(transactions n: Int) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        s.withLock { $0.transactions += UInt64(n); $0.lastCommitNs = now }
+    }
     func add(retries n: Int) { s.withLock { $0.retries += UInt64(n) } }
     func add(rejects n: Int, stage: String) { s.withLock { $0.rejects[stage, default: 0] += UInt64(n) } }
     func add(tombstones n: Int) { s.withLock { $0.tombstones += UInt64(n) } }
