@@ -3,6 +3,7 @@ import Foundation
 import Kafka
 import Manifest
 import OperationsCore
+import Polling
 import Postgres
 import PostgresSink
 import Render
@@ -82,6 +83,13 @@ public enum PostgresBench {
             if orderId % 10_000 == 0 { producer.poll() }
         }
         try producer.flush(timeoutMs: 120_000)
+        // A new topic reaches every Tansu process's metadata a few seconds late: wait for both.
+        let kafka = try KafkaAdmin(settings)
+        _ = Poll.until(Deadline(seconds: 30), backoff: .every(0.5)) { () -> Bool? in
+            guard let md = try? kafka.metadata() else { return nil }
+            let names: Set<String> = Set(md.topics.filter { $0.error == nil }.map { $0.name })
+            return names.contains(orders.name) && names.contains(executions.name) ? true : nil
+        }
 
         progress("writing them to PostgreSQL \(base.description), schema \(schema), up to \(batch) records per transaction")
         let runner = PostgresSinkRunner(options: .init(bootstrap: m.access.kafkaBootstrap, group: "cdcctl-bench-\(schema)",

@@ -64,8 +64,17 @@ public final class PostgresSinkRunner: Service {
     public func run(until stop: StopFlag) throws {
         self.stop = stop
         let settings = KafkaSettings(bootstrap: options.bootstrap, clientId: "cdcctl-postgres-sink")
-        let md = try KafkaAdmin(settings).metadata()
-        for t in [options.ordersTopic, options.executionsTopic] {
+        let admin = try KafkaAdmin(settings)
+        let wanted = [options.ordersTopic, options.executionsTopic]
+        // A topic created moments ago may reach this broker's metadata a little later: wait briefly.
+        var md = try admin.metadata()
+        _ = try Poll.until(Deadline(seconds: 10), backoff: .every(0.5)) { () throws -> Bool? in
+            let present = Set(md.topics.filter { $0.error == nil }.map { $0.name })
+            if wanted.allSatisfy(present.contains) { return true }
+            md = try admin.metadata()
+            return nil
+        }
+        for t in wanted {
             guard let info = md.topics.first(where: { $0.name == t && $0.error == nil }) else {
                 throw CdcError.invalid("input topic '\(t)' does not exist", subject: "postgres-sink",
                                        fix: "run `cdcctl topics apply` (and register the connector) first")

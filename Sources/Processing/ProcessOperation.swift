@@ -79,10 +79,50 @@ public enum ProcessOperation {
         /// Where restarts find their place on this broker: `kafka-commit-metadata` or
         /// `clickhouse-checkpoints` (the broker drops commit metadata).
         public var recoveryMode: String?
+        /// The PostgreSQL loop's position, when processor.sinks has postgres.
+        public var postgres: PostgresStatus?
     }
 
+    /// The PostgreSQL loop's offsets as PostgreSQL stores them (the position that counts),
+    /// against the partitions' high watermarks.
+    public struct PostgresStatus: Sendable, Codable {
+        public var group: String
+        public var database: String
+        public var partitions: [PartitionLag]
+        /// Why the offsets could not be read (PostgreSQL down, schema not applied), if so.
+        public var problem: String?
+    }
+
+    static func postgresStatus(_ ws: Workspace, _ m: Manifest, admin: KafkaAdmin, config: ProcessorConfig) -> PostgresStatus {
+        let group = postgresGroup(m)
+        let topics = [config.ordersTopic, config.executionsTopic]
+        // The group's Kafka commits (best effort, after each COMMIT) give the high watermarks.
+        let kafka = (try? admin.groupLag(group: group, topics: topics)) ?? []
+        var out = PostgresStatus(group: group, database: m.postgres.database, partitions: [], problem: nil)
+        do {
+            let secrets = try ws.resolveSecrets(m, persist: false)
+            let pg = try PostgresConnection(PostgresEndpoint(host: m.access.postgresHost, port: m.access.postgresPort, user: m.postgres.user,
+                                                             password: secrets.postgresPassword, database: m.postgres.database))
+            var stored: [String: Int64] = [:]
+            for r in try pg.exec("SELECT topic, partition, next_offset FROM cdcctl_offsets WHERE consumer_group = $1", [group]).rows {
+                if let t = r[0], let p = r[1], let o = r[2].flatMap({ Int64($0) }) { stored["\(t)/\(p)"] = o }
+            }
+            out.partitions = kafka.map { k in
+                var l = k
+                l.committed = stored["\(k.topic)/\(k.partition)"] ?? -1
+                l.lag = max(0, k.highWatermark - max(l.committed, 0))
+                return l
+            }
+        } catch {
+            out.partitions = kafka
+            out.problem = CdcError.bridging(error).message
+        }
+        return out
+    }
+
+
     /// Committed offsets and lag of the processor's group, and whether its /metrics answers.
-    public static func status(_ m: Manifest, metricsPort: Int?) throws -> Status {
+    public static func status(_ m: Manifest, metricsPort: Int?, workspace: Workspace? = nil) throws -> Status {
         if let metricsPort { try MetricsServer.validatePort(metricsPort, source: "--metrics-port") }
         let admin = try KafkaAdmin(KafkaSettings(bootstrap: m.access.kafkaBootstrap))
         let config = ProcessorConfig(manifest: m)
@@ -95,6 +135,7 @@ public enum ProcessOperation {
         let mode = try? ProcessorRunner.probeRecoveryMode(bootstrap: m.access.kafkaBootstrap, group: m.processor.consumerGroup,
                                                           topic: config.tradesTopic)
         return Status(group: m.processor.consumerGroup, running: response?.status == 200, metricsURL: url, partitions: lag, eventsIn: events,
-                      recoveryMode: mode?.rawValue)
+                      recoveryMode: mode?.rawValue,
+                      postgres: m.postgresEnabled ? workspace.map { postgresStatus($0, m, admin: admin, config: config) } : nil)
     }
 }

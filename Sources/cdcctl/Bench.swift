@@ -231,12 +231,12 @@ extension Bench {
             abstract: "Benchmark runs from the ledger, each figure compared with the median of the previous five comparable runs (> 20 % worse: REGRESSION).")
         @ParentCommand var parent: Bench
         var global: GlobalOptions { parent.global }
-        @Option(help: "Only this benchmark: e2e, processor, producer.") var name: String?
+        @Option(help: "Only this benchmark: e2e, processor, producer, postgres.") var name: String?
         @Option(help: "Runs to show (newest).") var limit: Int = 20
 
         func validate() throws {
-            if let name, !["e2e", "processor", "producer"].contains(name) {
-                throw ValidationError("--name must be e2e, processor or producer, found '\(name)'")
+            if let name, !["e2e", "processor", "producer", "postgres"].contains(name) {
+                throw ValidationError("--name must be e2e, processor, producer or postgres, found '\(name)'")
             }
             guard limit > 0 else { throw ValidationError("--limit must be positive") }
         }
@@ -260,7 +260,7 @@ extension Bench {
         }
 
         static func headline(_ r: BenchLedger.Row) -> String {
-            let keys = ["e2eP50Ms", "e2eP99Ms", "throughputPerSecond", "eventsPerSecond", "messagesPerSecond", "notArrived"]
+            let keys = ["e2eP50Ms", "e2eP99Ms", "throughputPerSecond", "eventsPerSecond", "messagesPerSecond", "recordsPerSecond", "notArrived"]
             return keys.compactMap { k in r.results[k].map { "\(k)=\(String(format: "%.4g", $0))" } }.joined(separator: " ")
         }
     }

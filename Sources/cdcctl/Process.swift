@@ -91,13 +91,20 @@ struct ProcessCommand: ParsableCommand {
         }
 
         func execute(_ context: CommandContext) throws -> CommandResult {
-            let s = try ProcessOperation.status(try context.manifest().manifest, metricsPort: metricsPort)
+            let s = try ProcessOperation.status(try context.manifest().manifest, metricsPort: metricsPort, workspace: context.workspace)
             var lines = ["processor group \(s.group): \(s.running ? "running" : "NOT RUNNING") (\(s.metricsURL))",
                          "recovery mode: \(s.recoveryMode ?? "unknown (the broker did not answer the probe)")"]
             let rows: [[String]] = s.partitions.map { p -> [String] in
                 [p.topic, String(p.partition), p.committed < 0 ? "-" : String(p.committed), String(p.highWatermark), String(p.lag)]
             }
             lines.append(TextTable.render([["TOPIC", "PARTITION", "COMMITTED", "HIGH WATERMARK", "LAG"]] + rows))
+            if let pg = s.postgres {
+                lines.append("postgres sink group \(pg.group) (offsets stored in PostgreSQL \(pg.database))"
+                             + (pg.problem.map { ": could not read them: \($0)" } ?? ""))
+                lines.append(TextTable.render([["TOPIC", "PARTITION", "STORED", "HIGH WATERMARK", "LAG"]] + pg.partitions.map {
+                    [$0.topic, String($0.partition), $0.committed < 0 ? "-" : String($0.committed), String($0.highWatermark), String($0.lag)]
+                }))
+            }
             if !s.running { lines.append("next: cdcctl process run") }
             return CommandResult(json: s, table: lines.joined(separator: "\n"), exitCode: s.running ? 0 : 3)
         }

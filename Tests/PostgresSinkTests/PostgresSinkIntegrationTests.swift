@@ -202,6 +202,17 @@ final class PostgresSinkIntegrationTests: XCTestCase {
         XCTAssertTrue(again.output.contains("seeking to the offsets stored in PostgreSQL (cdcctl_offsets, group pgs-\(id)-stream.postgres)"), again.output)
         XCTAssertTrue(again.output.contains("postgres: 0 records in 0 transaction(s)"), again.output)
         XCTAssertEqual(try db.exec("SELECT count(*) FROM orders_history").scalar, "7")
+
+        // `process status` shows the loop's position as PostgreSQL stores it.
+        let status = try CLI(directory: dir, environment: environment()).separately(["process", "status", "-m", m, "-o", "json"])
+        XCTAssertEqual(status.status, 3, "not running: \(status.stderr)")
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let pg = try XCTUnwrap(json["postgres"] as? [String: Any], status.stdout)
+        XCTAssertEqual(pg["group"] as? String, "pgs-\(id)-stream.postgres")
+        XCTAssertNil(pg["problem"], status.stdout)
+        let stored = (pg["partitions"] as? [[String: Any]] ?? []).filter { $0["topic"] as? String == ordersTopic }
+            .compactMap { $0["committed"] as? Int }.filter { $0 >= 0 }.reduce(0, +)
+        XCTAssertEqual(stored, 9, status.stdout)
     }
 }
 
