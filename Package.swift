@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["OperationsCore", "State", "Manifest", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Diagnostics", "TestSupport"]),
         .testTarget(name: "PostgresSinkTests", dependencies: ["PostgresSink", "Postgres", "Processor", "Kafka", "SchemaAdmin", "OperationsCore",
-                                                           "Manifest", "Telemetry", "Polling", "Diagnostics", "TestSupport"]),
+                                                           "Manifest", "Telemetry", "Polling", "ClickHouse", "Diagnostics", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "Connectors", "SchemaAdmin", "Render", "Manifest", "ClickHouse", "HTTP", "MySQL", "Checksum", "Diagnostics", "TestSupport"]),
     ]
 )

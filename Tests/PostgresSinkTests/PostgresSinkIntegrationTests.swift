@@ -15,6 +15,7 @@ final class PostgresSinkIntegrationTests: XCTestCase {
     var ordersTopic: String { "\(prefix).shop.orders" }
     var executionsTopic: String { "\(prefix).shop.order_executions" }
     var admin: PostgresConnection!
+    let startedAt = Date()
     var base: PostgresEndpoint!
 
     override func setUpWithError() throws {
@@ -109,7 +110,12 @@ final class PostgresSinkIntegrationTests: XCTestCase {
 
     // MARK: - Records, Debezium-shaped
 
-    let t0: Int64 = 1_764_460_800_000  // 2025-11-30 00:00:00 UTC
+    /// Six hours ago on a 5-minute boundary: recent enough for ClickHouse's TTLs (rows already
+    /// past their TTL are dropped as they are inserted), for the test that runs both sinks.
+    var t0: Int64 {
+        let now = Int64(startedAt.timeIntervalSince1970 * 1000) - 6 * 3_600_000
+        return now - now % 300_000
+    }
 
     static func order(_ id: Int, customer: Int, status: String, quantity: String = "10.0000", price: String = "71000.5000", t: Int64) -> String {
         #"{"order_id":\#(id),"customer_id":\#(customer),"symbol":"005930","side":"BUY","order_type":"LIMIT","quantity":"\#(quantity)","price":"\#(price)","status":"\#(status)","created_at":\#(t),"updated_at":\#(t + 1000)}"#
