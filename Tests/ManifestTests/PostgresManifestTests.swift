@@ -38,6 +38,9 @@ final class PostgresManifestTests: XCTestCase {
         XCTAssertEqual(MemoryBudget(m).lines.first { $0.service == "postgres" }?.limitMiB, 768)
         XCTAssertEqual(m.access.postgresPort, 15433)
         XCTAssertEqual(m.access.postgresHost, "127.0.0.1")
+        XCTAssertEqual(Exposure.services(m).last?.service, "postgres", "its published port is in the audit's list, with a password")
+        XCTAssertEqual(Exposure.services(m).last?.hostPort, 15433)
+        XCTAssertFalse(Exposure.services(try load("")).contains { $0.service == "postgres" })
         let only = try load("processor:\n  sinks: [postgres]\n")
         XCTAssertFalse(only.clickhouseSinkEnabled)
     }
