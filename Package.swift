@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(name: "Diagnostics"),
         .target(name: "Checksum", dependencies: ["CCrypto"]),
@@ -37,6 +38,8 @@ let package = Package(
         .target(name: "Kafka", dependencies: ["CRdKafka", "Diagnostics"]),
         .target(name: "HTTP", dependencies: ["CCurl", "Diagnostics"]),
         .target(name: "MySQL", dependencies: ["CMariaDB", "Diagnostics"]),
+        // libpq, wrapped once: connections, parameterised statements, transactions, PostgresError.
+        .target(name: "Postgres", dependencies: ["CPostgres", "Diagnostics"]),
         .target(name: "Connect", dependencies: ["HTTP", "Polling", "Diagnostics"]),
         .target(name: "ClickHouse", dependencies: ["HTTP", "Diagnostics"]),
         .target(name: "Runtime", dependencies: ["Diagnostics"]),
@@ -46,6 +49,8 @@ let package = Package(
         .target(name: "Telemetry", dependencies: ["Diagnostics"]),
         // The engine between a Kafka source and a ClickHouse sink, exactly-once effect.
         .target(name: "ProcessorRuntime", dependencies: ["Processor", "Kafka", "ClickHouse", "Diagnostics", "Telemetry"]),
+        // The processor's PostgreSQL loop: rows and offsets in one transaction per batch (docs/postgres.md).
+        .target(name: "PostgresSink", dependencies: ["Postgres", "Processor", "Kafka", "Polling", "Telemetry", "Diagnostics"]),
         // What spans modules, split by capability family on a small core (docs/architecture.md).
         // Core: workspace (manifest, state dir, secrets), journal, progress, deadlines and retries.
         .target(name: "Polling", dependencies: ["Diagnostics"]),
@@ -54,9 +59,9 @@ let package = Package(
         .target(name: "OperationsCore", dependencies: ["Manifest", "Render", "State", "ClickHouse", "Polling", "BuiltinFiles", "Diagnostics", "Checksum"]),
         .target(name: "TopicAdmin", dependencies: ["OperationsCore", "Kafka", "Manifest", "Polling", "Diagnostics"]),
         .target(name: "SchemaAdmin", dependencies: ["OperationsCore", "ClickHouse", "Manifest", "Render", "State", "Diagnostics", "Checksum",
-                                                    "StarRocks", "MySQL"]),
+                                                    "StarRocks", "MySQL", "Postgres"]),
         .target(name: "Connectors", dependencies: ["OperationsCore", "Connect", "MySQL", "HTTP", "Manifest", "Render", "Polling", "Diagnostics", "Security"]),
-        .target(name: "Processing", dependencies: ["OperationsCore", "Processor", "ProcessorRuntime", "Telemetry", "Kafka", "ClickHouse", "HTTP", "Manifest", "Diagnostics"]),
+        .target(name: "Processing", dependencies: ["OperationsCore", "Processor", "ProcessorRuntime", "PostgresSink", "Postgres", "Telemetry", "Kafka", "ClickHouse", "HTTP", "Manifest", "Diagnostics"]),
         .target(name: "Stack", dependencies: ["StarRocks", "OperationsCore", "HostServices", "TopicAdmin", "SchemaAdmin", "Connectors", "Runtime", "Kafka", "Connect", "ClickHouse", "HTTP", "Manifest", "Render", "State", "Polling", "Diagnostics", "Checksum"]),
         // The one door to WebSocket servers (Upbit, KIS): the only module that imports NIO.
         .target(name: "LiveFeed", dependencies: [
@@ -67,7 +72,8 @@ let package = Package(
         ]),
         // Producers: the order generator (MySQL) and the trade feeds (Kafka); pure generators apart from thin writers.
         .target(name: "Producers", dependencies: ["OperationsCore", "Manifest", "MySQL", "Kafka", "Processor", "Polling", "Diagnostics", "LiveFeed", "HTTP", "Telemetry"]),
-        .target(name: "Benchmarks", dependencies: ["OperationsCore", "TopicAdmin", "Kafka", "Processor", "Producers", "MySQL", "Polling", "BuiltinFiles", "Manifest", "Diagnostics"]),
+        .target(name: "Benchmarks", dependencies: ["OperationsCore", "TopicAdmin", "Kafka", "Processor", "Producers", "MySQL", "Polling", "BuiltinFiles", "Manifest", "Diagnostics",
+                                                  "Postgres", "PostgresSink", "Render", "Telemetry"]),
         // failover-test: pure verdicts over a run's history, and the thin code that drives the world.
         .target(name: "Drills", dependencies: ["OperationsCore", "Reports", "Telemetry", "Producers", "MySQL", "ClickHouse", "TopicAdmin", "Kafka", "Runtime", "Connect", "HTTP", "Manifest", "Polling", "State", "Diagnostics"]),
         // Reports on the running cluster (memory) and the one SVG/HTML chart writer every picture shares.
@@ -114,6 +120,9 @@ let package = Package(
         .testTarget(name: "MonitorTests", dependencies: ["Monitor", "HostServices", "Reports", "TopicAdmin", "Connect", "Connectors", "Kafka", "MySQL", "Manifest", "OperationsCore", "Render", "ProcessorRuntime", "TestSupport", .product(name: "Yams", package: "Yams")], exclude: ["Fixtures"]),
         .testTarget(name: "HostServicesTests", dependencies: ["HostServices", "Manifest", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OperationsCore", "State", "Manifest", "TestSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "PostgresSinkTests", dependencies: ["PostgresSink", "Postgres", "Processor", "Kafka", "SchemaAdmin", "OperationsCore",
+                                                           "Manifest", "Telemetry", "Polling", "ClickHouse", "Diagnostics", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "Connectors", "SchemaAdmin", "Render", "Manifest", "ClickHouse", "HTTP", "MySQL", "Checksum", "Diagnostics", "TestSupport"]),
     ]
 )

@@ -742,6 +742,39 @@ services:
       start_period: 60s
     logging: *logging
 {{/starrocks.enabled}}
+{{#postgres.enabled}}
+
+  # PostgreSQL as an OLAP sink of the processor (processor.sinks has postgres; docs/postgres.md).
+  # The official image's contract: POSTGRES_USER owns POSTGRES_DB, both created at the first
+  # start with POSTGRES_PASSWORD (from .env, mode 0600); `cdcctl up` then applies the sink's
+  # migrations (`cdcctl schema apply --target postgres`), so no /docker-entrypoint-initdb.d.
+  postgres:
+    image: {{postgres.image}}
+    container_name: {{cluster.name}}-postgres
+    hostname: postgres
+    init: true
+    restart: unless-stopped
+    mem_limit: {{postgres.memory}}
+    shm_size: {{postgres.shmSize}}
+    environment:
+      POSTGRES_USER: {{postgres.user}}
+      POSTGRES_DB: {{postgres.database}}
+      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?run cdcctl render to write .env}
+    # A quarter of the limit for shared buffers, bounded connections: within mem_limit.
+    command: ["postgres", "-c", "shared_buffers={{postgres.sharedBuffersMiB}}MB", "-c", "max_connections=40",
+              "-c", "work_mem=8MB", "-c", "maintenance_work_mem=64MB"]
+    ports:
+      - "{{cluster.bindAddress}}:{{postgres.port}}:5432"
+    volumes:
+      - postgres-data:/var/lib/postgresql/data
+    healthcheck:
+      test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", "{{postgres.user}}", "-d", "{{postgres.database}}"]
+      interval: 5s
+      timeout: 5s
+      retries: 30
+      start_period: 10s
+    logging: *logging
+{{/postgres.enabled}}
 
 networks:
   default:
@@ -762,6 +795,9 @@ volumes:
   starrocks-fe-meta:
   starrocks-be-storage:
 {{/starrocks.enabled}}
+{{#postgres.enabled}}
+  postgres-data:
+{{/postgres.enabled}}
 
 """#,
         "env.mustache": #"""
@@ -781,6 +817,9 @@ KAFKA_UI_PASSWORD='{{secrets.kafkaUIPassword}}'
 {{#cloudflared.enabled}}
 CLOUDFLARE_TUNNEL_TOKEN='{{secrets.cloudflareTunnelToken}}'
 {{/cloudflared.enabled}}
+{{#postgres.enabled}}
+POSTGRES_PASSWORD='{{secrets.postgresPassword}}'
+{{/postgres.enabled}}
 
 """#,
         "grafana/dashboards/cdc-operations.json.mustache": #"""
@@ -2152,6 +2191,115 @@ docker_process_sql --database=mysql <<-EOSQL
 EOSQL
 
 """#,
+        "postgres/migrations/0001_sink_tables.sql.mustache": #"""
+-- The PostgreSQL sink's tables (docs/postgres.md). The processor's PostgreSQL loop writes every
+-- one of them in one transaction per batch, together with the offsets it consumed.
+
+-- Every change of shop.orders as Debezium sent it (c, u, d, r), once per Kafka position.
+CREATE TABLE orders_history (
+    id              bigserial   PRIMARY KEY,
+    order_id        bigint      NOT NULL,
+    op              char(1)     NOT NULL CHECK (op IN ('c', 'u', 'd', 'r')),
+    before          jsonb,
+    after           jsonb,
+    source_ts       timestamptz NOT NULL,
+    kafka_topic     text        NOT NULL,
+    kafka_partition integer     NOT NULL,
+    kafka_offset    bigint      NOT NULL,
+    written_at      timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (kafka_topic, kafka_partition, kafka_offset)
+);
+CREATE INDEX orders_history_order_id ON orders_history (order_id);
+
+-- The latest state of each order: upserted on c/u/r, deleted on d.
+CREATE TABLE orders_current (
+    order_id        bigint        PRIMARY KEY,
+    customer_id     bigint        NOT NULL,
+    symbol          text          NOT NULL,
+    side            text          NOT NULL,
+    order_type      text          NOT NULL,
+    quantity        numeric(18,4) NOT NULL,
+    price           numeric(18,4) NOT NULL,
+    status          text          NOT NULL,
+    created_at      timestamptz   NOT NULL,
+    updated_at      timestamptz   NOT NULL,
+    source_ts       timestamptz   NOT NULL,
+    kafka_topic     text          NOT NULL,
+    kafka_partition integer       NOT NULL,
+    kafka_offset    bigint        NOT NULL
+);
+CREATE INDEX orders_current_customer_id ON orders_current (customer_id);
+
+CREATE TABLE order_executions_history (
+    id              bigserial   PRIMARY KEY,
+    execution_id    bigint      NOT NULL,
+    op              char(1)     NOT NULL CHECK (op IN ('c', 'u', 'd', 'r')),
+    before          jsonb,
+    after           jsonb,
+    source_ts       timestamptz NOT NULL,
+    kafka_topic     text        NOT NULL,
+    kafka_partition integer     NOT NULL,
+    kafka_offset    bigint      NOT NULL,
+    written_at      timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (kafka_topic, kafka_partition, kafka_offset)
+);
+CREATE INDEX order_executions_history_execution_id ON order_executions_history (execution_id);
+
+CREATE TABLE order_executions_current (
+    execution_id    bigint        PRIMARY KEY,
+    order_id        bigint        NOT NULL,
+    symbol          text          NOT NULL,
+    quantity        numeric(18,4) NOT NULL,
+    price           numeric(18,4) NOT NULL,
+    executed_at     timestamptz   NOT NULL,
+    source_ts       timestamptz   NOT NULL,
+    kafka_topic     text          NOT NULL,
+    kafka_partition integer       NOT NULL,
+    kafka_offset    bigint        NOT NULL
+);
+CREATE INDEX order_executions_current_order_id ON order_executions_current (order_id);
+
+-- Per user (the order's customer_id), recomputed from orders_current for the users a batch
+-- touched, in the batch's transaction; a user left with no orders has no row.
+CREATE TABLE user_order_stats (
+    user_id                bigint      PRIMARY KEY,
+    order_count            bigint      NOT NULL,
+    notional               numeric     NOT NULL,
+    new_count              bigint      NOT NULL,
+    partially_filled_count bigint      NOT NULL,
+    filled_count           bigint      NOT NULL,
+    cancelled_count        bigint      NOT NULL,
+    rejected_count         bigint      NOT NULL,
+    updated_at             timestamptz NOT NULL
+);
+
+-- Where each consumer group goes on: the next offset to read, written in the same transaction
+-- as the rows of the records before it. A restart seeks here.
+CREATE TABLE cdcctl_offsets (
+    consumer_group text        NOT NULL,
+    topic          text        NOT NULL,
+    partition      integer     NOT NULL,
+    next_offset    bigint      NOT NULL,
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer_group, topic, partition)
+);
+
+-- Records that could not be decoded or that PostgreSQL refused as bad data: quarantined in
+-- the batch's transaction, counted, and consumption goes on.
+CREATE TABLE sink_rejects (
+    id              bigserial   PRIMARY KEY,
+    kafka_topic     text        NOT NULL,
+    kafka_partition integer     NOT NULL,
+    kafka_offset    bigint      NOT NULL,
+    stage           text        NOT NULL,
+    reason          text        NOT NULL,
+    record_key      bytea,
+    record_value    bytea,
+    rejected_at     timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (kafka_topic, kafka_partition, kafka_offset)
+);
+
+"""#,
         "prometheus/prometheus.yml.mustache": #"""
 # {{generatedBy}}
 global:
@@ -2460,6 +2608,7 @@ secrets:
   grafanaAdminPassword: generate
   kafkaUIPassword: generate    # kafka-ui's login (kafkaUI.login)
   cloudflareTunnelToken: env:CLOUDFLARE_TUNNEL_TOKEN
+  postgresPassword: generate   # the PostgreSQL sink's user (postgres.user), used when processor.sinks has postgres
 
 source:
   engine: mysql              # mysql (MySQL 8) or mariadb (seed 002 variant)
@@ -2606,6 +2755,7 @@ processor:
     volumeSpikeFactor: 5.0
     volumeWindows: 12
     oversizedOrderNotional: 100000000
+  sinks: [clickhouse]        # clickhouse, postgres, or both: where the processor writes (docs/postgres.md)
 
 reports:
   memoryMetricsPort: 9401    # cdcctl report memory --record --every 60s serves /metrics here; Prometheus scrapes it
@@ -2626,6 +2776,14 @@ producers:
     topic: trades.raw
     symbols: [KRW-BTC, KRW-ETH, KRW-XRP]
     ratePerSecond: 50        # synthetic trades/s
+
+postgres:                    # started and written only when processor.sinks has postgres (docs/postgres.md)
+  image: postgres:15.10-bookworm
+  memory: 512m
+  port: 5432                 # host port on cluster.bindAddress
+  database: analytics
+  user: cdcctl               # owns the database; the processor writes as it
+  batchMaxRecords: 2000      # records per PostgreSQL transaction (rows + offsets commit together)
 
 bench:
   e2e:
@@ -2732,6 +2890,7 @@ secrets:
   clickhouseWriterPassword: none   # … and it is the only user (the chdb front checks no grants)
   clickhouseReaderPassword: none
   grafanaAdminPassword: generate
+  postgresPassword: env:TESTBED_POSTGRES_PASSWORD
 
 source:
   # MariaDB 10.11 started with --version=8.0.2-testbed, standing in for MySQL 8: the Debezium
@@ -2765,6 +2924,14 @@ access:
   mysqlHost: 127.0.0.1
   mysqlPort: ${TESTBED_MYSQL_PORT:-33306}
   prometheusURL: ${TESTBED_PROMETHEUS_URL:-http://127.0.0.1:19090}
+  postgresHost: ${TESTBED_POSTGRES_HOST:-127.0.0.1}
+  postgresPort: ${TESTBED_POSTGRES_PORT:-15432}
+
+# The testbed's PostgreSQL 15 (the processor writes to it only with processor.sinks: [postgres]
+# or [clickhouse, postgres]; tests write their own manifests for that).
+postgres:
+  database: ${TESTBED_POSTGRES_DB:-testbed}
+  user: ${TESTBED_POSTGRES_USER:-testbed}
 
 """#,
     ]

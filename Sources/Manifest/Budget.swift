@@ -38,6 +38,9 @@ public struct MemoryBudget: Sendable, Codable, Equatable {
             lines.append(Line(service: "starrocks-fe", kind: "container", limitMiB: m.starrocks.feMemoryMiB, heapMiB: m.starrocks.feHeapMiB))
             lines.append(Line(service: "starrocks-be", kind: "container", limitMiB: m.starrocks.beMemoryMiB, heapMiB: nil))
         }
+        if m.postgresEnabled {
+            lines.append(Line(service: "postgres", kind: "container", limitMiB: m.postgres.memoryMiB, heapMiB: nil))
+        }
         lines.append(Line(service: "processor", kind: "process", limitMiB: m.processor.memoryMiB, heapMiB: nil))
         lines.append(Line(service: "producer-orders", kind: "process", limitMiB: m.producers.orders.memoryMiB, heapMiB: nil))
         lines.append(Line(service: "producer-trades", kind: "process", limitMiB: m.producers.trades.memoryMiB, heapMiB: nil))

@@ -56,6 +56,10 @@ public enum Exposure {
                                         note: m.kafkaUI.login ? "login form, user \(m.kafkaUI.loginUser); read-only: shows every topic's messages"
                                                               : "no login: shows every topic's messages to anyone who reaches it"))
         }
+        if m.postgresEnabled {
+            out.append(PublishedService(service: "postgres", containerPort: 5432, hostPort: m.postgres.port, authentication: .password,
+                                        note: "PostgreSQL sink: user \(m.postgres.user) owns \(m.postgres.database)"))
+        }
         return out
     }
 

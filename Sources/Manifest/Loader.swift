@@ -144,7 +144,8 @@ public enum ManifestLoader {
                     clickhouseReaderPassword: s.string("clickhouseReaderPassword", default: "generate"),
                     grafanaAdminPassword: s.string("grafanaAdminPassword", default: "generate"),
                     kafkaUIPassword: s.string("kafkaUIPassword", default: "generate"),
-                    cloudflareTunnelToken: s.string("cloudflareTunnelToken", default: "env:CLOUDFLARE_TUNNEL_TOKEN"))
+                    cloudflareTunnelToken: s.string("cloudflareTunnelToken", default: "env:CLOUDFLARE_TUNNEL_TOKEN"),
+                    postgresPassword: s.string("postgresPassword", default: "generate"))
         }
         let source = f.object("source") { s -> Source in
             let engine = s.choice("engine", ["mysql", "mariadb"], default: "mysql")
@@ -265,7 +266,8 @@ public enum ManifestLoader {
                                     volumeSpikeFactor: a.double("volumeSpikeFactor", default: 5.0),
                                     volumeWindows: a.int("volumeWindows", default: 12),
                                     oversizedOrderNotional: a.double("oversizedOrderNotional", default: 100_000_000))
-                      })
+                      },
+                      sinks: p.strings("sinks", default: ["clickhouse"]))
         }
         let producers = f.object("producers") { p in
             Producers(orders: p.object("orders") { o in
@@ -290,6 +292,14 @@ public enum ManifestLoader {
         let reports = f.object("reports") { r in
             ReportSettings(memoryMetricsPort: r.int("memoryMetricsPort", default: 9401))
         }
+        let postgres = f.object("postgres") { g in
+            Postgres(image: g.string("image", default: "postgres:15.10-bookworm"),
+                     memoryMiB: g.memoryMiB("memory", default: 512),
+                     port: g.int("port", default: 5432),
+                     database: g.string("database", default: "analytics"),
+                     user: g.string("user", default: "cdcctl"),
+                     batchMaxRecords: g.int("batchMaxRecords", default: 2000))
+        }
         let bind = cluster.bindAddress
         let access = f.object("access") { a in
             Access(kafkaBootstrap: a.string("kafkaBootstrap", default: kafka.externalPorts.map { "\(bind):\($0)" }.joined(separator: ",")),
@@ -300,7 +310,9 @@ public enum ManifestLoader {
                    clickhouseReaderUser: a.string("clickhouseReaderUser", default: clickhouse.readerUser),
                    mysqlHost: a.string("mysqlHost", default: bind),
                    mysqlPort: a.int("mysqlPort", default: source.port),
-                   prometheusURL: a.string("prometheusURL", default: "http://\(bind):\(prometheus.port)"))
+                   prometheusURL: a.string("prometheusURL", default: "http://\(bind):\(prometheus.port)"),
+                   postgresHost: a.string("postgresHost", default: bind),
+                   postgresPort: a.int("postgresPort", default: postgres.port))
         }
         let starrocks = f.object("starrocks") { r in
             StarRocks(enabled: r.bool("enabled", default: false),
@@ -325,7 +337,7 @@ public enum ManifestLoader {
         return Manifest(cluster: cluster, secrets: secrets, source: source, kafka: kafka, connect: connect,
                         clickhouse: clickhouse, prometheus: prometheus, grafana: grafana, kafkaUI: kafkaUI,
                         cloudflared: cloudflared, processor: processor, producers: producers, reports: reports, access: access,
-                        starrocks: starrocks, bench: bench)
+                        starrocks: starrocks, postgres: postgres, bench: bench)
     }
 
     static func readTopic(_ t: Fields, _ d: TopicDefaults) -> Topic {

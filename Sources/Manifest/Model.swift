@@ -20,6 +20,8 @@ public struct Manifest: Sendable, Codable, Equatable {
     public var access: Access
     /// StarRocks loading the Debezium topics itself (Routine Load); off unless enabled.
     public var starrocks: StarRocks
+    /// PostgreSQL as an OLAP sink of the processor (`processor.sinks` contains `postgres`).
+    public var postgres: Postgres
     public var bench: Bench
 }
 
@@ -51,6 +53,10 @@ public struct Access: Sendable, Codable, Equatable {
     public var mysqlHost: String
     public var mysqlPort: Int
     public var prometheusURL: String
+    /// Where cdcctl (the processor, `schema --target postgres`) reaches PostgreSQL; bindAddress
+    /// and `postgres.port` unless set.
+    public var postgresHost: String
+    public var postgresPort: Int
 }
 
 public struct Cluster: Sendable, Codable, Equatable {
@@ -91,6 +97,8 @@ public struct Secrets: Sendable, Codable, Equatable {
     /// kafka-ui's login (`kafkaUI.login`).
     public var kafkaUIPassword: String
     public var cloudflareTunnelToken: String
+    /// The PostgreSQL sink's user (`postgres.user`), when `processor.sinks` has `postgres`.
+    public var postgresPassword: String
 }
 
 public struct Source: Sendable, Codable, Equatable {
@@ -321,6 +329,9 @@ public struct Processor: Sendable, Codable, Equatable {
     /// its partition's highest event time) before it is quarantined as a clock glitch.
     public var maxFutureSkewSeconds: Int
     public var anomalies: Anomalies
+    /// Where the processor writes: `clickhouse` (the default), `postgres`, or both. Each sink
+    /// runs its own loop with its own consumer group (docs/postgres.md).
+    public var sinks: [String]
 }
 
 public struct Anomalies: Sendable, Codable, Equatable {
@@ -400,4 +411,28 @@ public struct StarRocks: Sendable, Codable, Equatable {
     public var maxErrorNumber: Int
     /// The BE refuses to start (or crashes later) below this vm.max_map_count.
     public var minMaxMapCount: Int
+}
+
+/// PostgreSQL as an OLAP sink (docs/postgres.md): history, current-state and per-user statistics
+/// tables written by the processor's PostgreSQL loop, exactly once (rows and offsets in one
+/// transaction). Rendered and started only when `processor.sinks` contains `postgres`.
+public struct Postgres: Sendable, Codable, Equatable {
+    /// The official image (its contract: POSTGRES_PASSWORD, POSTGRES_USER, POSTGRES_DB,
+    /// /docker-entrypoint-initdb.d, /var/lib/postgresql/data).
+    public var image: String
+    public var memoryMiB: Int
+    /// Host port (on cluster.bindAddress) of the container's 5432.
+    public var port: Int
+    public var database: String
+    /// The owner of `database`, the user the processor writes as.
+    public var user: String
+    /// The PostgreSQL loop's transaction size: records per transaction at most.
+    public var batchMaxRecords: Int
+}
+
+extension Manifest {
+    /// Whether the processor writes to PostgreSQL (and render/up run it).
+    public var postgresEnabled: Bool { processor.sinks.contains("postgres") }
+    /// Whether the processor writes to ClickHouse.
+    public var clickhouseSinkEnabled: Bool { processor.sinks.contains("clickhouse") }
 }

@@ -72,6 +72,35 @@ private struct Checks {
         processorAndProducers()
         access()
         starrocks()
+        postgres()
+    }
+
+    /// `processor.sinks`: at least one of clickhouse and postgres, each once; the postgres
+    /// section's names go into SQL and the compose file.
+    mutating func postgres() {
+        let sinks = m.processor.sinks
+        if sinks.isEmpty {
+            fail("processor.sinks", "must name at least one sink", fix: "sinks: [clickhouse] (the default), [postgres] or [clickhouse, postgres]")
+        }
+        var seen: Set<String> = []
+        for (i, sink) in sinks.enumerated() {
+            if !["clickhouse", "postgres"].contains(sink) {
+                fail("processor.sinks[\(i)]", "unknown sink '\(sink)'", fix: "use clickhouse or postgres")
+            } else if !seen.insert(sink).inserted {
+                fail("processor.sinks[\(i)]", "'\(sink)' is listed twice", fix: "name each sink once")
+            }
+        }
+        let g = m.postgres
+        for (path, name) in [("postgres.database", g.database), ("postgres.user", g.user)] where !Naming.isPlainIdentifier(name) {
+            fail(path, "'\(name)' is not a plain identifier", fix: "use ASCII letters, digits and '_', not starting with a digit")
+        }
+        if g.batchMaxRecords < 1 || g.batchMaxRecords > 100_000 {
+            fail("postgres.batchMaxRecords", "must be between 1 and 100000, found \(g.batchMaxRecords)",
+                 fix: "2000 (the default): one transaction per batch of records")
+        }
+        if m.postgresEnabled && g.memoryMiB < 64 {
+            fail("postgres.memory", "\(g.memoryMiB) MiB is too little for PostgreSQL", fix: "at least 128m; 512m is the default")
+        }
     }
 
     /// StarRocks reads what the connectors capture: each captured table needs a known column
@@ -134,7 +163,8 @@ private struct Checks {
                              ("mysqlAppPassword", s.mysqlAppPassword),
                              ("clickhousePassword", s.clickhousePassword), ("clickhouseWriterPassword", s.clickhouseWriterPassword),
                              ("clickhouseReaderPassword", s.clickhouseReaderPassword), ("grafanaAdminPassword", s.grafanaAdminPassword),
-                             ("kafkaUIPassword", s.kafkaUIPassword), ("cloudflareTunnelToken", s.cloudflareTunnelToken)] {
+                             ("kafkaUIPassword", s.kafkaUIPassword), ("cloudflareTunnelToken", s.cloudflareTunnelToken),
+                             ("postgresPassword", s.postgresPassword)] {
             switch SecretRef(value) {
             case nil:
                 fail("secrets.\(key)", "expected a reference (env:NAME, file:PATH or generate), not a value",
@@ -155,6 +185,7 @@ private struct Checks {
         if m.kafkaUI.enabled { images.append(("kafkaUI.image", m.kafkaUI.image)) }
         if m.cloudflared.enabled { images.append(("cloudflared.image", m.cloudflared.image)) }
         if m.starrocks.enabled { images += [("starrocks.feImage", m.starrocks.feImage), ("starrocks.beImage", m.starrocks.beImage)] }
+        if m.postgresEnabled { images.append(("postgres.image", m.postgres.image)) }
         for (path, image) in images {
             let name = image.split(separator: "/").last.map(String.init) ?? image
             if image.isEmpty || !(name.contains(":") || image.contains("@sha256:")) || name.hasSuffix(":latest") {
@@ -361,6 +392,7 @@ private struct Checks {
                   ("processor.metricsPort", m.processor.metricsPort), ("reports.memoryMetricsPort", m.reports.memoryMetricsPort)]
         if m.kafkaUI.enabled { ports.append(("kafkaUI.port", m.kafkaUI.port)) }
         if m.starrocks.enabled { ports += [("starrocks.queryPort", m.starrocks.queryPort), ("starrocks.httpPort", m.starrocks.httpPort)] }
+        if m.postgresEnabled { ports.append(("postgres.port", m.postgres.port)) }
         var owner: [Int: String] = [:]
         for (path, port) in ports {
             let fieldPath = path.components(separatedBy: " (").first ?? path

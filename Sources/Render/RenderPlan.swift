@@ -48,6 +48,11 @@ struct RenderPlan {
         for migration in templates.files(under: "clickhouse/migrations") {
             out.append(Output(path: String(migration.dropLast(".mustache".count)), source: .template(migration)))
         }
+        if m.postgresEnabled {
+            for migration in templates.files(under: "postgres/migrations") {
+                out.append(Output(path: String(migration.dropLast(".mustache".count)), source: .template(migration)))
+            }
+        }
         if m.cloudflared.enabled {
             out.append(Output(path: "cloudflared/config.yml", source: .template("cloudflared/config.yml.mustache")))
         }
@@ -137,6 +142,11 @@ enum RenderContext {
                 "metricsPort": m.processor.metricsPort, "consumerGroup": m.processor.consumerGroup,
                 "windowMinutes": m.processor.windowMinutes,
             ] as [String: Any],
+            "postgres": [
+                "enabled": m.postgresEnabled, "image": m.postgres.image, "memory": MemorySize.format(m.postgres.memoryMiB),
+                "port": m.postgres.port, "database": m.postgres.database, "user": m.postgres.user,
+                "sharedBuffersMiB": max(16, m.postgres.memoryMiB / 4), "shmSize": MemorySize.format(max(64, m.postgres.memoryMiB / 4 + 32)),
+            ] as [String: Any],
             "starrocks": [
                 "enabled": m.starrocks.enabled, "feImage": m.starrocks.feImage, "beImage": m.starrocks.beImage,
                 "feMemory": MemorySize.format(m.starrocks.feMemoryMiB), "beMemory": MemorySize.format(m.starrocks.beMemoryMiB),
@@ -153,6 +163,7 @@ enum RenderContext {
                 "clickhouseWriterPassword": secrets.clickhouseWriterPassword, "clickhouseReaderPassword": secrets.clickhouseReaderPassword,
                 "kafkaUIPassword": secrets.kafkaUIPassword,
                 "cloudflareTunnelToken": secrets.cloudflareTunnelToken ?? "",
+                "postgresPassword": secrets.postgresPassword,
                 "volumeFingerprint": secrets.volumeFingerprint,
             ],
             "budget": ["totalMiB": budget.totalMiB, "budgetMiB": budget.budgetMiB],

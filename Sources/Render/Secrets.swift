@@ -19,6 +19,8 @@ public struct ResolvedSecrets: Sendable, Equatable {
     public var clickhouseReaderPassword: String
     /// kafka-ui's login (`kafkaUI.login`).
     public var kafkaUIPassword: String
+    /// The PostgreSQL sink's user (`postgres.user`); empty unless `processor.sinks` has postgres.
+    public var postgresPassword: String = ""
 
     public init(mysqlRootPassword: String, mysqlCdcPassword: String, clickhousePassword: String,
                 grafanaAdminPassword: String, cloudflareTunnelToken: String?, mysqlAppPassword: String = "",
@@ -48,7 +50,7 @@ public struct ResolvedSecrets: Sendable, Equatable {
     /// Every value, for log redaction.
     public var all: [String] {
         [mysqlRootPassword, mysqlCdcPassword, mysqlAppPassword, clickhousePassword, clickhouseWriterPassword, clickhouseReaderPassword,
-         grafanaAdminPassword, kafkaUIPassword] + (cloudflareTunnelToken.map { [$0] } ?? [])
+         grafanaAdminPassword, kafkaUIPassword] + (postgresPassword.isEmpty ? [] : [postgresPassword]) + (cloudflareTunnelToken.map { [$0] } ?? [])
     }
 }
 
@@ -99,7 +101,7 @@ public struct SecretResolver {
             }
         }
         let s = manifest.secrets
-        let resolved = ResolvedSecrets(
+        var resolved = ResolvedSecrets(
             mysqlRootPassword: value("mysqlRootPassword", s.mysqlRootPassword),
             mysqlCdcPassword: value("mysqlCdcPassword", s.mysqlCdcPassword),
             clickhousePassword: value("clickhousePassword", s.clickhousePassword),
@@ -109,12 +111,13 @@ public struct SecretResolver {
             clickhouseWriterPassword: value("clickhouseWriterPassword", s.clickhouseWriterPassword),
             clickhouseReaderPassword: value("clickhouseReaderPassword", s.clickhouseReaderPassword),
             kafkaUIPassword: manifest.kafkaUI.enabled && manifest.kafkaUI.login ? value("kafkaUIPassword", s.kafkaUIPassword) : "")
+        if manifest.postgresEnabled { resolved.postgresPassword = value("postgresPassword", s.postgresPassword) }
         for (field, v) in [("mysqlRootPassword", resolved.mysqlRootPassword), ("mysqlCdcPassword", resolved.mysqlCdcPassword),
                            ("mysqlAppPassword", resolved.mysqlAppPassword),
                            ("clickhousePassword", resolved.clickhousePassword), ("grafanaAdminPassword", resolved.grafanaAdminPassword),
                            ("clickhouseWriterPassword", resolved.clickhouseWriterPassword),
                            ("clickhouseReaderPassword", resolved.clickhouseReaderPassword), ("kafkaUIPassword", resolved.kafkaUIPassword),
-                           ("cloudflareTunnelToken", resolved.cloudflareTunnelToken ?? "")]
+                           ("cloudflareTunnelToken", resolved.cloudflareTunnelToken ?? ""), ("postgresPassword", resolved.postgresPassword)]
             where v.contains(where: { $0 == "'" || $0 == "\\" || $0 == "\n" || $0 == "$" }) {
             // They are written into .env, SQL and Java properties files unescaped.
             errors.append(.invalid("the secret's value contains a quote, backslash, newline or $", subject: "secrets.\(field)",

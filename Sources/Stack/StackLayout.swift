@@ -17,6 +17,7 @@ public enum StackLayout {
         if m.kafkaUI.enabled { rest.append("kafka-ui") }
         if m.cloudflared.enabled { rest.append("cloudflared") }
         if m.starrocks.enabled { rest += ["starrocks-fe", "starrocks-be"] }
+        if m.postgresEnabled { rest.append("postgres") }
         return [
             HealthStage(name: "kafka quorum", services: (1...max(m.kafka.brokers, 1)).map(KafkaListeners.serviceName)),
             HealthStage(name: "mysql", services: ["mysql"]),

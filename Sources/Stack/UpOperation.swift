@@ -255,7 +255,14 @@ public enum UpOperation {
         let applied = try retrying("schema apply", until: deadline, progress: progress) {
             try SchemaOperation(ws, manifest: m, progress: { progress.step("         \($0)") }).apply(dryRun: false)
         }
-        let schema = "\(applied.applied.count) migration(s) applied to \(m.clickhouse.database)"
+        var schema = "\(applied.applied.count) migration(s) applied to \(m.clickhouse.database)"
+        if m.postgresEnabled {
+            step("bootstrap: schema apply --target postgres")
+            let pg = try retrying("schema apply --target postgres", until: deadline, progress: progress) {
+                try PostgresSchemaOperation(ws, manifest: m, progress: { progress.step("         \($0)") }).apply(dryRun: false)
+            }
+            schema += ", \(pg.applied.count) to PostgreSQL \(m.postgres.database)"
+        }
         step("schema: \(schema)")
         var registered: [RegisterResult] = []
         let connectors = ConnectorOperation(ws, manifest: m, progress: { progress.step("         \($0)") })

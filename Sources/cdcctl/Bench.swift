@@ -7,7 +7,7 @@ import OperationsCore
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure throughput (numbers for docs/benchmarks.md, not tests).",
-                                                    subcommands: [E2E.self, Producer.self, ProcessorBench.self, Orders.self, Trades.self, BenchHistory.self])
+                                                    subcommands: [E2E.self, Producer.self, ProcessorBench.self, Orders.self, Trades.self, PostgresSinkBench.self, BenchHistory.self])
 
     @ParentCommand var root: CDCCtl
     var global: GlobalOptions { root.global }
@@ -36,6 +36,37 @@ struct Bench: ParsableCommand {
                                                         r.messages, r.messageBytes, r.seconds, r.messagesPerSecond, r.megabytesPerSecond,
                                                         r.acknowledged, r.failed, r.librdkafka),
                                  exitCode: r.failed > 0 ? 1 : 0)
+        }
+    }
+
+    struct PostgresSinkBench: CdcCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "postgres",
+            abstract: "Rows/s of the processor's PostgreSQL loop (one transaction per batch) into a scratch schema of the sink's database.")
+        @ParentCommand var parent: Bench
+        var global: GlobalOptions { parent.global }
+        @Option(help: "Order change records to produce and write.") var events: Int = 50_000
+        @Option(help: "Records per transaction (default postgres.batchMaxRecords).") var batch: Int?
+
+        func validate() throws {
+            guard events > 0 else { throw ValidationError("--events must be positive") }
+            if let batch, !(1...100_000).contains(batch) { throw ValidationError("--batch must be between 1 and 100000") }
+        }
+
+        func execute(_ context: CommandContext) throws -> CommandResult {
+            let started = BenchClock.nowMs()
+            let r = try PostgresBench.run(context.workspace, manifest: try context.manifest().manifest, events: events, batchMaxRecords: batch,
+                                          progress: context.log)
+            try BenchLedger.record(context.workspace, manifest: try context.manifest(), name: "postgres", startedAtMs: started,
+                                   durationMs: BenchClock.nowMs() - started,
+                                   parameters: ["events": "\(events)", "batch": "\(r.batchMaxRecords)"],
+                                   results: ["recordsPerSecond": r.recordsPerSecond, "rowsPerSecond": r.rowsPerSecond,
+                                             "meanTransactionMs": r.meanTransactionMs],
+                                   verdict: "measured")
+            return CommandResult(json: r, table: String(format: "%d change records in %llu transactions (≤ %d each) in %.2f s: %.0f records/s, %.0f rows/s, %.1f ms per transaction (PostgreSQL %d)",
+                                                        r.events, r.transactions, r.batchMaxRecords, r.seconds, r.recordsPerSecond, r.rowsPerSecond,
+                                                        r.meanTransactionMs, r.serverVersion),
+                                 detail: String(format: "%.0f records/s", r.recordsPerSecond))
         }
     }
 
@@ -200,12 +231,12 @@ extension Bench {
             abstract: "Benchmark runs from the ledger, each figure compared with the median of the previous five comparable runs (> 20 % worse: REGRESSION).")
         @ParentCommand var parent: Bench
         var global: GlobalOptions { parent.global }
-        @Option(help: "Only this benchmark: e2e, processor, producer.") var name: String?
+        @Option(help: "Only this benchmark: e2e, processor, producer, postgres.") var name: String?
         @Option(help: "Runs to show (newest).") var limit: Int = 20
 
         func validate() throws {
-            if let name, !["e2e", "processor", "producer"].contains(name) {
-                throw ValidationError("--name must be e2e, processor or producer, found '\(name)'")
+            if let name, !["e2e", "processor", "producer", "postgres"].contains(name) {
+                throw ValidationError("--name must be e2e, processor, producer or postgres, found '\(name)'")
             }
             guard limit > 0 else { throw ValidationError("--limit must be positive") }
         }
@@ -229,7 +260,7 @@ extension Bench {
         }
 
         static func headline(_ r: BenchLedger.Row) -> String {
-            let keys = ["e2eP50Ms", "e2eP99Ms", "throughputPerSecond", "eventsPerSecond", "messagesPerSecond", "notArrived"]
+            let keys = ["e2eP50Ms", "e2eP99Ms", "throughputPerSecond", "eventsPerSecond", "messagesPerSecond", "recordsPerSecond", "notArrived"]
             return keys.compactMap { k in r.results[k].map { "\(k)=\(String(format: "%.4g", $0))" } }.joined(separator: " ")
         }
     }

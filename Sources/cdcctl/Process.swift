@@ -32,28 +32,50 @@ struct ProcessCommand: ParsableCommand {
         }
 
         func execute(_ context: CommandContext) throws -> CommandResult {
-            let s = try ProcessOperation.run(context.workspace, manifest: try context.manifest().manifest, metricsPort: metricsPort,
+            let r = try ProcessOperation.run(context.workspace, manifest: try context.manifest().manifest, metricsPort: metricsPort,
                                              exitWhenIdleSeconds: exitWhenIdle, log: context.log)
-            var lines = ["processed \(s.eventsIn) events; rows: " + s.rowsOut.keys.sorted().map { "\($0)=\(s.rowsOut[$0]!)" }.joined(separator: " ")]
-            if s.batches > 0 {
-                lines.append(String(format: "%llu flushes, mean %.1f ms (pend commit, inserts, commit)", s.batches,
-                                    s.batchSecondsSum / Double(s.batches) * 1000))
-            }
-            let summary = RunSummary(eventsIn: s.eventsIn, malformed: s.malformed, rowsOut: s.rowsOut, sinkErrors: s.sinkErrors,
+            var lines: [String] = []
+            var summary = RunSummary()
+            if let s = r.clickhouse {
+                lines.append("processed \(s.eventsIn) events; rows: " + s.rowsOut.keys.sorted().map { "\($0)=\(s.rowsOut[$0]!)" }.joined(separator: " "))
+                if s.batches > 0 {
+                    lines.append(String(format: "%llu flushes, mean %.1f ms (pend commit, inserts, commit)", s.batches,
+                                        s.batchSecondsSum / Double(s.batches) * 1000))
+                }
+                summary = RunSummary(eventsIn: s.eventsIn, malformed: s.malformed, rowsOut: s.rowsOut, sinkErrors: s.sinkErrors,
                                      flushes: s.batches, meanFlushMs: s.batches > 0 ? s.batchSecondsSum / Double(s.batches) * 1000 : 0)
+            }
+            if let p = r.postgres {
+                lines.append("postgres: \(p.recordsIn) records in \(p.transactions) transaction(s); rows: "
+                             + p.rowsWritten.keys.sorted().map { "\($0)=\(p.rowsWritten[$0]!)" }.joined(separator: " ")
+                             + "; rejects \(p.rejects.values.reduce(0, +)), retries \(p.retries)")
+                summary.postgres = PostgresSummary(recordsIn: p.recordsIn, transactions: p.transactions, rowsWritten: p.rowsWritten,
+                                                   rejects: p.rejects, retries: p.retries)
+            }
             return CommandResult(json: summary, table: lines.joined(separator: "\n"),
-                                 detail: "\(s.eventsIn) events, \(s.rowsOut.values.reduce(0, +)) rows")
+                                 detail: "\(summary.eventsIn) events, \(summary.rowsOut.values.reduce(0, +)) rows"
+                                     + (r.postgres.map { "; postgres \($0.recordsIn) records" } ?? ""))
         }
     }
 
     /// What `process run -o json` prints when it ends.
     struct RunSummary: Encodable {
-        var eventsIn: UInt64
-        var malformed: UInt64
-        var rowsOut: [String: UInt64]
-        var sinkErrors: UInt64
-        var flushes: UInt64
-        var meanFlushMs: Double
+        var eventsIn: UInt64 = 0
+        var malformed: UInt64 = 0
+        var rowsOut: [String: UInt64] = [:]
+        var sinkErrors: UInt64 = 0
+        var flushes: UInt64 = 0
+        var meanFlushMs: Double = 0
+        /// The PostgreSQL loop's counters, when processor.sinks has postgres.
+        var postgres: PostgresSummary?
+    }
+
+    struct PostgresSummary: Encodable {
+        var recordsIn: UInt64
+        var transactions: UInt64
+        var rowsWritten: [String: UInt64]
+        var rejects: [String: UInt64]
+        var retries: UInt64
     }
 
     struct Status: CdcCommand {
@@ -69,13 +91,20 @@ struct ProcessCommand: ParsableCommand {
         }
 
         func execute(_ context: CommandContext) throws -> CommandResult {
-            let s = try ProcessOperation.status(try context.manifest().manifest, metricsPort: metricsPort)
+            let s = try ProcessOperation.status(try context.manifest().manifest, metricsPort: metricsPort, workspace: context.workspace)
             var lines = ["processor group \(s.group): \(s.running ? "running" : "NOT RUNNING") (\(s.metricsURL))",
                          "recovery mode: \(s.recoveryMode ?? "unknown (the broker did not answer the probe)")"]
             let rows: [[String]] = s.partitions.map { p -> [String] in
                 [p.topic, String(p.partition), p.committed < 0 ? "-" : String(p.committed), String(p.highWatermark), String(p.lag)]
             }
             lines.append(TextTable.render([["TOPIC", "PARTITION", "COMMITTED", "HIGH WATERMARK", "LAG"]] + rows))
+            if let pg = s.postgres {
+                lines.append("postgres sink group \(pg.group) (offsets stored in PostgreSQL \(pg.database))"
+                             + (pg.problem.map { ": could not read them: \($0)" } ?? ""))
+                lines.append(TextTable.render([["TOPIC", "PARTITION", "STORED", "HIGH WATERMARK", "LAG"]] + pg.partitions.map {
+                    [$0.topic, String($0.partition), $0.committed < 0 ? "-" : String($0.committed), String($0.highWatermark), String($0.lag)]
+                }))
+            }
             if !s.running { lines.append("next: cdcctl process run") }
             return CommandResult(json: s, table: lines.joined(separator: "\n"), exitCode: s.running ? 0 : 3)
         }

@@ -22,7 +22,7 @@ struct Schema: ParsableCommand {
         @Option(help: ArgumentHelp("Directory of templates that override the built-in ones, file by file.", valueName: "dir"))
         var templates: String?
 
-        @Option(help: ArgumentHelp("clickhouse, or starrocks (the StarRocks variant's tables and Routine Load jobs, on the FE over the MySQL protocol; plan and apply).",
+        @Option(help: ArgumentHelp("clickhouse, starrocks (the StarRocks variant's tables and Routine Load jobs, on the FE over the MySQL protocol; plan and apply), or postgres (the PostgreSQL sink's tables).",
                                    valueName: "target"))
         var target: SchemaTarget = .clickhouse
 
@@ -32,6 +32,12 @@ struct Schema: ParsableCommand {
             guard target == .starrocks else { return nil }
             return try StarRocksSchemaOperation(context.workspace, manifest: try context.manifest().manifest, templatesDir: templates,
                                                 readOnly: readOnly, progress: progress)
+        }
+
+        func postgres(_ context: CommandContext, readOnly: Bool, progress: @escaping (String) -> Void = { _ in }) throws -> PostgresSchemaOperation? {
+            guard target == .postgres else { return nil }
+            return try PostgresSchemaOperation(context.workspace, manifest: try context.manifest().manifest, templatesDir: templates,
+                                               readOnly: readOnly, progress: progress)
         }
 
         func operation(_ context: CommandContext, readOnly: Bool, progress: @escaping (String) -> Void = { _ in }) throws -> SchemaOperation {
@@ -48,7 +54,8 @@ struct Schema: ParsableCommand {
         @OptionGroup var options: SchemaOptions
 
         func execute(_ context: CommandContext) throws -> CommandResult {
-            let report = try options.starrocks(context, readOnly: true)?.plan() ?? options.operation(context, readOnly: true).plan()
+            let report = try options.starrocks(context, readOnly: true)?.plan() ?? options.postgres(context, readOnly: true)?.plan()
+                ?? options.operation(context, readOnly: true).plan()
             var lines = [SchemaTable.migrations(report.steps)]
             for p in report.pending {
                 lines.append("\n-- \(p.name)")
@@ -72,6 +79,7 @@ struct Schema: ParsableCommand {
 
         func execute(_ context: CommandContext) throws -> CommandResult {
             let r = try options.starrocks(context, readOnly: dryRun, progress: Console.progress)?.apply(dryRun: dryRun)
+                ?? options.postgres(context, readOnly: dryRun, progress: Console.progress)?.apply(dryRun: dryRun)
                 ?? options.operation(context, readOnly: dryRun, progress: Console.progress).apply(dryRun: dryRun)
             var lines = [SchemaTable.migrations(r.steps)]
             if r.dryRun {
@@ -99,7 +107,7 @@ struct Schema: ParsableCommand {
                 throw CdcError.invalid("schema status has no StarRocks target yet", subject: "--target",
                                        fix: "use cdcctl schema plan --target starrocks for applied and pending migrations")
             }
-            let report = try options.operation(context, readOnly: true).status()
+            let report = try options.postgres(context, readOnly: true)?.status() ?? options.operation(context, readOnly: true).status()
             var lines = ["database \(report.database)" + (report.databaseExists ? "" : " (does not exist yet)"), SchemaTable.migrations(report.steps)]
             if !report.drift.isEmpty { lines.append("\n" + SchemaTable.drift(report.drift)) }
             if !report.users.isEmpty {
@@ -148,5 +156,5 @@ enum SchemaTable {
 }
 
 enum SchemaTarget: String, ExpressibleByArgument, CaseIterable {
-    case clickhouse, starrocks
+    case clickhouse, starrocks, postgres
 }

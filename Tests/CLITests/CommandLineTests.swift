@@ -29,8 +29,9 @@ final class CommandLineTests: XCTestCase {
         let render = try cdcctl("render", "-m", dir + "/cdcctl.yaml", "--out", dir + "/out", "-o", "json")
         XCTAssertEqual(render.status, 0, render.output)
         let result = try JSONSerialization.jsonObject(with: Data(render.output.utf8)) as? [String: Any]
-        // 26 + the monitor's rules and dashboard + four systemd units (processor, orders, trades, monitor).
-        XCTAssertEqual((result?["files"] as? [Any])?.count, 32)
+        // 26 + the monitor's rules and dashboard + four systemd units (processor, orders, trades, monitor)
+        // + ClickHouse migration 0007.
+        XCTAssertEqual((result?["files"] as? [Any])?.count, 33)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/docker-compose.yml"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/systemd/cdcctl-cdc-processor.service"))
 

@@ -51,7 +51,7 @@ final class ManifestTests: XCTestCase {
         XCTAssertEqual(m.source.binlogExpireSeconds, 259_200)
         XCTAssertEqual(m.source.cdcUser, "debezium")
         XCTAssertEqual(m.access.kafkaBootstrap, "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094")
-        XCTAssertEqual(loaded.location(of: "kafka.topics[2].name")?.line, 62)
+        XCTAssertEqual(loaded.location(of: "kafka.topics[2].name")?.line, 63)
     }
 
     func testEmptyManifestEqualsTheWrittenDefaultProfile() throws {

@@ -109,6 +109,21 @@ public struct Testbed {
     public var clickhouseUser: String { env["TESTBED_CLICKHOUSE_USER"] ?? "default" }
     public var clickhousePassword: String { self["TESTBED_CLICKHOUSE_PASSWORD"] }
     public var python: String { self["TESTBED_PYTHON"] }
+    /// The testbed's PostgreSQL 15 (a real server; user with CREATEDB, so tests make their own databases).
+    public var postgresHost: String { env["TESTBED_POSTGRES_HOST"] ?? "127.0.0.1" }
+    public var postgresPort: Int { Int(self["TESTBED_POSTGRES_PORT"]) ?? 0 }
+    public var postgresUser: String { self["TESTBED_POSTGRES_USER"] }
+    public var postgresPassword: String { self["TESTBED_POSTGRES_PASSWORD"] }
+    public var postgresDatabase: String { self["TESTBED_POSTGRES_DB"] }
+
+    /// The PostgreSQL settings, or a failure in CI / a skip locally when the testbed has none.
+    public func requirePostgres(file: StaticString = #filePath, line: UInt = #line) throws -> Testbed {
+        guard postgresPort > 0, !postgresUser.isEmpty else {
+            try TestSupport.missing("the testbed's PostgreSQL", fix: "scripts/testbed up starts it; eval \"$(scripts/testbed env)\"",
+                                    file: file, line: line)
+        }
+        return self
+    }
 
     /// Runs a short Python snippet with the testbed's venv (confluent-kafka, an independent client).
     public func python(_ code: String) throws -> (status: Int32, output: String) {

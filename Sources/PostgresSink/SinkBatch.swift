@@ -1,0 +1,201 @@
+import Foundation
+import Processor
+
+/// A Kafka position.
+public struct SinkPosition: Sendable, Hashable, Comparable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+
+    public init(topic: String, partition: Int32, offset: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+    }
+
+    public static func < (a: SinkPosition, b: SinkPosition) -> Bool {
+        (a.topic, a.partition, a.offset) < (b.topic, b.partition, b.offset)
+    }
+}
+
+/// What one consumed record means for the PostgreSQL tables. Pure: decoded with the processor's
+/// Debezium decoder (which keeps the before/after JSON as received).
+public enum SinkChange: Sendable, Equatable {
+    case order(ChangeEvent<OrderRow>, SinkPosition)
+    case execution(ChangeEvent<ExecutionRow>, SinkPosition)
+    /// Debezium's tombstone after a delete: nothing to write (the delete already removed the row).
+    case tombstone(SinkPosition)
+    /// A record that cannot be decoded: quarantined in `sink_rejects`.
+    case reject(SinkReject)
+
+    public var position: SinkPosition {
+        switch self {
+        case .order(_, let p), .execution(_, let p), .tombstone(let p): p
+        case .reject(let r): r.position
+        }
+    }
+}
+
+public struct SinkReject: Sendable, Equatable {
+    public var position: SinkPosition
+    /// `decode` (the record is not a Debezium change of the table) or `insert` (PostgreSQL refused its values).
+    public var stage: String
+    public var reason: String
+    public var key: [UInt8]?
+    public var value: [UInt8]?
+}
+
+/// Which table a topic feeds.
+public enum SinkTable: String, Sendable {
+    case orders, orderExecutions = "order_executions"
+}
+
+public enum SinkDecoder {
+    /// Decodes one record of `table`'s topic.
+    public static func decode(_ table: SinkTable, position p: SinkPosition, key: [UInt8]?, value: [UInt8]?) -> SinkChange {
+        let at = RecordPosition(topic: p.topic, partition: p.partition, offset: p.offset)
+        func with<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+            guard let bytes else { return body(nil) }
+            return bytes.withUnsafeBytes { body($0) }
+        }
+        return with(key) { k in
+            with(value) { v in
+                do {
+                    switch table {
+                    case .orders:
+                        switch try Debezium.decodeOrder(key: k, value: v, at: at) {
+                        case .change(let e): return .order(e, p)
+                        case .tombstone: return .tombstone(p)
+                        }
+                    case .orderExecutions:
+                        switch try Debezium.decodeExecution(key: k, value: v, at: at) {
+                        case .change(let e): return .execution(e, p)
+                        case .tombstone: return .tombstone(p)
+                        }
+                    }
+                } catch {
+                    return .reject(SinkReject(position: p, stage: "decode", reason: String(describing: error), key: key, value: value))
+                }
+            }
+        }
+    }
+}
+
+/// The statements' inputs for one batch, planned purely from its changes in consumption order
+/// (offset order within each partition).
+public struct SinkPlan: Sendable, Equatable {
+    public struct History: Sendable, Equatable {
+        public var id: Int64
+        public var op: String
+        public var before: String?
+        public var after: String?
+        public var sourceTsMs: Int64
+        public var position: SinkPosition
+    }
+
+    /// The batch's changes as consumed (isolation replays them one by one).
+    public var changes: [SinkChange] = []
+    public var orderHistory: [History] = []
+    public var executionHistory: [History] = []
+    /// The last image per order id in this batch (nil: deleted), with its position.
+    public var orderUpserts: [(OrderRow, Int64, SinkPosition)] = []
+    public var orderDeletes: [Int64] = []
+    public var executionUpserts: [(ExecutionRow, Int64, SinkPosition)] = []
+    public var executionDeletes: [Int64] = []
+    /// Users whose statistics this batch may change (before and after images' customer ids).
+    public var affectedUsers: [Int64] = []
+    public var rejects: [SinkReject] = []
+    public var tombstones = 0
+    /// The next offset to read per partition, after this batch.
+    public var nextOffsets: [SinkPosition] = []
+
+    public static func == (a: SinkPlan, b: SinkPlan) -> Bool {
+        a.orderHistory == b.orderHistory && a.executionHistory == b.executionHistory && a.orderDeletes == b.orderDeletes
+            && a.executionDeletes == b.executionDeletes && a.affectedUsers == b.affectedUsers && a.rejects == b.rejects
+            && a.tombstones == b.tombstones && a.nextOffsets == b.nextOffsets
+            && a.orderUpserts.map { "\($0.0.orderId)@\($0.2.offset)" } == b.orderUpserts.map { "\($0.0.orderId)@\($0.2.offset)" }
+            && a.executionUpserts.map { "\($0.0.executionId)@\($0.2.offset)" } == b.executionUpserts.map { "\($0.0.executionId)@\($0.2.offset)" }
+    }
+
+    public var rowCount: Int { orderHistory.count + executionHistory.count + orderUpserts.count + orderDeletes.count
+        + executionUpserts.count + executionDeletes.count + rejects.count }
+
+    /// Plans a batch: history rows for every change; for the current tables the net effect of
+    /// the batch per key (the last change wins, since changes of one key arrive in order), so
+    /// one multi-row upsert and one delete apply it; the users whose statistics to recompute.
+    public init(_ changes: [SinkChange]) {
+        self.changes = changes
+        var lastOrder: [Int64: (ChangeEvent<OrderRow>, SinkPosition)] = [:]
+        var orderOrder: [Int64] = []
+        var lastExecution: [Int64: (ChangeEvent<ExecutionRow>, SinkPosition)] = [:]
+        var executionOrder: [Int64] = []
+        var users: Set<Int64> = []
+        var next: [String: SinkPosition] = [:]
+        for change in changes {
+            let p = change.position
+            let k = "\(p.topic)\u{0}\(p.partition)"
+            if (next[k]?.offset ?? -1) < p.offset + 1 { next[k] = SinkPosition(topic: p.topic, partition: p.partition, offset: p.offset + 1) }
+            switch change {
+            case .order(let e, let p):
+                orderHistory.append(History(id: e.row.orderId, op: e.op.rawValue, before: e.beforeJSON, after: e.afterJSON,
+                                            sourceTsMs: e.source.tsMs, position: p))
+                if lastOrder[e.row.orderId] == nil { orderOrder.append(e.row.orderId) }
+                lastOrder[e.row.orderId] = (e, p)
+                if let b = e.before { users.insert(b.customerId) }
+                if let a = e.after { users.insert(a.customerId) }
+            case .execution(let e, let p):
+                executionHistory.append(History(id: e.row.executionId, op: e.op.rawValue, before: e.beforeJSON, after: e.afterJSON,
+                                                sourceTsMs: e.source.tsMs, position: p))
+                if lastExecution[e.row.executionId] == nil { executionOrder.append(e.row.executionId) }
+                lastExecution[e.row.executionId] = (e, p)
+            case .tombstone:
+                tombstones += 1
+            case .reject(let r):
+                rejects.append(r)
+            }
+        }
+        for id in orderOrder {
+            let (e, p) = lastOrder[id]!
+            if e.op == .delete { orderDeletes.append(id) } else { orderUpserts.append((e.after!, e.source.tsMs, p)) }
+        }
+        for id in executionOrder {
+            let (e, p) = lastExecution[id]!
+            if e.op == .delete { executionDeletes.append(id) } else { executionUpserts.append((e.after!, e.source.tsMs, p)) }
+        }
+        affectedUsers = users.sorted()
+        nextOffsets = next.values.sorted()
+    }
+}
+
+/// PostgreSQL's text form of a one-dimensional array (`{"a","b",NULL}`), so a whole batch goes
+/// as one parameter per column of an `unnest(...)`: a constant number of parameters whatever
+/// the batch size.
+public enum PostgresArray {
+    public static func literal(_ values: [String?]) -> String {
+        var out = "{"
+        for (i, v) in values.enumerated() {
+            if i > 0 { out += "," }
+            guard let v else { out += "NULL"; continue }
+            out += "\""
+            for ch in v.unicodeScalars {
+                if ch == "\"" || ch == "\\" { out += "\\" }
+                out.unicodeScalars.append(ch)
+            }
+            out += "\""
+        }
+        return out + "}"
+    }
+
+    public static func literal(_ values: [Int64]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
+    public static func literal(_ values: [Int32]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
+
+    /// bytea's hex input form (`\x0a1b`), for record keys and values that may not be UTF-8.
+    public static func hex(_ bytes: [UInt8]?) -> String? {
+        guard let bytes else { return nil }
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
+        out.reserveCapacity(2 + bytes.count * 2)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

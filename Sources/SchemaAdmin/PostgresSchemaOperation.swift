@@ -1,0 +1,165 @@
+import Diagnostics
+import Foundation
+import Manifest
+import OperationsCore
+import Postgres
+import Render
+import State
+
+/// `cdcctl schema plan|apply|status --target postgres`: the PostgreSQL sink's migrations
+/// (`postgres/migrations/`, rendered from the manifest), planned with the same checksums and
+/// refusals as ClickHouse's (`SchemaPlanner`), recorded in `cdcctl_schema_migrations` of the
+/// sink's database and in the state store (database key `postgres:<database>`). PostgreSQL's
+/// DDL is transactional: each migration and its record commit together, or neither does.
+public struct PostgresSchemaOperation {
+    public static let folder = "postgres/migrations"
+    public let manifest: Manifest
+    public let migrations: [Migration]
+    public let endpoint: PostgresEndpoint
+    let workspace: Workspace
+    let progress: (String) -> Void
+    public var database: String { manifest.postgres.database }
+    var stateKey: String { "postgres:" + database }
+
+    public init(_ ws: Workspace, manifest: Manifest, templatesDir: String? = nil, readOnly: Bool = false,
+                progress: @escaping (String) -> Void = { _ in }) throws {
+        guard manifest.postgresEnabled else {
+            throw CdcError.invalid("--target postgres needs the PostgreSQL sink", subject: "processor.sinks",
+                                   fix: "add postgres to processor.sinks in the manifest (e.g. sinks: [clickhouse, postgres]), or leave out --target")
+        }
+        self.manifest = manifest
+        workspace = ws
+        self.progress = progress
+        let secrets = try ws.resolveSecrets(manifest, persist: !readOnly)
+        endpoint = Self.endpoint(manifest, password: secrets.postgresPassword)
+        let files = try Renderer(templates: try ws.templates(override: templatesDir)).render(manifest, secrets: secrets, under: Self.folder)
+        migrations = try SchemaPlanner.migrations(files.map { (path: $0.path, text: $0.contents) })
+    }
+
+    /// Where cdcctl reaches the sink's database (`access.postgresHost/Port`, `postgres.user`).
+    public static func endpoint(_ m: Manifest, password: String) -> PostgresEndpoint {
+        PostgresEndpoint(host: m.access.postgresHost, port: m.access.postgresPort, user: m.postgres.user, password: password,
+                         database: m.postgres.database, connectTimeoutSeconds: 10)
+    }
+
+    func connect() throws -> PostgresConnection {
+        do {
+            return try PostgresConnection(endpoint)
+        } catch let e as PostgresError {
+            throw CdcError(.operationFailed, e.description, subject: "postgres",
+                           fix: "check PostgreSQL is up at \(manifest.access.postgresHost):\(manifest.access.postgresPort) (access.postgresHost/Port), "
+                               + "that postgres.database exists and postgres.user logs in with the password secrets.postgresPassword references",
+                           transient: e.isTransient)
+        }
+    }
+
+    func applied(_ pg: PostgresConnection) throws -> [SchemaMigrationRecord] {
+        guard try pg.exec("SELECT to_regclass($1)", [SchemaPlanner.bookkeepingTable]).scalar != nil else { return [] }
+        return try pg.exec("""
+            SELECT version, name, kind, checksum, statements, applied_at_ms, duration_ms
+            FROM \(SchemaPlanner.bookkeepingTable) ORDER BY version, name
+            """).rows.map { r in
+            SchemaMigrationRecord(version: Int(r[0] ?? "") ?? 0, name: r[1] ?? "", kind: r[2] ?? "", checksum: r[3] ?? "",
+                                  statements: Int(r[4] ?? "") ?? 0, appliedAtMs: Int64(r[5] ?? "") ?? 0, durationMs: Int64(r[6] ?? "") ?? 0)
+        }
+    }
+
+    public func plan() throws -> SchemaPlanReport {
+        let pg = try connect()
+        let steps = SchemaPlanner.plan(migrations, applied: try wrap { try applied(pg) })
+        let pending = Set(steps.filter { $0.state == .pending }.map(\.name))
+        return SchemaPlanReport(database: database, databaseExists: true, steps: steps,
+                                pending: migrations.filter { pending.contains($0.name) }.map { PendingMigration(name: $0.name, statements: $0.statements.map(\.text)) })
+    }
+
+    /// Plan, and the tables the applied migrations create that the database lacks (drift).
+    public func status() throws -> SchemaStatusReport {
+        let pg = try connect()
+        let steps = SchemaPlanner.plan(migrations, applied: try wrap { try applied(pg) })
+        let appliedNames = Set(steps.filter { $0.state == .applied || $0.state == .changed }.map(\.name))
+        let expected = migrations.filter { appliedNames.contains($0.name) }.flatMap { Self.createdTables($0.text) }
+        let actual = Set(try wrap { try pg.exec("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").rows.compactMap { $0.first ?? nil } })
+        var drift = expected.filter { !actual.contains($0) }.map { DriftItem(table: $0, column: nil, kind: .missingTable, expected: "table", actual: nil) }
+        let known = Set(expected + [SchemaPlanner.bookkeepingTable])
+        drift += actual.subtracting(known).sorted().map { DriftItem(table: $0, column: nil, kind: .extraTable, expected: nil, actual: "table") }
+        return SchemaStatusReport(database: database, databaseExists: true, steps: steps, drift: drift,
+                                  notes: ["PostgreSQL: tables are checked for presence only (columns are not compared)"], users: [])
+    }
+
+    /// `CREATE TABLE [IF NOT EXISTS] name` in a migration's text. Pure.
+    public static func createdTables(_ sql: String) -> [String] {
+        sql.matches(of: #/(?i)CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"?([A-Za-z_][A-Za-z0-9_]*)"?/#).map { String($0.output.1) }
+    }
+
+    /// Refusals → (dry run: each pending migration run inside a transaction that is rolled
+    /// back) → each pending migration and its record in one transaction.
+    public func apply(dryRun: Bool) throws -> SchemaApplyResult {
+        let pg = try connect()
+        let records = try wrap { try applied(pg) }
+        let steps = SchemaPlanner.plan(migrations, applied: records)
+        let refusals = SchemaPlanner.refusals(steps)
+        if !refusals.isEmpty { throw CdcErrors(refusals) }
+        let pendingNames = Set(steps.filter { $0.state == .pending }.map(\.name))
+        let pending = migrations.filter { pendingNames.contains($0.name) }
+        let statementCount = pending.map(\.statements.count).reduce(0, +)
+        if dryRun {
+            // DDL is transactional: the server checks every statement, then nothing is kept.
+            try wrap {
+                try pg.exec("BEGIN")
+                defer { _ = try? pg.exec("ROLLBACK") }
+                for m in pending { try pg.execScript(m.text) }
+            }
+            return SchemaApplyResult(database: database, dryRun: true, steps: steps, applied: pending.map(\.name), statements: statementCount)
+        }
+        let store = try workspace.openState()
+        var done = records
+        defer { try? store.replaceSchemaMigrations(cluster: manifest.cluster.name, database: stateKey, with: done) }
+        try wrap { try pg.exec(Self.bookkeepingDDL) }
+        for m in pending {
+            progress("applying \(m.name) to PostgreSQL \(database) (\(m.statements.count) statement\(m.statements.count == 1 ? "" : "s"))")
+            let started = workspace.environment.nowMs()
+            var record = SchemaMigrationRecord(version: m.version, name: m.name, kind: m.kind.rawValue, checksum: m.checksum,
+                                               statements: m.statements.count, appliedAtMs: 0, durationMs: 0)
+            do {
+                try pg.transaction { tx in
+                    try tx.execScript(m.text)
+                    record.appliedAtMs = workspace.environment.nowMs()
+                    record.durationMs = record.appliedAtMs - started
+                    try tx.exec("""
+                        INSERT INTO \(SchemaPlanner.bookkeepingTable) (version, name, kind, checksum, statements, applied_at_ms, duration_ms, applied_by)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                        ON CONFLICT (version, name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at_ms = EXCLUDED.applied_at_ms,
+                            duration_ms = EXCLUDED.duration_ms, applied_by = EXCLUDED.applied_by
+                        """, [String(record.version), record.name, record.kind, record.checksum, String(record.statements),
+                              String(record.appliedAtMs), String(record.durationMs), "cdcctl@" + ProcessInfo.processInfo.hostName])
+                }
+            } catch let e as PostgresError {
+                throw CdcError(.operationFailed, "\(m.name) failed and was rolled back: \(e.description)", subject: "migration \(m.name)",
+                               fix: "the migrations before \(m.name) are applied and recorded; \(m.name) changed nothing. Fix it and run cdcctl schema apply --target postgres again",
+                               transient: e.isTransient)
+            }
+            done.removeAll { $0.version == record.version && $0.name == record.name }
+            done.append(record)
+        }
+        return SchemaApplyResult(database: database, dryRun: false, steps: SchemaPlanner.plan(migrations, applied: done),
+                                 applied: pending.map(\.name), statements: statementCount)
+    }
+
+    func wrap<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as PostgresError { throw e.cdcError }
+    }
+
+    static let bookkeepingDDL = """
+        CREATE TABLE IF NOT EXISTS \(SchemaPlanner.bookkeepingTable) (
+            version       integer NOT NULL,
+            name          text    NOT NULL,
+            kind          text    NOT NULL,
+            checksum      text    NOT NULL,
+            statements    integer NOT NULL,
+            applied_at_ms bigint  NOT NULL,
+            duration_ms   bigint  NOT NULL,
+            applied_by    text,
+            PRIMARY KEY (version, name)
+        )
+        """
+}
