@@ -3,6 +3,7 @@ import Foundation
 import Kafka
 import Polling
 import Postgres
+import Processor
 import Telemetry
 
 /// The processor's PostgreSQL loop: exactly-once the classic way (docs/postgres.md).
@@ -123,7 +124,7 @@ public final class PostgresSinkRunner: Service {
         while out.count < options.batchMaxRecords && !stop.isSet {
             guard let m = try consumer.poll(timeoutMs: out.isEmpty ? 200 : 0) else { break }
             let table: SinkTable = m.topic == options.ordersTopic ? .orders : .orderExecutions
-            out.append(SinkDecoder.decode(table, position: SinkPosition(topic: m.topic, partition: m.partition, offset: m.offset),
+            out.append(SinkDecoder.decode(table, position: RecordPosition(topic: m.topic, partition: m.partition, offset: m.offset),
                                           key: m.key, value: m.value))
         }
         metrics.add(recordsIn: out.count)

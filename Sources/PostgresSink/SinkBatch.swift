@@ -1,34 +1,17 @@
 import Foundation
 import Processor
 
-/// A Kafka position.
-public struct SinkPosition: Sendable, Hashable, Comparable {
-    public var topic: String
-    public var partition: Int32
-    public var offset: Int64
-
-    public init(topic: String, partition: Int32, offset: Int64) {
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-    }
-
-    public static func < (a: SinkPosition, b: SinkPosition) -> Bool {
-        (a.topic, a.partition, a.offset) < (b.topic, b.partition, b.offset)
-    }
-}
-
 /// What one consumed record means for the PostgreSQL tables. Pure: decoded with the processor's
 /// Debezium decoder (which keeps the before/after JSON as received).
 public enum SinkChange: Sendable, Equatable {
-    case order(ChangeEvent<OrderRow>, SinkPosition)
-    case execution(ChangeEvent<ExecutionRow>, SinkPosition)
+    case order(ChangeEvent<OrderRow>, RecordPosition)
+    case execution(ChangeEvent<ExecutionRow>, RecordPosition)
     /// Debezium's tombstone after a delete: nothing to write (the delete already removed the row).
-    case tombstone(SinkPosition)
+    case tombstone(RecordPosition)
     /// A record that cannot be decoded: quarantined in `sink_rejects`.
     case reject(SinkReject)
 
-    public var position: SinkPosition {
+    public var position: RecordPosition {
         switch self {
         case .order(_, let p), .execution(_, let p), .tombstone(let p): p
         case .reject(let r): r.position
@@ -37,7 +20,7 @@ public enum SinkChange: Sendable, Equatable {
 }
 
 public struct SinkReject: Sendable, Equatable {
-    public var position: SinkPosition
+    public var position: RecordPosition
     /// `decode` (the record is not a Debezium change of the table) or `insert` (PostgreSQL refused its values).
     public var stage: String
     public var reason: String
@@ -52,7 +35,7 @@ public enum SinkTable: String, Sendable {
 
 public enum SinkDecoder {
     /// Decodes one record of `table`'s topic.
-    public static func decode(_ table: SinkTable, position p: SinkPosition, key: [UInt8]?, value: [UInt8]?) -> SinkChange {
+    public static func decode(_ table: SinkTable, position p: RecordPosition, key: [UInt8]?, value: [UInt8]?) -> SinkChange {
         let at = RecordPosition(topic: p.topic, partition: p.partition, offset: p.offset)
         func with<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
             guard let bytes else { return body(nil) }
@@ -90,7 +73,7 @@ public struct SinkPlan: Sendable, Equatable {
         public var before: String?
         public var after: String?
         public var sourceTsMs: Int64
-        public var position: SinkPosition
+        public var position: RecordPosition
     }
 
     /// The batch's changes as consumed (isolation replays them one by one).
@@ -98,16 +81,16 @@ public struct SinkPlan: Sendable, Equatable {
     public var orderHistory: [History] = []
     public var executionHistory: [History] = []
     /// The last image per order id in this batch (nil: deleted), with its position.
-    public var orderUpserts: [(OrderRow, Int64, SinkPosition)] = []
+    public var orderUpserts: [(OrderRow, Int64, RecordPosition)] = []
     public var orderDeletes: [Int64] = []
-    public var executionUpserts: [(ExecutionRow, Int64, SinkPosition)] = []
+    public var executionUpserts: [(ExecutionRow, Int64, RecordPosition)] = []
     public var executionDeletes: [Int64] = []
     /// Users whose statistics this batch may change (before and after images' customer ids).
     public var affectedUsers: [Int64] = []
     public var rejects: [SinkReject] = []
     public var tombstones = 0
     /// The next offset to read per partition, after this batch.
-    public var nextOffsets: [SinkPosition] = []
+    public var nextOffsets: [RecordPosition] = []
 
     public static func == (a: SinkPlan, b: SinkPlan) -> Bool {
         a.orderHistory == b.orderHistory && a.executionHistory == b.executionHistory && a.orderDeletes == b.orderDeletes
@@ -125,16 +108,16 @@ public struct SinkPlan: Sendable, Equatable {
     /// one multi-row upsert and one delete apply it; the users whose statistics to recompute.
     public init(_ changes: [SinkChange]) {
         self.changes = changes
-        var lastOrder: [Int64: (ChangeEvent<OrderRow>, SinkPosition)] = [:]
+        var lastOrder: [Int64: (ChangeEvent<OrderRow>, RecordPosition)] = [:]
         var orderOrder: [Int64] = []
-        var lastExecution: [Int64: (ChangeEvent<ExecutionRow>, SinkPosition)] = [:]
+        var lastExecution: [Int64: (ChangeEvent<ExecutionRow>, RecordPosition)] = [:]
         var executionOrder: [Int64] = []
         var users: Set<Int64> = []
-        var next: [String: SinkPosition] = [:]
+        var next: [String: RecordPosition] = [:]
         for change in changes {
             let p = change.position
             let k = "\(p.topic)\u{0}\(p.partition)"
-            if (next[k]?.offset ?? -1) < p.offset + 1 { next[k] = SinkPosition(topic: p.topic, partition: p.partition, offset: p.offset + 1) }
+            if (next[k]?.offset ?? -1) < p.offset + 1 { next[k] = RecordPosition(topic: p.topic, partition: p.partition, offset: p.offset + 1) }
             switch change {
             case .order(let e, let p):
                 orderHistory.append(History(id: e.row.orderId, op: e.op.rawValue, before: e.beforeJSON, after: e.afterJSON,

@@ -1,4 +1,5 @@
 import Postgres
+import Processor
 
 /// The statements of one batch's transaction. Each table gets one statement whatever the batch
 /// size: the batch's columns travel as array parameters of `unnest(...)`.
@@ -120,7 +121,7 @@ enum SinkStatements {
             """, [ids])
     }
 
-    static func offsets(group: String, _ next: [SinkPosition], _ pg: PostgresConnection) throws {
+    static func offsets(group: String, _ next: [RecordPosition], _ pg: PostgresConnection) throws {
         guard !next.isEmpty else { return }
         try pg.exec("""
             INSERT INTO cdcctl_offsets (consumer_group, topic, partition, next_offset, updated_at)

@@ -1,7 +1,7 @@
 import Diagnostics
 
 /// Where a Kafka record came from.
-public struct RecordPosition: Sendable, Hashable, CustomStringConvertible {
+public struct RecordPosition: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var topic: String
     public var partition: Int32
     public var offset: Int64
@@ -14,6 +14,11 @@ public struct RecordPosition: Sendable, Hashable, CustomStringConvertible {
 
     /// `cdc.shop.orders[0]@42`
     public var description: String { "\(topic)[\(partition)]@\(offset)" }
+
+    /// Topic, then partition, then offset.
+    public static func < (a: RecordPosition, b: RecordPosition) -> Bool {
+        (a.topic, a.partition, a.offset) < (b.topic, b.partition, b.offset)
+    }
 }
 
 /// One Kafka record as the consumer hands it over: key and value are borrowed bytes (nil for a

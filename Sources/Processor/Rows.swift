@@ -130,31 +130,27 @@ extension TradeEvent: ClickHouseRow {
     public var table: ProcessorTable { .trades }
 
     public func appendJSON(to bytes: inout [UInt8]) {
-        JSONWriter.append(to: &bytes) { w in
-            w.field("symbol", symbol)
-            w.field("trade_id", tradeId)
-            w.field("price", price)
-            w.field("volume", volume)
-            w.field("side", side.rawValue)
-            w.timestamp("traded_at", tsMs)
-            w.field("source", source)
-        }
+        JSONWriter.append(to: &bytes) { w in fields(&w) }
     }
 
     /// The row with the Kafka record it came from (`partition`, `offset` in the trades topic,
     /// migration 0007), so `cdcctl trace trade` finds a trade's record from its row.
     public func appendJSON(to bytes: inout [UInt8], origin: TradeOrigin) {
         JSONWriter.append(to: &bytes) { w in
-            w.field("symbol", symbol)
-            w.field("trade_id", tradeId)
-            w.field("price", price)
-            w.field("volume", volume)
-            w.field("side", side.rawValue)
-            w.timestamp("traded_at", tsMs)
-            w.field("source", source)
+            fields(&w)
             w.field("partition", Int64(origin.partition))
             w.field("offset", origin.offset)
         }
+    }
+
+    private func fields(_ w: inout JSONWriter) {
+        w.field("symbol", symbol)
+        w.field("trade_id", tradeId)
+        w.field("price", price)
+        w.field("volume", volume)
+        w.field("side", side.rawValue)
+        w.timestamp("traded_at", tsMs)
+        w.field("source", source)
     }
 }
 

@@ -14,7 +14,7 @@ final class SinkPlanTests: XCTestCase {
     }
 
     func decode(_ offset: Int64, key: String?, value: String?, partition: Int32 = 0) -> SinkChange {
-        SinkDecoder.decode(.orders, position: SinkPosition(topic: "o", partition: partition, offset: offset),
+        SinkDecoder.decode(.orders, position: RecordPosition(topic: "o", partition: partition, offset: offset),
                            key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) })
     }
 
@@ -41,7 +41,7 @@ final class SinkPlanTests: XCTestCase {
         XCTAssertEqual(plan.tombstones, 1)
         XCTAssertEqual(plan.rejects.map(\.position.offset), [5])
         XCTAssertEqual(plan.rejects.first?.stage, "decode")
-        XCTAssertEqual(plan.nextOffsets, [SinkPosition(topic: "o", partition: 0, offset: 6), SinkPosition(topic: "o", partition: 1, offset: 10)])
+        XCTAssertEqual(plan.nextOffsets, [RecordPosition(topic: "o", partition: 0, offset: 6), RecordPosition(topic: "o", partition: 1, offset: 10)])
     }
 
     func testWrongTableAndMissingImagesAreRejectedNotApplied() {
