@@ -77,6 +77,10 @@ public enum SystemdUnits {
                 "EnvironmentFile=-\(paths.stateDir)/secrets.env",
             ]
             if let lib = paths.libraryPath { lines.append("Environment=LD_LIBRARY_PATH=\(lib)") }
+            // glibc gives threads their own malloc arenas (up to 8 per core), each keeping what it
+            // freed: the monitor's collectors, on threads of their own, grew 5.4 KiB a scrape with
+            // the default and 1.5 KiB with two arenas (docs/benchmarks.md).
+            lines.append("Environment=MALLOC_ARENA_MAX=2")
             lines += [
                 "Restart=always",
                 "RestartSec=5",

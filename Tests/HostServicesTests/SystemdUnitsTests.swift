@@ -27,6 +27,7 @@ final class SystemdUnitsTests: XCTestCase {
         // A path with a space is one word for systemd.
         XCTAssertTrue(processor.contains("ExecStart=\(TestSupport.cdcctlBinary) process run --manifest \"\(dir)/my cdcctl.yaml\" --state-dir \(dir)/state\n"), processor)
         XCTAssertTrue(u[1].contents.contains("MemoryMax=\(m.producers.orders.memoryMiB)M"))
+        XCTAssertTrue(u.allSatisfy { $0.contents.contains("\nEnvironment=MALLOC_ARENA_MAX=2\n") }, "two malloc arenas for every long-running unit")
         // The monitor's default listener (loopback + the Docker bridge), not every interface.
         XCTAssertTrue(u[3].contents.contains(" monitor --manifest "), u[3].contents)
         XCTAssertFalse(u[3].contents.contains("0.0.0.0"), u[3].contents)
