@@ -53,7 +53,8 @@ public final class PostgresSinkRunner: Service {
     private var partitions: [(topic: String, partition: Int32)] = []
     private var batches = 0
     private var lastLagAt = Date.distantPast
-    private let failpoint = SinkFailpoint.fromEnvironment()
+    /// Test-only (`CDCCTL_FAILPOINT=pg.before-begin|pg.after-rows|pg.after-offsets|pg.after-commit[@N]`).
+    private let failpoint = Failpoint.fromEnvironment("CDCCTL_FAILPOINT", prefix: "pg.", owner: "postgres-sink", unit: "batch")
 
     public init(options: Options, log: @escaping (String) -> Void) {
         self.options = options
@@ -171,7 +172,7 @@ public final class PostgresSinkRunner: Service {
         metrics.add(rows: plan.orderUpserts.count + plan.orderDeletes.count, table: "orders_current")
         metrics.add(rows: plan.executionUpserts.count + plan.executionDeletes.count, table: "order_executions_current")
         metrics.add(tombstones: plan.tombstones)
-        failpoint?.hit("after-commit", batch: batches, log: log)
+        failpoint?.hit("after-commit", round: batches, log: log)
         // For lag tools only: the position that counts is PostgreSQL's.
         do {
             try consumer.commit(plan.nextOffsets.map { (topic: $0.topic, partition: $0.partition, nextOffset: $0.offset) })
@@ -184,7 +185,7 @@ public final class PostgresSinkRunner: Service {
     /// Returns the changes refused (isolating mode) and quarantined.
     private func transaction(_ plan: SinkPlan, isolate: Bool) throws -> [SinkReject] {
         let pg = try connected()
-        failpoint?.hit("before-begin", batch: batches, log: log)
+        failpoint?.hit("before-begin", round: batches, log: log)
         try pg.exec("BEGIN")
         do {
             try fence(pg, plan)
@@ -209,9 +210,9 @@ public final class PostgresSinkRunner: Service {
             }
             try SinkStatements.rejects(plan.rejects + refused, pg)
             try SinkStatements.stats(plan.affectedUsers, pg)
-            failpoint?.hit("after-rows", batch: batches, log: log)
+            failpoint?.hit("after-rows", round: batches, log: log)
             try SinkStatements.offsets(group: options.group, plan.nextOffsets, pg)
-            failpoint?.hit("after-offsets", batch: batches, log: log)
+            failpoint?.hit("after-offsets", round: batches, log: log)
             try pg.exec("COMMIT")
             metrics.add(rejects: plan.rejects.count, stage: "decode")
             metrics.add(rejects: refused.count, stage: "insert")
@@ -315,25 +316,5 @@ public struct SinkFenced: Error, CdcErrorConvertible {
         CdcError.failed("the offset stored in PostgreSQL for \(partition) is \(stored), not \(expected.map(String.init) ?? "unset") where this loop started: "
                         + "another processor with the same group is writing", subject: "postgres-sink",
                         fix: "run one `cdcctl process run` per manifest; restart this one to resume from the stored offsets")
-    }
-}
-
-/// A test-only crash point (`CDCCTL_FAILPOINT=pg.before-begin|pg.after-rows|pg.after-offsets|pg.after-commit[@N]`):
-/// the process SIGKILLs itself there during its Nth batch (default 1), so the tests prove each
-/// point of a transaction against the real servers. Never set it in production.
-struct SinkFailpoint {
-    var point: String
-    var batch: Int
-
-    static func fromEnvironment() -> SinkFailpoint? {
-        guard let text = ProcessInfo.processInfo.environment["CDCCTL_FAILPOINT"], text.hasPrefix("pg.") else { return nil }
-        let parts = text.dropFirst(3).split(separator: "@", maxSplits: 1)
-        return SinkFailpoint(point: String(parts[0]), batch: parts.count > 1 ? Int(parts[1]) ?? 1 : 1)
-    }
-
-    func hit(_ here: String, batch n: Int, log: (String) -> Void) {
-        guard here == point, n == batch else { return }
-        log("postgres-sink: failpoint pg.\(here) in batch \(n): SIGKILL")
-        kill(getpid(), SIGKILL)
     }
 }

@@ -97,7 +97,8 @@ public final class ProcessorRunner: Service {
     private var newestInFlush: Int64?
     /// Quarantine log lines since the last flush (a flood is summarised, not logged line by line).
     private var quarantineLogged = 0
-    private let failpoint = Failpoint.fromEnvironment()
+    /// Test-only (`CDCCTL_PROCESSOR_FAILPOINT=after-pend|after-insert:<table>|after-commit[@N]`).
+    private let failpoint = Failpoint.fromEnvironment("CDCCTL_PROCESSOR_FAILPOINT", owner: "processor", unit: "flush")
 
     /// Sees every record as it is consumed and every flush once the sink acknowledged it
     /// (`bench e2e` time-stamps those hops); nil in `process run`.
@@ -335,7 +336,7 @@ public final class ProcessorRunner: Service {
                 return CommittedOffset(topic: r.key.topic, partition: r.key.partition, offset: prev?.offset ?? r.start,
                                        metadata: (prev?.metadata ?? "cdcctl/1") + " pend=\(r.end)")
             }, final: false)
-            failpoint?.hit("after-pend", flush: dataFlushes, log: log)
+            failpoint?.hit("after-pend", round: dataFlushes, log: log)
         }
         // 2. Insert every table with a token derived from the ranges and their records; rows
         // written by the idle rule alone carry a hash of their body.
@@ -361,7 +362,7 @@ public final class ProcessorRunner: Service {
                                                    payload: String(decoding: line, as: UTF8.self)))
                 }
             }
-            failpoint?.hit("after-insert:\(table.rawValue)", flush: dataFlushes, log: log)
+            failpoint?.hit("after-insert:\(table.rawValue)", round: dataFlushes, log: log)
         }
         if !insertRejects.isEmpty {
             let refused = try insertIsolating(.processorRejects, body: JSONEachRow.encode(insertRejects),
@@ -381,7 +382,7 @@ public final class ProcessorRunner: Service {
             try save(engine.checkpoints().map {
                 CommittedOffset(topic: $0.topic, partition: $0.partition, offset: $0.offset, metadata: $0.metadata)
             }, final: true)
-            failpoint?.hit("after-commit", flush: dataFlushes, log: log)
+            failpoint?.hit("after-commit", round: dataFlushes, log: log)
         }
         for r in ranges {
             flushedUpTo[r.key] = r.end
@@ -556,26 +557,6 @@ struct PartitionKey: Hashable {
 private func withOptional<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
     guard let bytes else { return body(nil) }
     return bytes.withUnsafeBytes { body($0) }
-}
-
-/// A test-only crash point (`CDCCTL_PROCESSOR_FAILPOINT=after-pend|after-insert:<table>|after-commit[@N]`):
-/// the process SIGKILLs itself there during its Nth flush with records (default 1), so the
-/// crash matrix can prove every point of a flush against the real servers.
-struct Failpoint {
-    var point: String
-    var flush: Int
-
-    static func fromEnvironment() -> Failpoint? {
-        guard let text = ProcessInfo.processInfo.environment["CDCCTL_PROCESSOR_FAILPOINT"], !text.isEmpty else { return nil }
-        let parts = text.split(separator: "@", maxSplits: 1)
-        return Failpoint(point: String(parts[0]), flush: parts.count > 1 ? Int(parts[1]) ?? 1 : 1)
-    }
-
-    func hit(_ here: String, flush n: Int, log: (String) -> Void) {
-        guard here == point, n == flush else { return }
-        log("processor: failpoint \(here) in flush \(n): SIGKILL")
-        kill(getpid(), SIGKILL)
-    }
 }
 
 /// Watches the runtime's hops (for `bench e2e`): called on the processor's thread, so it must
