@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "Polling", dependencies: ["Diagnostics"]),
         // templates/ and manifests/ compiled in (scripts/embed-builtin-files), so a copied binary is whole.
         .target(name: "BuiltinFiles"),
-        .target(name: "OperationsCore", dependencies: ["Manifest", "Render", "State", "ClickHouse", "Polling", "BuiltinFiles", "Diagnostics", "Checksum"]),
+        .target(name: "OperationsCore", dependencies: ["Manifest", "Render", "State", "ClickHouse", "Postgres", "Polling", "BuiltinFiles", "Diagnostics", "Checksum"]),
         .target(name: "TopicAdmin", dependencies: ["OperationsCore", "Kafka", "Manifest", "Polling", "Diagnostics"]),
         .target(name: "SchemaAdmin", dependencies: ["OperationsCore", "ClickHouse", "Manifest", "Render", "State", "Diagnostics", "Checksum",
                                                     "StarRocks", "MySQL", "Postgres"]),

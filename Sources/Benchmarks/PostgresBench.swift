@@ -36,9 +36,7 @@ public enum PostgresBench {
         let secrets = try ws.resolveSecrets(m)
         let batch = batchMaxRecords ?? m.postgres.batchMaxRecords
         let schema = "cdcctl_bench_\(UUID().uuidString.prefix(8).lowercased())"
-        let base = PostgresEndpoint(host: m.access.postgresHost, port: m.access.postgresPort, user: m.postgres.user,
-                                    password: secrets.postgresPassword, database: m.postgres.database, connectTimeoutSeconds: 10,
-                                    applicationName: "cdcctl-bench")
+        let base = ws.postgres(m, secrets: secrets, connectTimeoutSeconds: 10, applicationName: "cdcctl-bench")
         let admin: PostgresConnection
         do { admin = try PostgresConnection(base) } catch let e as PostgresError { throw e.cdcError }
         try admin.exec("CREATE SCHEMA \(schema)")

@@ -4,6 +4,7 @@ import ClickHouse
 import Diagnostics
 import Foundation
 import Manifest
+import Postgres
 import Render
 import State
 
@@ -77,6 +78,13 @@ public struct Workspace {
     public func clickhouseWriter(_ m: Manifest, secrets: ResolvedSecrets, timeoutSeconds: Double = 30) -> ClickHouseConfig {
         ClickHouseConfig(url: m.access.clickhouseURL, user: m.access.clickhouseWriterUser, password: secrets.clickhouseWriterPassword,
                          timeoutSeconds: timeoutSeconds)
+    }
+
+    /// How cdcctl reaches the PostgreSQL sink's database (`access.postgresHost/Port`, `postgres.user`).
+    public func postgres(_ m: Manifest, secrets: ResolvedSecrets, connectTimeoutSeconds: Int = 5,
+                         applicationName: String = "cdcctl") -> PostgresEndpoint {
+        PostgresEndpoint(host: m.access.postgresHost, port: m.access.postgresPort, user: m.postgres.user, password: secrets.postgresPassword,
+                         database: m.postgres.database, connectTimeoutSeconds: connectTimeoutSeconds, applicationName: applicationName)
     }
 
     /// Grafana's read-only user, for `schema status` to check its grants as Grafana would see them.

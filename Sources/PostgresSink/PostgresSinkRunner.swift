@@ -249,16 +249,19 @@ public final class PostgresSinkRunner: Service {
         return c
     }
 
+    /// The next offset to read per partition, as `group` stored it in `cdcctl_offsets`.
+    public static func storedOffsets(_ pg: PostgresConnection, group: String) throws -> [RecordPosition] {
+        try pg.exec("SELECT topic, partition, next_offset FROM cdcctl_offsets WHERE consumer_group = $1", [group]).rows.compactMap { r in
+            guard let t = r[0], let p = r[1].flatMap({ Int32($0) }), let o = r[2].flatMap({ Int64($0) }) else { return nil }
+            return RecordPosition(topic: t, partition: p, offset: o)
+        }
+    }
+
     private func loadOffsets() throws -> [String: Int64] {
         let pg = try connected()
         do {
-            let rows = try pg.exec("SELECT topic, partition, next_offset FROM cdcctl_offsets WHERE consumer_group = $1", [options.group]).rows
-            var out: [String: Int64] = [:]
-            for r in rows {
-                guard let t = r[0], let p = r[1].flatMap({ Int32($0) }), let o = r[2].flatMap({ Int64($0) }) else { continue }
-                out[Self.key(t, p)] = o
-            }
-            return out
+            return Dictionary(try Self.storedOffsets(pg, group: options.group).map { (Self.key($0.topic, $0.partition), $0.offset) },
+                              uniquingKeysWith: { _, last in last })
         } catch let e as PostgresError where e.sqlState == "42P01" {
             throw CdcError.invalid("PostgreSQL \(options.endpoint.description) has no cdcctl_offsets table", subject: "postgres-sink",
                                    fix: "run `cdcctl schema apply --target postgres`")

@@ -36,7 +36,6 @@ public enum SinkTable: String, Sendable {
 public enum SinkDecoder {
     /// Decodes one record of `table`'s topic.
     public static func decode(_ table: SinkTable, position p: RecordPosition, key: [UInt8]?, value: [UInt8]?) -> SinkChange {
-        let at = RecordPosition(topic: p.topic, partition: p.partition, offset: p.offset)
         func with<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
             guard let bytes else { return body(nil) }
             return bytes.withUnsafeBytes { body($0) }
@@ -46,12 +45,12 @@ public enum SinkDecoder {
                 do {
                     switch table {
                     case .orders:
-                        switch try Debezium.decodeOrder(key: k, value: v, at: at) {
+                        switch try Debezium.decodeOrder(key: k, value: v, at: p) {
                         case .change(let e): return .order(e, p)
                         case .tombstone: return .tombstone(p)
                         }
                     case .orderExecutions:
-                        switch try Debezium.decodeExecution(key: k, value: v, at: at) {
+                        switch try Debezium.decodeExecution(key: k, value: v, at: p) {
                         case .change(let e): return .execution(e, p)
                         case .tombstone: return .tombstone(p)
                         }

@@ -46,9 +46,7 @@ public enum ProcessOperation {
             services.append(runner)
         }
         if m.postgresEnabled {
-            let endpoint = PostgresEndpoint(host: m.access.postgresHost, port: m.access.postgresPort, user: m.postgres.user,
-                                            password: secrets.postgresPassword, database: m.postgres.database,
-                                            applicationName: "cdcctl-processor")
+            let endpoint = ws.postgres(m, secrets: secrets, applicationName: "cdcctl-processor")
             let runner = PostgresSinkRunner(
                 options: .init(bootstrap: m.access.kafkaBootstrap, group: postgresGroup(m), ordersTopic: config.ordersTopic,
                                executionsTopic: config.executionsTopic, endpoint: endpoint, batchMaxRecords: m.postgres.batchMaxRecords,
@@ -101,15 +99,11 @@ public enum ProcessOperation {
         var out = PostgresStatus(group: group, database: m.postgres.database, partitions: [], problem: nil)
         do {
             let secrets = try ws.resolveSecrets(m, persist: false)
-            let pg = try PostgresConnection(PostgresEndpoint(host: m.access.postgresHost, port: m.access.postgresPort, user: m.postgres.user,
-                                                             password: secrets.postgresPassword, database: m.postgres.database))
-            var stored: [String: Int64] = [:]
-            for r in try pg.exec("SELECT topic, partition, next_offset FROM cdcctl_offsets WHERE consumer_group = $1", [group]).rows {
-                if let t = r[0], let p = r[1], let o = r[2].flatMap({ Int64($0) }) { stored["\(t)/\(p)"] = o }
-            }
+            let pg = try PostgresConnection(ws.postgres(m, secrets: secrets))
+            let stored = try PostgresSinkRunner.storedOffsets(pg, group: group)
             out.partitions = kafka.map { k in
                 var l = k
-                l.committed = stored["\(k.topic)/\(k.partition)"] ?? -1
+                l.committed = stored.first { $0.topic == k.topic && $0.partition == k.partition }?.offset ?? -1
                 l.lag = max(0, k.highWatermark - max(l.committed, 0))
                 return l
             }
@@ -119,7 +113,6 @@ public enum ProcessOperation {
         }
         return out
     }
-
 
     /// Committed offsets and lag of the processor's group, and whether its /metrics answers.
     public static func status(_ m: Manifest, metricsPort: Int?, workspace: Workspace? = nil) throws -> Status {

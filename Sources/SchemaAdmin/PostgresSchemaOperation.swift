@@ -31,15 +31,9 @@ public struct PostgresSchemaOperation {
         workspace = ws
         self.progress = progress
         let secrets = try ws.resolveSecrets(manifest, persist: !readOnly)
-        endpoint = Self.endpoint(manifest, password: secrets.postgresPassword)
+        endpoint = ws.postgres(manifest, secrets: secrets, connectTimeoutSeconds: 10)
         let files = try Renderer(templates: try ws.templates(override: templatesDir)).render(manifest, secrets: secrets, under: Self.folder)
         migrations = try SchemaPlanner.migrations(files.map { (path: $0.path, text: $0.contents) })
-    }
-
-    /// Where cdcctl reaches the sink's database (`access.postgresHost/Port`, `postgres.user`).
-    public static func endpoint(_ m: Manifest, password: String) -> PostgresEndpoint {
-        PostgresEndpoint(host: m.access.postgresHost, port: m.access.postgresPort, user: m.postgres.user, password: password,
-                         database: m.postgres.database, connectTimeoutSeconds: 10)
     }
 
     func connect() throws -> PostgresConnection {
