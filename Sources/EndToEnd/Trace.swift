@@ -155,11 +155,7 @@ public enum TraceOperation {
         let from = max(committed, (raw.last?.offset ?? -1) + 1)
         try reader.assign([(topic, partition, from >= 0 ? from : -2)])
         progress("scanning \(topic)[\(partition)] from \(from >= 0 ? "offset \(from)" : "the beginning") for key {\"order_id\":\(id)} (up to \(Int(scanSeconds)) s)")
-        let deadline = Date().addingTimeInterval(scanSeconds)
-        var quiet = 0
-        while Date() < deadline && quiet < 8 {
-            if let msg = try reader.poll(timeoutMs: 250) { quiet = 0; keep(msg) } else { quiet += 1 }
-        }
+        try Self.scan(reader, seconds: scanSeconds) { keep($0); return false }
         events.sort { $0.offset < $1.offset }
         // The change MySQL holds now is the event whose after image has its updated_at; for a
         // deleted row, the last event.
@@ -263,10 +259,9 @@ public enum TraceOperation {
         } else {
             try reader.assign([(topic, partition, committed >= 0 ? committed : -2)])
             progress("scanning \(topic)[\(partition)] from \(committed >= 0 ? "offset \(committed)" : "the beginning") for \(symbol) \(tradeId) (up to \(Int(scanSeconds)) s)")
-            let deadline = Date().addingTimeInterval(scanSeconds)
-            var quiet = 0
-            while record == nil, Date() < deadline, quiet < 8 {
-                if let msg = try reader.poll(timeoutMs: 250) { quiet = 0; if matches(msg) { record = msg } } else { quiet += 1 }
+            try Self.scan(reader, seconds: scanSeconds) { msg in
+                if matches(msg) { record = msg }
+                return record != nil
             }
         }
         let tradedMs = record.flatMap { r in r.value.flatMap { ((try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any])?["ts_ms"] as? NSNumber } }?.int64Value
@@ -330,6 +325,18 @@ public enum TraceOperation {
         let missing = hops.first { !$0.found && !($0.hop == "window" && windowStillOpen) }?.hop
         return TraceResult(orderId: nil, symbol: symbol, tradeId: tradeId, topic: topic, partition: position?.0 ?? partition,
                            offset: position?.1, hops: hops, missingAt: missing)
+    }
+
+    /// Reads an assigned consumer until `take` says it has what it wants, `seconds` pass, or
+    /// 2 s go by without a record (taken as the partition's end).
+    static func scan(_ reader: KafkaConsumer, seconds: Double, _ take: (ConsumedMessage) -> Bool) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        var quiet = 0
+        while Date() < deadline && quiet < 8 {
+            guard let msg = try reader.poll(timeoutMs: 250) else { quiet += 1; continue }
+            quiet = 0
+            if take(msg) { return }
+        }
     }
 
     static func pollOne(_ c: KafkaConsumer, seconds: Double) throws -> ConsumedMessage? {
