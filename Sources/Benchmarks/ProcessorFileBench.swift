@@ -43,7 +43,6 @@ extension ProcessorBench {
         let started = clock.now
         var carry: [UInt8] = []
         var frames = RecordedLineDecoder()
-        var framesSeen = 0
         func flush() {
             let t = clock.now
             rows += batch.count
@@ -72,7 +71,7 @@ extension ProcessorBench {
         // processor's codec. Which the file holds is learnt from its lines, not its name.
         func line(_ l: ArraySlice<UInt8>) {
             guard !l.isEmpty, events.map({ count < $0 }) ?? true else { return }
-            if framesSeen == 0, let trade = l.withUnsafeBytes(decodeTrade) { apply(trade); return }
+            if frames.frames == 0, let trade = l.withUnsafeBytes(decodeTrade) { apply(trade); return }
             let text = String(decoding: l, as: UTF8.self).trimmingCharacters(in: .whitespaces)
             do {
                 switch try frames.decode(text) {
@@ -81,7 +80,6 @@ extension ProcessorBench {
                     guard let trade = Array(text.utf8).withUnsafeBytes(decodeTrade) else { malformed += 1; return }
                     apply(trade)
                 case let .trades(trades):
-                    framesSeen += 1
                     for t in trades where events.map({ count < $0 }) ?? true {
                         guard let trade = Array(t.json.utf8).withUnsafeBytes(decodeTrade) else { malformed += 1; continue }
                         apply(trade)
