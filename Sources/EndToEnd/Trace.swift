@@ -155,7 +155,7 @@ public enum TraceOperation {
         let from = max(committed, (raw.last?.offset ?? -1) + 1)
         try reader.assign([(topic, partition, from >= 0 ? from : -2)])
         progress("scanning \(topic)[\(partition)] from \(from >= 0 ? "offset \(from)" : "the beginning") for key {\"order_id\":\(id)} (up to \(Int(scanSeconds)) s)")
-        try Self.scan(reader, seconds: scanSeconds) { keep($0); return false }
+        try Self.scan(reader, topic: topic, partition: partition, from: from, seconds: scanSeconds) { keep($0); return false }
         events.sort { $0.offset < $1.offset }
         // The change MySQL holds now is the event whose after image has its updated_at; for a
         // deleted row, the last event.
@@ -259,7 +259,7 @@ public enum TraceOperation {
         } else {
             try reader.assign([(topic, partition, committed >= 0 ? committed : -2)])
             progress("scanning \(topic)[\(partition)] from \(committed >= 0 ? "offset \(committed)" : "the beginning") for \(symbol) \(tradeId) (up to \(Int(scanSeconds)) s)")
-            try Self.scan(reader, seconds: scanSeconds) { msg in
+            try Self.scan(reader, topic: topic, partition: partition, from: committed, seconds: scanSeconds) { msg in
                 if matches(msg) { record = msg }
                 return record != nil
             }
@@ -329,17 +329,52 @@ public enum TraceOperation {
 
     /// Reads an assigned consumer until `take` says it has what it wants, `seconds` pass, or
     /// 2 s go by without a record (taken as the partition's end).
-    static func scan(_ reader: KafkaConsumer, seconds: Double, _ take: (ConsumedMessage) -> Bool) throws {
+    /// Reads an assigned partition from `from` (-2: its beginning) until `take` says stop, the
+    /// partition's end as it was when the scan began is read, or `seconds` pass. The end comes from
+    /// the high watermark, so a slow first fetch (Tansu's can take seconds after an assign) is
+    /// waited for instead of being taken for an empty partition.
+    static func scan(_ reader: KafkaConsumer, topic: String, partition: Int32, from: Int64, seconds: Double,
+                     _ take: (ConsumedMessage) -> Bool) throws {
+        let marks = try? reader.watermarks(topic: topic, partition: partition)
+        var end = PartitionScanEnd(from: from, low: marks?.low, high: marks?.high)
         let deadline = Date().addingTimeInterval(seconds)
-        var quiet = 0
-        while Date() < deadline && quiet < 8 {
-            guard let msg = try reader.poll(timeoutMs: 250) else { quiet += 1; continue }
-            quiet = 0
-            if take(msg) { return }
+        while !end.done && Date() < deadline {
+            let msg = try reader.poll(timeoutMs: 250)
+            if let msg, take(msg) { return }
+            end.observe(offset: msg?.offset)
         }
     }
 
     static func pollOne(_ c: KafkaConsumer, seconds: Double) throws -> ConsumedMessage? {
         try Poll.until(Deadline(seconds: seconds), backoff: .every(0)) { try c.poll(timeoutMs: 200) }
+    }
+}
+
+/// When a scan of one partition has read everything there was at its start: the record before
+/// the high watermark has been seen, or there was nothing past the start offset. Without a
+/// watermark (the query failed), or when records stop short of it (the last offset is a
+/// transaction marker, which is never delivered), two seconds of quiet after records flowed end it.
+struct PartitionScanEnd: Equatable {
+    let high: Int64?
+    private(set) var done: Bool
+    private var flowed = false
+    private var quietPolls = 0
+    static let quietPollsToEnd = 8  // polls of 250 ms
+
+    init(from: Int64, low: Int64?, high: Int64?) {
+        self.high = high
+        let start = from >= 0 ? from : low
+        done = high.map { h in start.map { $0 >= h } ?? false } ?? false
+    }
+
+    mutating func observe(offset: Int64?) {
+        guard let offset else {
+            quietPolls += 1
+            if (high == nil || flowed) && quietPolls >= Self.quietPollsToEnd { done = true }
+            return
+        }
+        flowed = true
+        quietPolls = 0
+        if let high, offset >= high - 1 { done = true }
     }
 }

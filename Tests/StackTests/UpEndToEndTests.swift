@@ -57,6 +57,8 @@ final class UpEndToEndTests: XCTestCase {
     }
 
     func testUpStatusCaptureConvergeDown() throws {
+        let started = Date()
+        func phase(_ name: String) { print(String(format: "UP-TIMING %.1f s: %@", Date().timeIntervalSince(started), name)) }
         for port in Self.ports {
             let probe = try TestSupport.run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port)"])
             if probe.status == 0 { XCTFail("port 127.0.0.1:\(port) is in use; the default manifest publishes it"); return }
@@ -98,6 +100,7 @@ final class UpEndToEndTests: XCTestCase {
         print(String(format: "UP-TIMING cold up: healthy after %.1f s, bootstrapped after %.1f s (wall %.1f s)",
                      healthySeconds, result["seconds"] as? Double ?? -1, up.seconds))
 
+        phase("cold up checked")
         // status: every service, Kafka, the connector and ClickHouse; exit 0.
         let status = try cdcctl("status")
         XCTAssertEqual(status.status, 0, status.output)
@@ -110,6 +113,7 @@ final class UpEndToEndTests: XCTestCase {
             ($0["service"] as? String ?? "", $0["startedAt"] as? String ?? "")
         })
 
+        phase("status checked")
         // An INSERT in the source reaches the Kafka topic through Debezium.
         let symbol = "E2E" + String(UUID().uuidString.prefix(6))
         let root = try rootPassword()
@@ -119,6 +123,7 @@ final class UpEndToEndTests: XCTestCase {
         XCTAssertTrue(consumed.contains("\"op\":\"c\""), consumed)
         XCTAssertTrue(consumed.contains("\"price\":\"101.5000\""), consumed)
 
+        phase("insert seen in Kafka")
         // up again converges without touching healthy services, and --with-producers starts the
         // order generator and the trade feed in the background.
         addTeardownBlock { [dir] in
@@ -136,6 +141,7 @@ final class UpEndToEndTests: XCTestCase {
         })
         XCTAssertEqual(before, after, "no container was restarted")
 
+        phase("second up done")
         // The producers run (status says so, by pid), write MySQL as the app user and Kafka, and stop on SIGTERM.
         func producers() throws -> [String: [String: Any]] {
             let list = try XCTUnwrap(try json(try cdcctl("status", "-o", "json").output)["producers"] as? [[String: Any]])
@@ -155,11 +161,15 @@ final class UpEndToEndTests: XCTestCase {
         let trade = try consume(topic: "trades.raw", partitions: 6, needle: "KRW-", timeoutSeconds: 60)
         XCTAssertTrue(trade.contains("KRW-"), "produce trades wrote nothing: \(trade)")
         for name in ["orders", "trades"] { if let pid = (running[name]?["pid"] as? NSNumber)?.int32Value { kill(pid, SIGTERM) } }
-        for _ in 0..<60 where try producers().values.contains(where: { $0["state"] as? String != "stopped" }) {
+        // (A `for … where` would ask `status` all 60 times: it filters iterations, it does not end the loop.)
+        var asked = 0
+        while asked < 60, try producers().values.contains(where: { $0["state"] as? String != "stopped" }) {
+            asked += 1
             Thread.sleep(forTimeInterval: 0.5)
         }
         XCTAssertEqual(try producers().mapValues { $0["state"] as? String ?? "" }, ["orders": "stopped", "trades": "stopped"])
 
+        phase("producers checked and stopped")
         // The same manifest with another state dir would generate other secrets: up refuses
         // before it writes or recreates anything.
         let elsewhere = try CLI(directory: dir, stateDir: dir + "/elsewhere", extraArguments: ["-m", dir + "/cdcctl.yaml"], environment: env)(["up"])
@@ -176,6 +186,7 @@ final class UpEndToEndTests: XCTestCase {
         let history = try cdcctl("history", "-o", "json").output
         XCTAssertTrue(history.contains("\"command\" : \"up\""), history)
 
+        phase("refused up checked")
         // down --volumes removes containers, network and volumes; status then says so.
         let volumes = try docker("ps", "-aq", "--filter", "label=com.docker.compose.project=cdc").split(separator: "\n").flatMap { id in
             try docker("inspect", "--format", "{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Name}} {{end}}{{end}}", String(id))
@@ -191,6 +202,7 @@ final class UpEndToEndTests: XCTestCase {
         let remaining = Set(try docker("volume", "ls", "-q").split(separator: "\n").map(String.init))
         XCTAssertEqual(remaining.intersection(volumes), [], "anonymous volumes of the project's containers are removed too")
         XCTAssertEqual(try docker("network", "ls", "-q", "--filter", "label=com.docker.compose.project=cdc"), "")
+        phase("down done")
         let gone = try cdcctl("status")
         XCTAssertEqual(gone.status, 3, gone.output)
         XCTAssertTrue(gone.output.contains("cluster cdc: removed"), gone.output)
