@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(name: "StarRocksTests", dependencies: ["StarRocks", "Render", "Manifest", "Diagnostics", "TestSupport",
                                                         .product(name: "Yams", package: "Yams")], exclude: ["Golden"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EndToEnd", "State", "Reports", "Kafka", "MySQL", "ClickHouse", "TestSupport"]),
-        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "HostServices", "Reports", "TopicAdmin", "Connect", "Connectors", "Kafka", "MySQL", "Manifest", "OperationsCore", "Render", "ProcessorRuntime", "TestSupport", .product(name: "Yams", package: "Yams")], exclude: ["Fixtures"]),
+        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "HostServices", "Reports", "TopicAdmin", "Connect", "Connectors", "Kafka", "MySQL", "Manifest", "OperationsCore", "Render", "ProcessorRuntime", "PostgresSink", "TestSupport", .product(name: "Yams", package: "Yams")], exclude: ["Fixtures"]),
         .testTarget(name: "HostServicesTests", dependencies: ["HostServices", "Manifest", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OperationsCore", "State", "Manifest", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Diagnostics", "TestSupport"]),

@@ -1668,7 +1668,134 @@ POSTGRES_PASSWORD='{{secrets.postgresPassword}}'
           }
         }
       ]
-    }
+    }<%#postgres.enabled%>,
+    {
+      "id": 28,
+      "type": "row",
+      "title": "PostgreSQL sink",
+      "collapsed": false,
+      "gridPos": {
+        "h": 1,
+        "w": 24,
+        "x": 0,
+        "y": 102
+      },
+      "panels": []
+    },
+    {
+      "id": 29,
+      "type": "timeseries",
+      "title": "Rows written per second by table",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 8,
+        "x": 0,
+        "y": 103
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "sum by (table) (rate(cdcctl_postgres_sink_rows_total[5m]))",
+          "legendFormat": "{{table}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 30,
+      "type": "timeseries",
+      "title": "Lag behind Kafka (records) and waiting for PostgreSQL",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 8,
+        "x": 8,
+        "y": 103
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "cdcctl_postgres_sink_lag_records",
+          "legendFormat": "lag",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        },
+        {
+          "refId": "B",
+          "expr": "cdcctl_postgres_sink_waiting",
+          "legendFormat": "waiting (1 = PostgreSQL unavailable)",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    },
+    {
+      "id": 31,
+      "type": "timeseries",
+      "title": "Quarantined and retried (15 min)",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "prometheus"
+      },
+      "gridPos": {
+        "h": 8,
+        "w": 8,
+        "x": 16,
+        "y": 103
+      },
+      "fieldConfig": {
+        "defaults": {
+          "unit": "short"
+        },
+        "overrides": []
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "expr": "increase(cdcctl_postgres_sink_rejects_total[15m])",
+          "legendFormat": "rejected: {{stage}}",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        },
+        {
+          "refId": "B",
+          "expr": "increase(cdcctl_postgres_sink_retries_total[15m])",
+          "legendFormat": "batches retried",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "prometheus"
+          }
+        }
+      ]
+    }<%/postgres.enabled%>
   ]
 }
 
@@ -2384,6 +2511,35 @@ groups:
         annotations:
           summary: "ClickHouse is not answering its metrics endpoint"
           description: "Check `cdcctl status` and the clickhouse container's memory against its limit."
+{{#postgres.enabled}}
+  # The PostgreSQL sink loop (processor.sinks has postgres; docs/postgres.md), served on the
+  # processor's /metrics: it waits (and consumes nothing new) while PostgreSQL is unavailable.
+  - name: cdc-postgres-sink
+    rules:
+      - alert: PostgresSinkWaiting
+        expr: max(cdcctl_postgres_sink_waiting) == 1
+        for: 2m
+        labels:
+          severity: critical
+        annotations:
+          summary: "The PostgreSQL sink is waiting for PostgreSQL and consumes nothing new"
+          description: "Check `cdcctl status` and the postgres container. The batch is retried until it commits: nothing is lost, but cdcctl_postgres_sink_lag_records grows."
+      - alert: PostgresSinkLagHigh
+        expr: max(cdcctl_postgres_sink_lag_records) > 100000
+        for: 5m
+        labels:
+          severity: warning
+        annotations:
+          summary: "The PostgreSQL sink is more than 100k records behind Kafka"
+          description: "Transactions may be slow (see cdcctl_postgres_sink_transactions_total); `cdcctl bench postgres` measures what this PostgreSQL sustains."
+      - alert: PostgresSinkRejects
+        expr: increase(cdcctl_postgres_sink_rejects_total[15m]) > 0
+        labels:
+          severity: warning
+        annotations:
+          summary: "Records were quarantined in sink_rejects ({{=<% %>=}}{{ $labels.stage }}<%={{ }}=%>)"
+          description: "PostgreSQL refused them or they did not decode; the rest went on. Read them in the {{postgres.database}} database: `SELECT * FROM sink_rejects ORDER BY rejected_at DESC`."
+{{/postgres.enabled}}
   # Memory per service, from `cdcctl report memory --record --every 60s`, served on reports.memoryMetricsPort ({{reports.memoryMetricsPort}})
   # (docs/reports.md): usage as docker stats counts it, the limit in force, OOM kills.
   - name: cdc-memory

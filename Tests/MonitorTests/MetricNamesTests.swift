@@ -1,5 +1,6 @@
 import Foundation
 import Manifest
+@testable import PostgresSink
 import ProcessorRuntime
 @testable import Reports
 import TestSupport
@@ -35,9 +36,16 @@ final class MetricNamesTests: XCTestCase {
     }
 
     /// Every expression of the rendered rules and dashboards, with where it came from.
+    /// The default manifest, and with the PostgreSQL sink (whose rules and panels render only then).
     func usedNames() throws -> [String: Set<String>] {
-        let m = try ManifestLoader.load(path: TestSupport.repo + "/manifests/default.yaml").manifest
-        let files = try Renderer(templates: TemplateSource(directories: [TestSupport.repo + "/templates"])).render(m, secrets: Promtool.secrets)
+        let text = try String(contentsOfFile: TestSupport.repo + "/manifests/default.yaml", encoding: .utf8)
+        let withPostgres = text.replacingOccurrences(of: "  sinks: [clickhouse]  ", with: "  sinks: [clickhouse, postgres]  ")
+        XCTAssertNotEqual(text, withPostgres, "the default manifest names processor.sinks")
+        let renderer = Renderer(templates: TemplateSource(directories: [TestSupport.repo + "/templates"]))
+        var secrets = Promtool.secrets
+        secrets.postgresPassword = "p"
+        let files = try renderer.render(try ManifestLoader.parse(text, file: "default.yaml").manifest, secrets: secrets)
+            + renderer.render(try ManifestLoader.parse(withPostgres, file: "default+postgres.yaml").manifest, secrets: secrets)
         var used: [String: Set<String>] = [:]
         for f in files where f.path.hasPrefix("prometheus/rules/") {
             for line in f.contents.split(separator: "\n") where line.trimmingCharacters(in: .whitespaces).hasPrefix("expr:") {
@@ -62,6 +70,9 @@ final class MetricNamesTests: XCTestCase {
         var out: [String: Set<String>] = [:]
         func add(_ names: Set<String>, _ source: String) { for n in names { out[n, default: []].insert(source) } }
         add(Exposition.names(in: RuntimeMetrics().render()), "cdcctl process run")
+        let sink = PostgresSinkMetrics()
+        sink.set(lag: 0)  // exported once the first lag is known
+        add(Exposition.names(in: sink.render()), "cdcctl process run (postgres sink)")
         let report = MemoryReport(cluster: "c", atMs: 0, cgroup: "v2", rows: [], totals: MemoryTotals(usageBytes: 0, plannedBytes: 0, budgetBytes: 0,
                                   plannedHostBytes: 0, reserveBytes: 0, hostTotalBytes: nil, hostAvailableBytes: nil), summary: nil, problems: [])
         add(Exposition.names(in: MemoryMetrics.exposition(report)), "cdcctl report memory / monitor containers")
@@ -77,6 +88,7 @@ final class MetricNamesTests: XCTestCase {
         let used = try usedNames()
         XCTAssertTrue(used.keys.contains("cdcctl_processor_consumer_lag"), "the extraction sees the Consumer lag panel's metric")
         XCTAssertTrue(used.keys.contains("cdcctl_kafka_brokers_live"))
+        XCTAssertTrue(used.keys.contains("cdcctl_postgres_sink_lag_records"), "the PostgreSQL sink's rules and panels are seen")
         XCTAssertGreaterThan(used.count, 40)
         var exported = try exported()
         // Prometheus's own per-target series, from the testbed's real Prometheus.

@@ -31,7 +31,8 @@ final class PostgresRenderTests: XCTestCase {
         let plain = Dictionary(uniqueKeysWithValues: try renderer.render(try ManifestLoader.load(path: TestSupport.repo + "/manifests/default.yaml").manifest,
                                                                           secrets: Self.secrets).map { ($0.path, $0.contents) })
         let files = try renderer.render(try manifest(), secrets: Self.secrets).filter { plain[$0.path] != $0.contents }
-        XCTAssertEqual(files.map(\.path), [".env", "docker-compose.yml", "postgres/migrations/0001_sink_tables.sql"])
+        XCTAssertEqual(files.map(\.path), [".env", "docker-compose.yml", "grafana/dashboards/cdc-operations.json",
+                                            "postgres/migrations/0001_sink_tables.sql", "prometheus/rules/cdc-alerts.yml"])
         if ProcessInfo.processInfo.environment["CDCCTL_UPDATE_GOLDEN"] == "1" {
             try? FileManager.default.removeItem(atPath: golden)
             _ = try OutputWriter.write(files, to: golden)
@@ -68,6 +69,88 @@ final class PostgresRenderTests: XCTestCase {
         XCTAssertFalse(files.contains { $0.path.hasPrefix("postgres/") })
         XCTAssertFalse(files.first { $0.path == "docker-compose.yml" }!.contents.contains("postgres"))
         XCTAssertFalse(files.first { $0.path == ".env" }!.contents.contains("POSTGRES_PASSWORD"))
+        XCTAssertFalse(files.first { $0.path == "prometheus/rules/cdc-alerts.yml" }!.contents.contains("postgres"), "no alert on a sink that does not run")
+        XCTAssertFalse(files.first { $0.path == "grafana/dashboards/cdc-operations.json" }!.contents.contains("postgres"))
+    }
+
+    /// The sink's dashboard row is valid JSON with unique panel ids, below the last default panel.
+    func testDashboardGetsAPostgresRowWithUniqueIds() throws {
+        let files = Dictionary(uniqueKeysWithValues: try renderer.render(try manifest(), secrets: Self.secrets).map { ($0.path, $0.contents) })
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try XCTUnwrap(files["grafana/dashboards/cdc-operations.json"]).utf8)) as? [String: Any])
+        let panels = try XCTUnwrap(json["panels"] as? [[String: Any]])
+        let ids = panels.compactMap { $0["id"] as? Int }
+        XCTAssertEqual(ids.count, Set(ids).count, "panel ids are unique: \(ids)")
+        let row = try XCTUnwrap(panels.firstIndex { $0["title"] as? String == "PostgreSQL sink" })
+        XCTAssertEqual(panels[row]["type"] as? String, "row")
+        func bottom(_ p: [String: Any]) -> Int { let g = p["gridPos"] as? [String: Int] ?? [:]; return (g["y"] ?? 0) + (g["h"] ?? 0) }
+        let top = (panels[row]["gridPos"] as? [String: Int])?["y"] ?? -1
+        XCTAssertEqual(top, panels[..<row].map(bottom).max(), "the row starts where the default panels end")
+        let exprs = panels[(row + 1)...].flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        XCTAssertEqual(exprs.filter { $0.contains("cdcctl_postgres_sink_") }.count, 5, "\(exprs)")
+    }
+
+    /// The sink's alerts fire when they should and only then (`promtool test rules` over the
+    /// rendered rules): waiting for PostgreSQL for 2 minutes; lag above 100k for 5; any reject.
+    func testPostgresSinkAlertsFireOnPromtoolSeries() throws {
+        let promtool = try TestSupport.tool("promtool", env: "CDCCTL_PROMTOOL")
+        let dir = try TestSupport.temporaryDirectory(self)
+        _ = try OutputWriter.write(try renderer.render(try manifest(), secrets: Self.secrets), to: dir)
+        let check = try TestSupport.run(promtool, ["check", "rules", dir + "/prometheus/rules/cdc-alerts.yml"])
+        XCTAssertEqual(check.status, 0, check.output)
+        let test = """
+            rule_files: [\(dir)/prometheus/rules/cdc-alerts.yml]
+            evaluation_interval: 1m
+            tests:
+              - interval: 1m
+                input_series:
+                  - series: 'cdcctl_postgres_sink_waiting{job="processor"}'
+                    values: '0 0 1 1 1 1 1 0 0 0 0'
+                  - series: 'cdcctl_postgres_sink_lag_records{job="processor"}'
+                    values: '10 200000 200000 200000 200000 200000 200000 200000 200000 200000 200000'
+                  - series: 'cdcctl_postgres_sink_rejects_total{job="processor",stage="insert"}'
+                    values: '0 0 0 0 0 1 1 1 1 1 1'
+                  - series: 'cdcctl_postgres_sink_rejects_total{job="processor",stage="decode"}'
+                    values: '0x10'
+                alert_rule_test:
+                  - eval_time: 3m
+                    alertname: PostgresSinkWaiting
+                    exp_alerts: []
+                  - eval_time: 4m
+                    alertname: PostgresSinkWaiting
+                    exp_alerts:
+                      - exp_labels: {severity: critical}
+                        exp_annotations:
+                          summary: "The PostgreSQL sink is waiting for PostgreSQL and consumes nothing new"
+                          description: "Check `cdcctl status` and the postgres container. The batch is retried until it commits: nothing is lost, but cdcctl_postgres_sink_lag_records grows."
+                  - eval_time: 8m
+                    alertname: PostgresSinkWaiting
+                    exp_alerts: []
+                  - eval_time: 5m
+                    alertname: PostgresSinkLagHigh
+                    exp_alerts: []
+                  - eval_time: 6m
+                    alertname: PostgresSinkLagHigh
+                    exp_alerts:
+                      - exp_labels: {severity: warning}
+                        exp_annotations:
+                          summary: "The PostgreSQL sink is more than 100k records behind Kafka"
+                          description: "Transactions may be slow (see cdcctl_postgres_sink_transactions_total); `cdcctl bench postgres` measures what this PostgreSQL sustains."
+                  - eval_time: 4m
+                    alertname: PostgresSinkRejects
+                    exp_alerts: []
+                  - eval_time: 6m
+                    alertname: PostgresSinkRejects
+                    exp_alerts:
+                      - exp_labels: {severity: warning, job: processor, stage: insert}
+                        exp_annotations:
+                          summary: "Records were quarantined in sink_rejects (insert)"
+                          description: "PostgreSQL refused them or they did not decode; the rest went on. Read them in the analytics database: `SELECT * FROM sink_rejects ORDER BY rejected_at DESC`."
+
+            """
+        try test.write(toFile: dir + "/postgres-alerts-test.yml", atomically: true, encoding: .utf8)
+        let result = try TestSupport.run(promtool, ["test", "rules", dir + "/postgres-alerts-test.yml"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("SUCCESS"), result.output)
     }
 }
 
