@@ -1,3 +1,4 @@
+import ClickHouse
 import Diagnostics
 import Foundation
 import Manifest
@@ -66,18 +67,71 @@ public struct PostgresSchemaOperation {
                                 pending: migrations.filter { pending.contains($0.name) }.map { PendingMigration(name: $0.name, statements: $0.statements.map(\.text)) })
     }
 
-    /// Plan, and the tables the applied migrations create that the database lacks (drift).
+    /// Plan, and the applied migrations' tables compared column by column with the database's
+    /// (drift). What the migrations should have made is made for real: inside one transaction that
+    /// is always rolled back, they run in a scratch schema, and both schemas are read from the
+    /// catalog. Where the user may not create a schema, tables are checked for presence only.
     public func status() throws -> SchemaStatusReport {
         let pg = try connect()
         let steps = SchemaPlanner.plan(migrations, applied: try wrap { try applied(pg) })
         let appliedNames = Set(steps.filter { $0.state == .applied || $0.state == .changed }.map(\.name))
-        let expected = migrations.filter { appliedNames.contains($0.name) }.flatMap { Self.createdTables($0.text) }
-        let actual = Set(try wrap { try pg.exec("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").rows.compactMap { $0.first ?? nil } })
-        var drift = expected.filter { !actual.contains($0) }.map { DriftItem(table: $0, column: nil, kind: .missingTable, expected: "table", actual: nil) }
-        let known = Set(expected + [SchemaPlanner.bookkeepingTable])
-        drift += actual.subtracting(known).sorted().map { DriftItem(table: $0, column: nil, kind: .extraTable, expected: nil, actual: "table") }
-        return SchemaStatusReport(database: database, databaseExists: true, steps: steps, drift: drift,
-                                  notes: ["PostgreSQL: tables are checked for presence only (columns are not compared)"], users: [])
+        let made = migrations.filter { appliedNames.contains($0.name) }
+        let current = try wrap { try pg.exec("SELECT current_schema()").scalar } ?? "public"
+        let scratch = "cdcctl_expected_" + UUID().uuidString.prefix(8).lowercased()
+        do {
+            let (expected, actual) = try { () throws -> ([TableSchema], [TableSchema]) in
+                try pg.exec("BEGIN")
+                defer { _ = try? pg.exec("ROLLBACK") }
+                try pg.exec("CREATE SCHEMA \(scratch)")
+                try pg.exec("SET LOCAL search_path = \(scratch)")
+                for m in made { try pg.execScript(m.text) }
+                func read(_ schema: String) throws -> [TableSchema] {
+                    Self.tables(catalogRows: try pg.exec(Self.catalogQuery, [schema]).rows, database: database, schemas: [scratch, current])
+                }
+                return (try read(scratch), try read(current))
+            }()
+            let drift = SchemaPlanner.drift(expected: expected, actual: actual, database: database)
+            return SchemaStatusReport(database: database, databaseExists: true, steps: steps, drift: drift,
+                                      notes: ["columns compared with the applied migrations run in a scratch schema (rolled back)"], users: [])
+        } catch let e as PostgresError where e.sqlState == "42501" {  // insufficient_privilege (the transaction is rolled back)
+            let expected = made.flatMap { Self.createdTables($0.text) }
+            let actual = Set(try wrap { try pg.exec("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").rows.compactMap { $0.first ?? nil } })
+            var drift = expected.filter { !actual.contains($0) }.map { DriftItem(table: $0, column: nil, kind: .missingTable, expected: "table", actual: nil) }
+            let known = Set(expected + [SchemaPlanner.bookkeepingTable])
+            drift += actual.subtracting(known).sorted().map { DriftItem(table: $0, column: nil, kind: .extraTable, expected: nil, actual: "table") }
+            return SchemaStatusReport(database: database, databaseExists: true, steps: steps, drift: drift,
+                                      notes: ["tables checked for presence only: \(manifest.postgres.user) may not create the scratch schema the column check needs (\(e.message)); GRANT CREATE ON DATABASE \(database) TO \(manifest.postgres.user) enables it"],
+                                      users: [])
+        } catch let e as PostgresError {
+            throw e.cdcError
+        }
+    }
+
+    /// Every column of the ordinary and partitioned tables of schema $1, in order.
+    static let catalogQuery = """
+        SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+        WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+        ORDER BY c.relname, a.attnum
+        """
+
+    /// Catalog rows (table, column, type, not null, default) → tables. NOT NULL is part of the
+    /// type, and `schema.` qualifiers of the two schemas compared are dropped from defaults
+    /// (`nextval('public.t_id_seq'::regclass)` equals the scratch schema's own). Pure.
+    public static func tables(catalogRows: [[String?]], database: String, schemas: [String]) -> [TableSchema] {
+        var order: [String] = []
+        var columns: [String: [ColumnSchema]] = [:]
+        for r in catalogRows {
+            guard r.count == 5, let table = r[0], let name = r[1], let type = r[2] else { continue }
+            var expression = r[4] ?? ""
+            for s in schemas { expression = expression.replacingOccurrences(of: "\(s).", with: "").replacingOccurrences(of: "\"\(s)\".", with: "") }
+            if columns[table] == nil { order.append(table) }
+            columns[table, default: []].append(ColumnSchema(name: name, type: type + (r[3] == "t" ? " NOT NULL" : ""),
+                                                            defaultKind: expression.isEmpty ? "" : "DEFAULT", defaultExpression: expression))
+        }
+        return order.map { TableSchema(database: database, name: $0, engine: nil, columns: columns[$0]) }
     }
 
     /// `CREATE TABLE [IF NOT EXISTS] name` in a migration's text. Pure.

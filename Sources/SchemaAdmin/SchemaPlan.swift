@@ -201,9 +201,13 @@ public enum SchemaPlanner {
     /// Expected versus actual tables of `database`. Tables other than the migrations' are
     /// reported as `extraTable` (not drift); the bookkeeping table and hidden inner tables are skipped.
     public static func drift(expected: SchemaModel, actual: [TableSchema], database: String) -> [DriftItem] {
+        drift(expected: expected.tables, actual: actual, database: database)
+    }
+
+    public static func drift(expected: [TableSchema], actual: [TableSchema], database: String) -> [DriftItem] {
         var items: [DriftItem] = []
         let actualByName = Dictionary(actual.filter { $0.database == database }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        for e in expected.tables where e.database == database {
+        for e in expected where e.database == database {
             guard let a = actualByName[e.name] else {
                 items.append(DriftItem(table: e.name, column: nil, kind: .missingTable, expected: e.engine ?? "table", actual: nil))
                 continue
@@ -232,7 +236,7 @@ public enum SchemaPlanner {
                 items.append(DriftItem(table: e.name, column: ac.name, kind: .extraColumn, expected: nil, actual: ac.type))
             }
         }
-        let expectedNames = Set(expected.tables.filter { $0.database == database }.map(\.name))
+        let expectedNames = Set(expected.filter { $0.database == database }.map(\.name))
         for a in actual.sorted(by: { $0.name < $1.name })
             where a.database == database && !expectedNames.contains(a.name) && a.name != bookkeepingTable && !a.name.hasPrefix(".inner") {
             items.append(DriftItem(table: a.name, column: nil, kind: .extraTable, expected: nil, actual: a.engine))

@@ -44,6 +44,33 @@ extension PostgresSinkIntegrationTests {
         XCTAssertTrue(refused.output.contains("renders differently from the text applied"), refused.output)
         XCTAssertNil(try db.exec("SELECT to_regclass('extra')").scalar)
 
+        // Columns changed behind cdcctl's back: compared with what the migrations make in a
+        // scratch schema (rolled back: nothing of it stays).
+        try db.exec("ALTER TABLE orders_current ALTER COLUMN price TYPE numeric(20,2)")
+        try db.exec("ALTER TABLE orders_current ALTER COLUMN status DROP NOT NULL")
+        try db.exec("ALTER TABLE orders_history ALTER COLUMN written_at DROP DEFAULT")
+        try db.exec("ALTER TABLE orders_current ADD COLUMN note text")
+        try db.exec("ALTER TABLE orders_current DROP COLUMN source_ts")
+        let columns = try cli.separately(["schema", "status", "--target", "postgres", "-o", "json"])
+        XCTAssertEqual(columns.status, 3, columns.stdout + columns.stderr)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(columns.stdout.utf8)) as? [String: Any], columns.stdout + columns.stderr)
+        let items = Set(((report["drift"] as? [[String: Any]]) ?? []).map { "\($0["table"] ?? "")/\($0["column"] ?? "-")/\($0["kind"] ?? "")" })
+        XCTAssertEqual(items, ["orders_current/price/type", "orders_current/status/type", "orders_history/written_at/default",
+                               "orders_current/note/extra-column", "orders_current/source_ts/missing-column"], columns.stdout + columns.stderr)
+        XCTAssertTrue(columns.stdout.contains("numeric(18,4) NOT NULL") && columns.stdout.contains("numeric(20,2) NOT NULL"), columns.stdout + columns.stderr)
+        XCTAssertTrue(columns.stdout.contains("columns compared with the applied migrations run in a scratch schema"), "the mode that ran: \(columns.stdout)")
+        XCTAssertEqual(try db.exec("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'cdcctl_expected_%'").scalar, "0", "the scratch schema is rolled back")
+        XCTAssertEqual(try db.exec("SELECT count(*) FROM pg_class WHERE relname = 'orders_current'").scalar, "1", "only the real table")
+
+        // A user that may not create a schema still gets the presence check, and is told why.
+        // (The testbed's user may not create roles: it revokes its own CREATE on the database.)
+        try db.exec("REVOKE CREATE ON DATABASE \(name) FROM CURRENT_USER")
+        let presence = try cli(["schema", "status", "--target", "postgres"])
+        try db.exec("GRANT CREATE ON DATABASE \(name) TO CURRENT_USER")
+        XCTAssertEqual(presence.status, 0, "every table is there; columns are not compared in this mode: \(presence.output)")
+        XCTAssertTrue(presence.output.contains("tables checked for presence only")
+                      && presence.output.contains("GRANT CREATE ON DATABASE \(name) TO \(base.user)"), presence.output)
+
         // A table dropped behind cdcctl's back is drift (exit 3).
         try db.exec("DROP TABLE sink_rejects")
         let drift = try cli(["schema", "status", "--target", "postgres"])
