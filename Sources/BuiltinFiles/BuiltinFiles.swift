@@ -2453,7 +2453,7 @@ scrape_configs:
   # cdcctl monitor serves the whole stack's figures on the host (docs/operations.md).
   - job_name: monitor
     static_configs:
-      - targets: ["host.docker.internal:9402"]
+      - targets: ["host.docker.internal:{{monitor.port}}"]
   - job_name: clickhouse
     static_configs:
       - targets: ["clickhouse:9363"]
@@ -2915,6 +2915,8 @@ processor:
 
 reports:
   memoryMetricsPort: 9401    # cdcctl report memory --record --every 60s serves /metrics here; Prometheus scrapes it
+monitor:
+  port: 9402                 # cdcctl monitor serves the stack's health on /metrics here; Prometheus scrapes it
 
 producers:
   orders:

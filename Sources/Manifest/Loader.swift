@@ -292,6 +292,7 @@ public enum ManifestLoader {
         let reports = f.object("reports") { r in
             ReportSettings(memoryMetricsPort: r.int("memoryMetricsPort", default: 9401))
         }
+        let monitor = f.object("monitor") { m in MonitorSettings(port: m.int("port", default: 9402)) }
         let postgres = f.object("postgres") { g in
             Postgres(image: g.string("image", default: "postgres:15.10-bookworm"),
                      memoryMiB: g.memoryMiB("memory", default: 512),
@@ -336,7 +337,7 @@ public enum ManifestLoader {
         }
         return Manifest(cluster: cluster, secrets: secrets, source: source, kafka: kafka, connect: connect,
                         clickhouse: clickhouse, prometheus: prometheus, grafana: grafana, kafkaUI: kafkaUI,
-                        cloudflared: cloudflared, processor: processor, producers: producers, reports: reports, access: access,
+                        cloudflared: cloudflared, processor: processor, producers: producers, reports: reports, monitor: monitor, access: access,
                         starrocks: starrocks, postgres: postgres, bench: bench)
     }
 

@@ -17,6 +17,8 @@ public struct Manifest: Sendable, Codable, Equatable {
     public var producers: Producers
     /// cdcctl's own reports (`report memory`): where its sampler serves /metrics.
     public var reports: ReportSettings
+    /// `cdcctl monitor`: where it serves the stack's health for Prometheus.
+    public var monitor: MonitorSettings
     public var access: Access
     /// StarRocks loading the Debezium topics itself (Routine Load); off unless enabled.
     public var starrocks: StarRocks
@@ -349,6 +351,12 @@ public struct ReportSettings: Sendable, Codable, Equatable {
     /// The host port `cdcctl report memory --record --every …` serves /metrics on (127.0.0.1);
     /// the rendered Prometheus scrapes it as job `cdcctl-memory`.
     public var memoryMetricsPort: Int
+}
+
+public struct MonitorSettings: Sendable, Codable, Equatable {
+    /// The host port `cdcctl monitor` serves /metrics on (127.0.0.1 and the Docker bridge); the
+    /// rendered Prometheus scrapes it as job `monitor` at host.docker.internal.
+    public var port: Int
 }
 
 public struct Producers: Sendable, Codable, Equatable {

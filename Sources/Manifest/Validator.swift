@@ -389,7 +389,8 @@ private struct Checks {
         for (i, port) in m.kafka.externalPorts.enumerated() { ports.append(("kafka.externalPortBase (broker \(i + 1))", port)) }
         ports += [("connect.port", m.connect.port), ("clickhouse.httpPort", m.clickhouse.httpPort),
                   ("prometheus.port", m.prometheus.port), ("grafana.port", m.grafana.port),
-                  ("processor.metricsPort", m.processor.metricsPort), ("reports.memoryMetricsPort", m.reports.memoryMetricsPort)]
+                  ("processor.metricsPort", m.processor.metricsPort), ("reports.memoryMetricsPort", m.reports.memoryMetricsPort),
+                  ("monitor.port", m.monitor.port)]
         if m.kafkaUI.enabled { ports.append(("kafkaUI.port", m.kafkaUI.port)) }
         if m.starrocks.enabled { ports += [("starrocks.queryPort", m.starrocks.queryPort), ("starrocks.httpPort", m.starrocks.httpPort)] }
         if m.postgresEnabled { ports.append(("postgres.port", m.postgres.port)) }

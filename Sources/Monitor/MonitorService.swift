@@ -8,9 +8,6 @@ import Telemetry
 /// `cdcctl monitor`: the whole stack's figures on one /metrics, for what has no exporter of its
 /// own (Kafka, Connect/Debezium, MySQL's binlogs, ClickHouse's parts, containers, disk).
 public enum MonitorOperation {
-    /// The address Prometheus scrapes (the rendered `monitor` job): `host.docker.internal:9402`.
-    public static let defaultPort = 9402
-
     public struct Options: Sendable {
         /// Per collector, and so per scrape: nothing waits longer.
         public var timeoutSeconds: Double = 5
@@ -63,29 +60,32 @@ public final class MonitorService: Service {
     let runner: CollectorRunner
     let host: String
     let port: Int
+    /// What chose the address, for errors (`--listen` or `monitor.port`).
+    let source: String
     let log: @Sendable (String) -> Void
     final class Failing: Sendable { let names = Mutex<Set<String>>([]) }
     let lastFailures = Failing()
 
-    public init(runner: CollectorRunner, host: String, port: Int, log: @escaping @Sendable (String) -> Void) {
+    public init(runner: CollectorRunner, host: String, port: Int, source: String = "--listen", log: @escaping @Sendable (String) -> Void) {
         self.runner = runner
         self.host = host
         self.port = port
+        self.source = source
         self.log = log
     }
 
     /// The default (loopback) also listens on the Docker bridge, where the stack's Prometheus
     /// reaches the host (`host.docker.internal`); any other --listen is taken as it is.
-    static func server(host: String, port: Int, body: @escaping @Sendable () -> String) throws -> MetricsServer {
-        host == "127.0.0.1" ? try MetricsServer.scrapedByTheStack(port: port, source: "--listen", body: body)
-                            : try MetricsServer(host: host, port: port, source: "--listen", body: body)
+    static func server(host: String, port: Int, source: String, body: @escaping @Sendable () -> String) throws -> MetricsServer {
+        host == "127.0.0.1" ? try MetricsServer.scrapedByTheStack(port: port, source: source, body: body)
+                            : try MetricsServer(host: host, port: port, source: source, body: body)
     }
 
     public func run(until stop: StopFlag) throws {
         let runner = self.runner
         let log = self.log
         let lastFailures = self.lastFailures
-        let server = try Self.server(host: host, port: port) {
+        let server = try Self.server(host: host, port: port, source: source) {
             let (text, outcomes) = MonitorOperation.scrape(runner)
             // One stderr line when a collector starts or stops failing, not one per scrape.
             let failing = Set(outcomes.filter { $0.status != .ok }.map(\.name))
@@ -110,7 +110,7 @@ public final class MonitorService: Service {
         guard parts.count <= 2, let port = Int(parts.last ?? ""), (1...65535).contains(port),
               host.split(separator: ".").count == 4, host.split(separator: ".").allSatisfy({ UInt8($0) != nil }) else {
             throw CdcError.invalid("--listen \(s): expected HOST:PORT with an IPv4 address and a port 1-65535 (e.g. 127.0.0.1:9402)",
-                                   subject: "--listen", fix: "cdcctl monitor --listen 127.0.0.1:\(MonitorOperation.defaultPort)")
+                                   subject: "--listen", fix: "e.g. --listen 127.0.0.1:9402, or leave --listen out to serve on the manifest's monitor.port")
         }
         return (host, port)
     }

@@ -155,6 +155,7 @@ enum RenderContext {
                 "beProcessMemoryMiB": m.starrocks.beMemoryMiB * 4 / 5, "bePageCacheMiB": m.starrocks.beMemoryMiB / 5,
             ] as [String: Any],
             "reports": ["memoryMetricsPort": m.reports.memoryMetricsPort] as [String: Any],
+            "monitor": ["port": m.monitor.port] as [String: Any],
             "connectors": m.connect.connectors.map { ["name": $0.name, "topicPrefix": $0.topicPrefix] },
             "secrets": [
                 "mysqlRootPassword": secrets.mysqlRootPassword, "mysqlCdcPassword": secrets.mysqlCdcPassword,

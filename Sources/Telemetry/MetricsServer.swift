@@ -74,7 +74,7 @@ public final class MetricsServer: @unchecked Sendable {
             let reason = String(cString: strerror(errno))
             close(fd)
             throw CdcError.invalid("cannot listen on \(host):\(port) for /metrics: \(reason)", subject: source,
-                                   fix: "another process holds port \(port): stop it or choose another port (--metrics-port)")
+                                   fix: "another process holds port \(port): stop it or choose another port (\(source))")
         }
         return fd
     }

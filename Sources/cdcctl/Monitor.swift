@@ -12,7 +12,8 @@ struct MonitorCommand: CdcCommand {
         discussion: """
             Each scrape reads every part at once, each bounded by --timeout: a part that fails or does not
             answer exports cdcctl_monitor_collector_up{collector=…} 0 and the others export as usual.
-            The rendered Prometheus scrapes host.docker.internal:\(MonitorOperation.defaultPort) (job `monitor`).
+            Without --listen it serves on 127.0.0.1 and the Docker bridge at the manifest's monitor.port
+            (9402), which the rendered Prometheus scrapes as host.docker.internal (job `monitor`).
             docs/operations.md lists every metric and the alerts built on them.
             --once prints one scrape on stdout and exits (3 when a collector failed).
             """)
@@ -20,8 +21,8 @@ struct MonitorCommand: CdcCommand {
     @ParentCommand var root: CDCCtl
     var global: GlobalOptions { root.global }
 
-    @Option(help: ArgumentHelp("Serve /metrics here: HOST:PORT, :PORT or PORT (host 127.0.0.1).", valueName: "addr"))
-    var listen: String = "127.0.0.1:\(MonitorOperation.defaultPort)"
+    @Option(help: ArgumentHelp("Serve /metrics here: HOST:PORT, :PORT or PORT (host 127.0.0.1). Default: the manifest's monitor.port on 127.0.0.1 and the Docker bridge.", valueName: "addr"))
+    var listen: String?
 
     @Option(help: ArgumentHelp("Seconds each collector (and so each scrape) may take at most.", valueName: "seconds"))
     var timeout: Double = 5
@@ -46,7 +47,7 @@ struct MonitorCommand: CdcCommand {
     }
 
     func execute(_ context: CommandContext) throws -> CommandResult {
-        let (host, port) = try MonitorService.parseListen(listen)
+        let address = try listen.map { try MonitorService.parseListen($0) }
         var options = MonitorOperation.Options()
         options.timeoutSeconds = timeout
         options.skip = Set(skip)
@@ -63,7 +64,9 @@ struct MonitorCommand: CdcCommand {
                                  notes: failed.map { "collector \($0.name) \($0.status.rawValue): \($0.error ?? "")" },
                                  detail: failed.isEmpty ? "ok" : "\(failed.count) collectors failed")
         }
-        let service = MonitorService(runner: runner, host: host, port: port, log: { Console.progress($0) })
+        let (host, port, source) = try address.map { ($0.host, $0.port, "--listen") }
+            ?? ("127.0.0.1", context.workspace.loadManifest().manifest.monitor.port, "monitor.port")
+        let service = MonitorService(runner: runner, host: host, port: port, source: source, log: { Console.progress($0) })
         try ServiceHost.run(service, log: { Console.progress($0) })
         return CommandResult(json: ["stopped": true], table: "")
     }

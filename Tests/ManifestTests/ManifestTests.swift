@@ -195,6 +195,10 @@ final class ManifestTests: XCTestCase {
         assertProblem("reports:\n  memoryMetricsPort: 9400\n", subject: "reports.memoryMetricsPort", contains: "host port 9400 is already taken by processor.metricsPort")
         assertProblem("reports:\n  memoryMetricsPort: 70000\n", subject: "reports.memoryMetricsPort", contains: "outside 1–65535")
         XCTAssertEqual(problems("reports:\n  memoryMetricsPort: 9411\n").count, 0)
+        // So is the monitor's.
+        assertProblem("monitor:\n  port: 9401\n", subject: "monitor.port", contains: "host port 9401 is already taken by reports.memoryMetricsPort")
+        assertProblem("monitor:\n  port: 0\n", subject: "monitor.port", contains: "outside 1–65535")
+        XCTAssertEqual(problems("monitor:\n  port: 9412\n").count, 0)
     }
 
     func testBindingAllInterfacesIsRejectedBecauseKafkaAdvertisesIt() {

@@ -88,21 +88,6 @@ struct CdcTestError: Error, CustomStringConvertible {
 }
 
 extension PostgresSinkIntegrationTests {
-    func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard bound else { throw CdcTestError("no free port") }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
     /// One sample of the processor's /metrics, by name.
     func metric(_ port: Int, _ name: String) throws -> Int? {
         let r = try TestSupport.run("/usr/bin/curl", ["-s", "--max-time", "2", "http://127.0.0.1:\(port)/metrics"])
@@ -115,7 +100,7 @@ extension PostgresSinkIntegrationTests {
     }
 
     func testPostgresDownPausesConsumptionAndLosesNothing() throws {
-        let server = try ThrowawayPostgres(port: try freePort())
+        let server = try ThrowawayPostgres(port: try TestSupport.freePort())
         addTeardownBlock { server.destroy() }
         try server.start()
         let (m, db) = try database("outage", batchMaxRecords: 5, endpoint: server.endpoint)
@@ -125,7 +110,7 @@ extension PostgresSinkIntegrationTests {
         for i in 1...10 { before += lifecycle(i, customer: i % 3 + 1) }
         try produce(before)
 
-        let metricsPort = try freePort()
+        let metricsPort = try TestSupport.freePort()
         let log = dir + "/outage.log"
         FileManager.default.createFile(atPath: log, contents: nil)
         let child = Process()

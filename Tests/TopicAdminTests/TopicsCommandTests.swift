@@ -215,7 +215,7 @@ final class KafkaIntegrationTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: tansu) else {
             try TestSupport.missing("tansu at \(tansu)", fix: "run scripts/testbed up")
         }
-        let port = try freePort()
+        let port = try TestSupport.freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tansu)
         process.arguments = ["broker", "--cluster-id", "cdcctl-it-\(prefix)", "--listener-url", "tcp://127.0.0.1:\(port)",
@@ -245,21 +245,6 @@ final class KafkaIntegrationTests: XCTestCase {
         XCTAssertEqual(brokers.last?["address"] as? String, address)
         let problems = report["problems"] as? [String] ?? []
         XCTAssertTrue(problems.contains { $0.hasPrefix("broker at \(address) is down: does not answer at \(address)") }, "\(problems)")
-    }
-
-    func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard bound else { throw CocoaError(.fileReadUnknown) }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 
     func testBadInputsGiveClearErrors() throws {
