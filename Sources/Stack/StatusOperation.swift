@@ -114,11 +114,23 @@ public enum StatusOperation {
         let m = loaded.manifest
         let record = try ws.existingState()?.cluster(named: m.cluster.name)
         let dir = record?.projectDir ?? UpOperation.projectDir(ws, cluster: m.cluster.name)
-        let containers = containerReports(makeRuntime(ComposeProject(name: m.cluster.name, directory: dir), ws.environment.variables),
-                                          expected: StackLayout.services(m))
-        let kafka = kafkaReport(m)
-        let connectors = connectorReports(m)
-        let clickhouse = clickhouseReport(ws, m)
+        // The four parts are independent and each is bounded by its own timeouts: asked at once,
+        // status takes the slowest part's time, not their sum (`docker stats` alone samples ~2 s,
+        // and a part that is down costs its whole timeout).
+        let runtime = makeRuntime(ComposeProject(name: m.cluster.name, directory: dir), ws.environment.variables)
+        let password = (try? ws.resolveSecrets(m, persist: false))?.clickhousePassword ?? ""
+        let clickhouseServer = ws.clickhouse(m, secrets: password, timeoutSeconds: 10)
+        let c = StatusPart<ContainerObservation>(), k = StatusPart<KafkaReport>()
+        let n = StatusPart<[ConnectorReport]>(), h = StatusPart<ClickHouseReport>()
+        DispatchQueue.concurrentPerform(iterations: 4) { part in
+            switch part {
+            case 0: c.set(containerReports(runtime, expected: StackLayout.services(m)))
+            case 1: k.set(kafkaReport(m))
+            case 2: n.set(connectorReports(m))
+            default: h.set(clickhouseReport(clickhouseServer, database: m.clickhouse.database))
+            }
+        }
+        let (containers, kafka, connectors, clickhouse) = (c.value, k.value, n.value, h.value)
         let flag = ws.commandFlags
         let verdict = judge(cluster: m.cluster.name, containers: containers, startedByUp: record?.lastUpAtMs != nil, kafka: kafka,
                             connectors: connectors, clickhouse: clickhouse,
@@ -241,10 +253,9 @@ public enum StatusOperation {
         }
     }
 
-    static func clickhouseReport(_ ws: Workspace, _ m: Manifest) -> ClickHouseReport {
-        var report = ClickHouseReport(reachable: false, database: m.clickhouse.database, tables: [], error: nil)
-        let password = (try? ws.resolveSecrets(m, persist: false))?.clickhousePassword ?? ""
-        let client = ClickHouseClient(ws.clickhouse(m, secrets: password, timeoutSeconds: 10), http: HTTPClient(retries: 0))
+    static func clickhouseReport(_ server: ClickHouseConfig, database: String) -> ClickHouseReport {
+        var report = ClickHouseReport(reachable: false, database: database, tables: [], error: nil)
+        let client = ClickHouseClient(server, http: HTTPClient(retries: 0))
         do {
             try client.ping()
             report.reachable = true
@@ -255,7 +266,7 @@ public enum StatusOperation {
         struct Row: Decodable { var name: String; var total_rows: Int64? }
         do {
             report.tables = try client.select("SELECT name, total_rows FROM system.tables WHERE database = {db:String} ORDER BY name",
-                                              as: Row.self, parameters: ["db": m.clickhouse.database])
+                                              as: Row.self, parameters: ["db": database])
                 .map { TableRows(table: $0.name, rows: $0.total_rows ?? 0) }
         } catch {
             report.error = "row counts: \(firstLine(error))"
@@ -264,4 +275,13 @@ public enum StatusOperation {
     }
 
     static func firstLine(_ error: Error) -> String { String(String(describing: error).split(separator: "\n").first ?? "") }
+}
+
+/// One value written by one of `status`'s concurrent parts and read after all have ended.
+final class StatusPart<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T?
+    func set(_ v: T) { lock.withLock { stored = v } }
+    /// After `concurrentPerform` has returned, every part has set its value.
+    var value: T { lock.withLock { stored! } }
 }
