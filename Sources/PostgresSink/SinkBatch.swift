@@ -79,10 +79,17 @@ public struct SinkPlan: Sendable, Equatable {
     public var changes: [SinkChange] = []
     public var orderHistory: [History] = []
     public var executionHistory: [History] = []
-    /// The last image per order id in this batch (nil: deleted), with its position.
-    public var orderUpserts: [(OrderRow, Int64, RecordPosition)] = []
+    /// A key's last image in the batch, when its source committed it, and its record.
+    public struct Upsert<Row: Sendable & Equatable>: Sendable, Equatable {
+        public var row: Row
+        public var sourceTsMs: Int64
+        public var position: RecordPosition
+    }
+
+    /// The last image per order id in this batch (deleted ones are in `orderDeletes`).
+    public var orderUpserts: [Upsert<OrderRow>] = []
     public var orderDeletes: [Int64] = []
-    public var executionUpserts: [(ExecutionRow, Int64, RecordPosition)] = []
+    public var executionUpserts: [Upsert<ExecutionRow>] = []
     public var executionDeletes: [Int64] = []
     /// Users whose statistics this batch may change (before and after images' customer ids).
     public var affectedUsers: [Int64] = []
@@ -90,14 +97,6 @@ public struct SinkPlan: Sendable, Equatable {
     public var tombstones = 0
     /// The next offset to read per partition, after this batch.
     public var nextOffsets: [RecordPosition] = []
-
-    public static func == (a: SinkPlan, b: SinkPlan) -> Bool {
-        a.orderHistory == b.orderHistory && a.executionHistory == b.executionHistory && a.orderDeletes == b.orderDeletes
-            && a.executionDeletes == b.executionDeletes && a.affectedUsers == b.affectedUsers && a.rejects == b.rejects
-            && a.tombstones == b.tombstones && a.nextOffsets == b.nextOffsets
-            && a.orderUpserts.map { "\($0.0.orderId)@\($0.2.offset)" } == b.orderUpserts.map { "\($0.0.orderId)@\($0.2.offset)" }
-            && a.executionUpserts.map { "\($0.0.executionId)@\($0.2.offset)" } == b.executionUpserts.map { "\($0.0.executionId)@\($0.2.offset)" }
-    }
 
     public var rowCount: Int { orderHistory.count + executionHistory.count + orderUpserts.count + orderDeletes.count
         + executionUpserts.count + executionDeletes.count + rejects.count }
@@ -138,46 +137,13 @@ public struct SinkPlan: Sendable, Equatable {
         }
         for id in orderOrder {
             let (e, p) = lastOrder[id]!
-            if e.op == .delete { orderDeletes.append(id) } else { orderUpserts.append((e.after!, e.source.tsMs, p)) }
+            if e.op == .delete { orderDeletes.append(id) } else { orderUpserts.append(Upsert(row: e.after!, sourceTsMs: e.source.tsMs, position: p)) }
         }
         for id in executionOrder {
             let (e, p) = lastExecution[id]!
-            if e.op == .delete { executionDeletes.append(id) } else { executionUpserts.append((e.after!, e.source.tsMs, p)) }
+            if e.op == .delete { executionDeletes.append(id) } else { executionUpserts.append(Upsert(row: e.after!, sourceTsMs: e.source.tsMs, position: p)) }
         }
         affectedUsers = users.sorted()
         nextOffsets = next.values.sorted()
-    }
-}
-
-/// PostgreSQL's text form of a one-dimensional array (`{"a","b",NULL}`), so a whole batch goes
-/// as one parameter per column of an `unnest(...)`: a constant number of parameters whatever
-/// the batch size.
-public enum PostgresArray {
-    public static func literal(_ values: [String?]) -> String {
-        var out = "{"
-        for (i, v) in values.enumerated() {
-            if i > 0 { out += "," }
-            guard let v else { out += "NULL"; continue }
-            out += "\""
-            for ch in v.unicodeScalars {
-                if ch == "\"" || ch == "\\" { out += "\\" }
-                out.unicodeScalars.append(ch)
-            }
-            out += "\""
-        }
-        return out + "}"
-    }
-
-    public static func literal(_ values: [Int64]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
-    public static func literal(_ values: [Int32]) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
-
-    /// bytea's hex input form (`\x0a1b`), for record keys and values that may not be UTF-8.
-    public static func hex(_ bytes: [UInt8]?) -> String? {
-        guard let bytes else { return nil }
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
-        out.reserveCapacity(2 + bytes.count * 2)
-        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
-        return String(decoding: out, as: UTF8.self)
     }
 }

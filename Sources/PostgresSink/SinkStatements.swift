@@ -25,14 +25,14 @@ enum SinkStatements {
                     updated_at = EXCLUDED.updated_at, source_ts = EXCLUDED.source_ts, kafka_topic = EXCLUDED.kafka_topic,
                     kafka_partition = EXCLUDED.kafka_partition, kafka_offset = EXCLUDED.kafka_offset
                 """, [
-                    PostgresArray.literal(rows.map { $0.0.orderId }), PostgresArray.literal(rows.map { $0.0.customerId }),
-                    PostgresArray.literal(rows.map { Optional($0.0.symbol) }), PostgresArray.literal(rows.map { Optional($0.0.side) }),
-                    PostgresArray.literal(rows.map { Optional($0.0.orderType) }),
-                    PostgresArray.literal(rows.map { Optional($0.0.quantity.description) }),
-                    PostgresArray.literal(rows.map { Optional($0.0.price.description) }), PostgresArray.literal(rows.map { Optional($0.0.status) }),
-                    PostgresArray.literal(rows.map { $0.0.createdAtMs }), PostgresArray.literal(rows.map { $0.0.updatedAtMs }),
-                    PostgresArray.literal(rows.map { $0.1 }), PostgresArray.literal(rows.map { Optional($0.2.topic) }),
-                    PostgresArray.literal(rows.map { $0.2.partition }), PostgresArray.literal(rows.map { $0.2.offset }),
+                    PostgresArray.literal(rows.map { $0.row.orderId }), PostgresArray.literal(rows.map { $0.row.customerId }),
+                    PostgresArray.literal(rows.map { Optional($0.row.symbol) }), PostgresArray.literal(rows.map { Optional($0.row.side) }),
+                    PostgresArray.literal(rows.map { Optional($0.row.orderType) }),
+                    PostgresArray.literal(rows.map { Optional($0.row.quantity.description) }),
+                    PostgresArray.literal(rows.map { Optional($0.row.price.description) }), PostgresArray.literal(rows.map { Optional($0.row.status) }),
+                    PostgresArray.literal(rows.map { $0.row.createdAtMs }), PostgresArray.literal(rows.map { $0.row.updatedAtMs }),
+                    PostgresArray.literal(rows.map { $0.sourceTsMs }), PostgresArray.literal(rows.map { Optional($0.position.topic) }),
+                    PostgresArray.literal(rows.map { $0.position.partition }), PostgresArray.literal(rows.map { $0.position.offset }),
                 ])
         }
         if !plan.orderDeletes.isEmpty {
@@ -52,13 +52,13 @@ enum SinkStatements {
                     executed_at = EXCLUDED.executed_at, source_ts = EXCLUDED.source_ts, kafka_topic = EXCLUDED.kafka_topic,
                     kafka_partition = EXCLUDED.kafka_partition, kafka_offset = EXCLUDED.kafka_offset
                 """, [
-                    PostgresArray.literal(rows.map { $0.0.executionId }), PostgresArray.literal(rows.map { $0.0.orderId }),
-                    PostgresArray.literal(rows.map { Optional($0.0.symbol) }),
-                    PostgresArray.literal(rows.map { Optional($0.0.quantity.description) }),
-                    PostgresArray.literal(rows.map { Optional($0.0.price.description) }),
-                    PostgresArray.literal(rows.map { $0.0.executedAtMs }), PostgresArray.literal(rows.map { $0.1 }),
-                    PostgresArray.literal(rows.map { Optional($0.2.topic) }), PostgresArray.literal(rows.map { $0.2.partition }),
-                    PostgresArray.literal(rows.map { $0.2.offset }),
+                    PostgresArray.literal(rows.map { $0.row.executionId }), PostgresArray.literal(rows.map { $0.row.orderId }),
+                    PostgresArray.literal(rows.map { Optional($0.row.symbol) }),
+                    PostgresArray.literal(rows.map { Optional($0.row.quantity.description) }),
+                    PostgresArray.literal(rows.map { Optional($0.row.price.description) }),
+                    PostgresArray.literal(rows.map { $0.row.executedAtMs }), PostgresArray.literal(rows.map { $0.sourceTsMs }),
+                    PostgresArray.literal(rows.map { Optional($0.position.topic) }), PostgresArray.literal(rows.map { $0.position.partition }),
+                    PostgresArray.literal(rows.map { $0.position.offset }),
                 ])
         }
         if !plan.executionDeletes.isEmpty {

@@ -33,9 +33,9 @@ final class SinkPlanTests: XCTestCase {
         XCTAssertEqual(plan.orderHistory.map(\.position.offset), [0, 1, 2, 3, 9])
         XCTAssertNil(plan.orderHistory[3].after)
         XCTAssertNotNil(plan.orderHistory[3].before)
-        XCTAssertEqual(plan.orderUpserts.map { $0.0.orderId }, [1, 3])
-        XCTAssertEqual(plan.orderUpserts.first?.0.status, "FILLED", "the last change of a key wins")
-        XCTAssertEqual(plan.orderUpserts.first?.2.offset, 2)
+        XCTAssertEqual(plan.orderUpserts.map { $0.row.orderId }, [1, 3])
+        XCTAssertEqual(plan.orderUpserts.first?.row.status, "FILLED", "the last change of a key wins")
+        XCTAssertEqual(plan.orderUpserts.first?.position.offset, 2)
         XCTAssertEqual(plan.orderDeletes, [2])
         XCTAssertEqual(plan.affectedUsers, [7, 8, 9])
         XCTAssertEqual(plan.tombstones, 1)
@@ -54,13 +54,5 @@ final class SinkPlanTests: XCTestCase {
         XCTAssertEqual(plan.rejects.count, 3)
         XCTAssertTrue(plan.orderHistory.isEmpty && plan.orderUpserts.isEmpty)
         XCTAssertEqual(plan.nextOffsets.first?.offset, 3, "rejected records still move the offsets (quarantined, not retried)")
-    }
-
-    func testArrayLiteralsEscapeQuotesBackslashesAndNulls() {
-        XCTAssertEqual(PostgresArray.literal([#"a"b"#, #"c\d"#, nil, "{x,y}"]), #"{"a\"b","c\\d",NULL,"{x,y}"}"#)
-        XCTAssertEqual(PostgresArray.literal([Int64(1), -2]), "{1,-2}")
-        XCTAssertEqual(PostgresArray.literal([String?]()), "{}")
-        XCTAssertEqual(PostgresArray.hex([0x00, 0xff, 0x1a]), #"\x00ff1a"#)
-        XCTAssertNil(PostgresArray.hex(nil))
     }
 }

@@ -38,6 +38,26 @@ final class PostgresTests: XCTestCase {
         XCTAssertEqual(try c.exec("SELECT count(*) FROM t").scalar, "2")
     }
 
+    func testArrayLiteralsEscapeQuotesBackslashesAndNulls() {
+        XCTAssertEqual(PostgresArray.literal([#"a"b"#, #"c\d"#, nil, "{x,y}"]), #"{"a\"b","c\\d",NULL,"{x,y}"}"#)
+        XCTAssertEqual(PostgresArray.literal([Int64(1), -2]), "{1,-2}")
+        XCTAssertEqual(PostgresArray.literal([String?]()), "{}")
+        XCTAssertEqual(PostgresArray.hex([0x00, 0xff, 0x1a]), #"\x00ff1a"#)
+        XCTAssertNil(PostgresArray.hex(nil))
+    }
+
+    /// The server's own array and bytea parsers read back exactly what was encoded.
+    func testArrayAndByteaLiteralsRoundTripThroughTheServer() throws {
+        let c = try PostgresConnection(endpoint)
+        let values: [String?] = [#"a"b"#, #"c\d"#, nil, "{x,y}", "NULL", "", " spaced ", "한글", "tab\tline"]
+        let back = try c.exec("SELECT v FROM unnest($1::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n", [PostgresArray.literal(values)]).rows.map { $0[0] }
+        XCTAssertEqual(back, values)
+        XCTAssertEqual(try c.exec("SELECT string_agg(v::text, ',') FROM unnest($1::bigint[]) AS u(v)", [PostgresArray.literal([Int64.min, 0, Int64.max])]).scalar,
+                       "\(Int64.min),0,\(Int64.max)")
+        let bytes: [UInt8] = [0, 1, 0x7f, 0x80, 0xff, 0x5c, 0x22]
+        XCTAssertEqual(try c.exec("SELECT encode($1::bytea, 'hex')", [PostgresArray.hex(bytes)]).scalar, "00017f80ff5c22")
+    }
+
     func testTransactionCommitsOrRollsBackAsAWhole() throws {
         let c = try PostgresConnection(endpoint)
         try c.exec("CREATE TABLE t (id bigint PRIMARY KEY)")
