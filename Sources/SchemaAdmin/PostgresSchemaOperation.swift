@@ -31,10 +31,9 @@ public struct PostgresSchemaOperation {
         self.manifest = manifest
         workspace = ws
         self.progress = progress
-        let secrets = try ws.resolveSecrets(manifest, persist: !readOnly)
+        let (secrets, migrations) = try renderedMigrations(ws, manifest, folder: Self.folder, templatesDir: templatesDir, readOnly: readOnly)
         endpoint = ws.postgres(manifest, secrets: secrets, connectTimeoutSeconds: 10)
-        let files = try Renderer(templates: try ws.templates(override: templatesDir)).render(manifest, secrets: secrets, under: Self.folder)
-        migrations = try SchemaPlanner.migrations(files.map { (path: $0.path, text: $0.contents) })
+        self.migrations = migrations
     }
 
     func connect() throws -> PostgresConnection {

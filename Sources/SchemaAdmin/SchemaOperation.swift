@@ -70,11 +70,9 @@ public struct SchemaOperation {
         workspace = ws
         database = manifest.clickhouse.database
         self.progress = progress
-        let secrets = try ws.resolveSecrets(manifest, persist: !readOnly)
+        let (secrets, migrations) = try renderedMigrations(ws, manifest, folder: SchemaPlanner.folder, templatesDir: templatesDir, readOnly: readOnly)
         self.secrets = secrets
-        let files = try Renderer(templates: try ws.templates(override: templatesDir))
-            .render(manifest, secrets: secrets, under: SchemaPlanner.folder)
-        migrations = try SchemaPlanner.migrations(files.map { (path: $0.path, text: $0.contents) })
+        self.migrations = migrations
         client = ClickHouseClient(ws.clickhouse(manifest, secrets: secrets, timeoutSeconds: 60))
     }
 
@@ -300,4 +298,14 @@ public struct SchemaOperation {
         SETTINGS non_replicated_deduplication_window = 1000
         """
     }
+}
+
+/// A target's migrations as the manifest renders them now (`folder` of the templates, a
+/// `--templates` override first), and the secrets they were rendered with. Shared by the
+/// ClickHouse, PostgreSQL and StarRocks schema operations.
+func renderedMigrations(_ ws: Workspace, _ manifest: Manifest, folder: String, templatesDir: String?,
+                        readOnly: Bool) throws -> (secrets: ResolvedSecrets, migrations: [Migration]) {
+    let secrets = try ws.resolveSecrets(manifest, persist: !readOnly)
+    let files = try Renderer(templates: try ws.templates(override: templatesDir)).render(manifest, secrets: secrets, under: folder)
+    return (secrets, try SchemaPlanner.migrations(files.map { (path: $0.path, text: $0.contents) }))
 }

@@ -30,9 +30,7 @@ public struct StarRocksSchemaOperation {
         self.manifest = manifest
         workspace = ws
         self.progress = progress
-        let secrets = try ws.resolveSecrets(manifest, persist: !readOnly)
-        let files = try Renderer(templates: try ws.templates(override: templatesDir)).render(manifest, secrets: secrets, under: StarRocksSQL.folder)
-        migrations = try SchemaPlanner.migrations(files.map { (path: $0.path, text: $0.contents) })
+        migrations = try renderedMigrations(ws, manifest, folder: StarRocksSQL.folder, templatesDir: templatesDir, readOnly: readOnly).migrations
     }
 
     /// Problems `StarRocksSQLCheck` finds in the rendered statements (empty: fine).

@@ -184,7 +184,7 @@ final class OrdersIntegrationTests: XCTestCase {
     /// Nothing listens on the port (a real refused connection): the run retries with backoff,
     /// says so on stderr, and exits 1 having reported nothing written.
     func testUnreachableMySQLIsRetriedSaidAndNothingIsReported() throws {
-        let socket = try XCTUnwrap(Self.unusedPort())
+        let socket = try TestSupport.freePort()
         let yaml = """
             apiVersion: cdcctl/v1
             cluster: {name: po-down}
@@ -205,21 +205,5 @@ final class OrdersIntegrationTests: XCTestCase {
         XCTAssertTrue(run.stderr.contains("MySQL unavailable at 127.0.0.1:\(socket)"), run.stderr)
         XCTAssertTrue(run.stderr.contains("attempt 2"), "retried with backoff: \(run.stderr)")
         XCTAssertFalse(run.stdout.contains("committed"), run.stdout)
-    }
-
-    /// A loopback port nothing listens on: bound to port 0 for the kernel's choice, then closed.
-    static func unusedPort() -> Int? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        return bound ? Int(UInt16(bigEndian: addr.sin_port)) : nil
     }
 }
