@@ -140,7 +140,7 @@ public enum TraceOperation {
             """, as: RawRow.self, parameters: ["id": String(id), "topic": topic])) ?? []
         let probe = try KafkaConsumer(settings, group: m.processor.consumerGroup)
         let committed = (try? probe.committed([(topic, partition)]))?.first.map(\.offset) ?? -1
-        let reader = try KafkaConsumer(settings, group: "cdcctl-trace-\(UUID().uuidString.prefix(8).lowercased())")
+        let reader = try KafkaConsumer(settings, group: "cdcctl-trace-\(UUID().uuidString.prefix(8).lowercased())", partitionEnds: true)
         var events: [(offset: Int64, timestamp: Int64, value: [String: Any])] = []
         func keep(_ msg: ConsumedMessage) {
             guard msg.key == key, let v = msg.value,
@@ -155,7 +155,7 @@ public enum TraceOperation {
         let from = max(committed, (raw.last?.offset ?? -1) + 1)
         try reader.assign([(topic, partition, from >= 0 ? from : -2)])
         progress("scanning \(topic)[\(partition)] from \(from >= 0 ? "offset \(from)" : "the beginning") for key {\"order_id\":\(id)} (up to \(Int(scanSeconds)) s)")
-        try Self.scan(reader, topic: topic, partition: partition, from: from, seconds: scanSeconds) { keep($0); return false }
+        try Self.scan(reader, seconds: scanSeconds) { keep($0); return false }
         events.sort { $0.offset < $1.offset }
         // The change MySQL holds now is the event whose after image has its updated_at; for a
         // deleted row, the last event.
@@ -246,7 +246,7 @@ public enum TraceOperation {
         // 1. Kafka: the record at the row's offset, or found by scanning the unprocessed part.
         let probe = try KafkaConsumer(settings, group: m.processor.consumerGroup)
         let committed = (try? probe.committed([(topic, partition)]))?.first.map(\.offset) ?? -1
-        let reader = try KafkaConsumer(settings, group: "cdcctl-trace-\(UUID().uuidString.prefix(8).lowercased())")
+        let reader = try KafkaConsumer(settings, group: "cdcctl-trace-\(UUID().uuidString.prefix(8).lowercased())", partitionEnds: true)
         func matches(_ msg: ConsumedMessage) -> Bool {
             guard msg.key == key, let v = msg.value, let text = msg.valueString, text.contains(needle) else { return false }
             return ((try? JSONSerialization.jsonObject(with: Data(v))) as? [String: Any])?["trade_id"] as? String == tradeId
@@ -259,7 +259,7 @@ public enum TraceOperation {
         } else {
             try reader.assign([(topic, partition, committed >= 0 ? committed : -2)])
             progress("scanning \(topic)[\(partition)] from \(committed >= 0 ? "offset \(committed)" : "the beginning") for \(symbol) \(tradeId) (up to \(Int(scanSeconds)) s)")
-            try Self.scan(reader, topic: topic, partition: partition, from: committed, seconds: scanSeconds) { msg in
+            try Self.scan(reader, seconds: scanSeconds) { msg in
                 if matches(msg) { record = msg }
                 return record != nil
             }
@@ -327,21 +327,18 @@ public enum TraceOperation {
                            offset: position?.1, hops: hops, missingAt: missing)
     }
 
-    /// Reads an assigned consumer until `take` says it has what it wants, `seconds` pass, or
-    /// 2 s go by without a record (taken as the partition's end).
-    /// Reads an assigned partition from `from` (-2: its beginning) until `take` says stop, the
-    /// partition's end as it was when the scan began is read, or `seconds` pass. The end comes from
-    /// the high watermark, so a slow first fetch (Tansu's can take seconds after an assign) is
-    /// waited for instead of being taken for an empty partition.
-    static func scan(_ reader: KafkaConsumer, topic: String, partition: Int32, from: Int64, seconds: Double,
-                     _ take: (ConsumedMessage) -> Bool) throws {
-        let marks = try? reader.watermarks(topic: topic, partition: partition)
-        var end = PartitionScanEnd(from: from, low: marks?.low, high: marks?.high)
+    /// Reads an assigned partition until `take` says stop, the broker answers that nothing is
+    /// left (librdkafka's partition end: it comes after a fetch answered, however long Tansu's
+    /// first fetch after an assign takes, and needs no watermark, which Tansu misreports), or
+    /// `seconds` pass. The reader must be made with `partitionEnds: true`.
+    static func scan(_ reader: KafkaConsumer, seconds: Double, _ take: (ConsumedMessage) -> Bool) throws {
         let deadline = Date().addingTimeInterval(seconds)
-        while !end.done && Date() < deadline {
-            let msg = try reader.poll(timeoutMs: 250)
-            if let msg, take(msg) { return }
-            end.observe(offset: msg?.offset)
+        while Date() < deadline {
+            switch try reader.next(timeoutMs: 250) {
+            case .message(let m)?: if take(m) { return }
+            case .partitionEnd?: return
+            case nil: continue
+            }
         }
     }
 
@@ -350,31 +347,3 @@ public enum TraceOperation {
     }
 }
 
-/// When a scan of one partition has read everything there was at its start: the record before
-/// the high watermark has been seen, or there was nothing past the start offset. Without a
-/// watermark (the query failed), or when records stop short of it (the last offset is a
-/// transaction marker, which is never delivered), two seconds of quiet after records flowed end it.
-struct PartitionScanEnd: Equatable {
-    let high: Int64?
-    private(set) var done: Bool
-    private var flowed = false
-    private var quietPolls = 0
-    static let quietPollsToEnd = 8  // polls of 250 ms
-
-    init(from: Int64, low: Int64?, high: Int64?) {
-        self.high = high
-        let start = from >= 0 ? from : low
-        done = high.map { h in start.map { $0 >= h } ?? false } ?? false
-    }
-
-    mutating func observe(offset: Int64?) {
-        guard let offset else {
-            quietPolls += 1
-            if (high == nil || flowed) && quietPolls >= Self.quietPollsToEnd { done = true }
-            return
-        }
-        flowed = true
-        quietPolls = 0
-        if let high, offset >= high - 1 { done = true }
-    }
-}

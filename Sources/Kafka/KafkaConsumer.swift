@@ -19,15 +19,17 @@ public final class KafkaConsumer: @unchecked Sendable {
     let handle: KafkaHandle
     public let group: String
 
-    /// `fromBeginning`: where a group with no committed offset starts.
+    /// `fromBeginning`: where a group with no committed offset starts. `partitionEnds`: `next`
+    /// also reports reaching a partition's end (librdkafka's `enable.partition.eof`).
     public init(_ settings: KafkaSettings, group: String, fromBeginning: Bool = true, readCommitted: Bool = true,
-                prefetchKilobytes: Int = 65_536) throws {
+                prefetchKilobytes: Int = 65_536, partitionEnds: Bool = false) throws {
         handle = try KafkaHandle(RD_KAFKA_CONSUMER, settings: settings, extra: [
             // Bounds what librdkafka buffers ahead of the application (backpressure).
             "queued.max.messages.kbytes": String(prefetchKilobytes),
             "group.id": group, "enable.auto.commit": "false", "enable.auto.offset.store": "false",
             "auto.offset.reset": fromBeginning ? "earliest" : "latest",
             "isolation.level": readCommitted ? "read_committed" : "read_uncommitted",
+            "enable.partition.eof": partitionEnds ? "true" : "false",
         ])
         self.group = group
         rd_kafka_poll_set_consumer(handle.rk)
@@ -54,20 +56,35 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// One message, or nil when none arrived in time. Partition EOF is not an error.
     public func poll(timeoutMs: Int32) throws -> ConsumedMessage? {
+        guard case let .message(m)? = try next(timeoutMs: timeoutMs) else { return nil }
+        return m
+    }
+
+    public enum Event: Sendable, Equatable {
+        case message(ConsumedMessage)
+        /// A fetch answered with nothing past `offset`: the partition's end when it answered
+        /// (only with `partitionEnds`). Comes after the broker answered, however slowly.
+        case partitionEnd(topic: String, partition: Int32, offset: Int64)
+    }
+
+    /// The next message or partition end, or nil when nothing arrived in time.
+    public func next(timeoutMs: Int32) throws -> Event? {
         guard let m = rd_kafka_consumer_poll(handle.rk, timeoutMs) else { return nil }
         defer { rd_kafka_message_destroy(m) }
         let msg = m.pointee
-        if msg.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return nil }
+        if msg.err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
+            return .partitionEnd(topic: msg.rkt.map { cString(rd_kafka_topic_name($0)) } ?? "", partition: msg.partition, offset: msg.offset)
+        }
         if msg.err != RD_KAFKA_RESP_ERR_NO_ERROR {
             throw handle.error("consume failed", msg.err, cString(rd_kafka_err2str(msg.err)))
         }
         var tsType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         let ts = rd_kafka_message_timestamp(m, &tsType)
-        return ConsumedMessage(
+        return .message(ConsumedMessage(
             topic: cString(rd_kafka_topic_name(msg.rkt)), partition: msg.partition, offset: msg.offset,
             key: msg.key.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.key_len)) },
             value: msg.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.len)) },
-            timestampMs: ts)
+            timestampMs: ts))
     }
 
     /// Commits "next offset to read" per partition, synchronously.
