@@ -1,15 +1,16 @@
 import Foundation
 
-/// One order change as the generator wrote it: which order, and when COMMIT returned (host clock).
+/// One order change as the generator wrote it: which order, and when its step began (host clock,
+/// before the statement was sent: a lower bound of its commit, as `updated_at` is).
 public struct WrittenChange: Sendable, Codable, Equatable {
     public var orderId: UInt64
     /// `place`, `partial`, `fill`, `cancel`, `delete`.
     public var kind: String
-    public var committedAtMs: Int64
-    public init(orderId: UInt64, kind: String, committedAtMs: Int64) {
+    public var startedAtMs: Int64
+    public init(orderId: UInt64, kind: String, startedAtMs: Int64) {
         self.orderId = orderId
         self.kind = kind
-        self.committedAtMs = committedAtMs
+        self.startedAtMs = startedAtMs
     }
 }
 
@@ -79,7 +80,7 @@ public struct ChangeTimeline: Sendable, Codable, Equatable {
     public var kind: String
     public var measured: Bool
     public var commitMs: Int64
-    /// Where the commit time came from: `updated_at` (MySQL's clock) or `host` (COMMIT returned, for deletes).
+    /// Where the commit time came from: `updated_at` (MySQL's clock) or `host` (the step began, for deletes).
     public var commitClock: String
     public var debeziumMs: Int64?
     public var kafkaMs: Int64?
@@ -169,8 +170,8 @@ public enum E2EAnalyzer {
             for (k, w) in ws.enumerated() {
                 let e = k < es.count ? es[k] : nil
                 let fromMySQL = e?.updatedAtMs.map { $0 - tzOffsetMs }
-                var t = ChangeTimeline(orderId: order, kind: w.kind, measured: w.committedAtMs >= measureFromMs && w.committedAtMs <= measureToMs,
-                                       commitMs: fromMySQL ?? w.committedAtMs, commitClock: fromMySQL == nil ? "host" : "updated_at")
+                var t = ChangeTimeline(orderId: order, kind: w.kind, measured: w.startedAtMs >= measureFromMs && w.startedAtMs <= measureToMs,
+                                       commitMs: fromMySQL ?? w.startedAtMs, commitClock: fromMySQL == nil ? "host" : "updated_at")
                 if let e {
                     t.debeziumMs = e.debeziumMs
                     t.kafkaMs = e.kafkaMs

@@ -20,7 +20,9 @@ import Telemetry
 /// which share the host's kernel clock; on separate machines their NTP offsets add in):
 /// - commit: the row's `updated_at` (DATETIME(3), MySQL's clock at the statement, just before
 ///   COMMIT), corrected for MySQL's session time zone; deletes carry no new `updated_at`, so
-///   theirs is the generator's host clock when COMMIT returned.
+///   theirs is the generator's host clock when the step began. Both are read before COMMIT, so
+///   no hop from them can be negative (COMMIT returning is later than Debezium may see the
+///   change: taking it made a delete look 1–11 ms "before" its commit).
 /// - Debezium: the envelope's `ts_ms` (the Connect worker's JVM clock when the task read it).
 /// - Kafka: the record's timestamp (CreateTime: the Connect producer's clock when it sent it;
 ///   LogAppendTime would make it the broker's).
@@ -103,9 +105,9 @@ public enum E2EBench {
         var writes: [WrittenChange] = []
         mutating func write(_ step: OrderStep) throws {
             let before = inner.orderIds[step.order]
+            let started = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
             try inner.write(step)
-            let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
-            if let id = before ?? inner.orderIds[step.order] { writes.append(WrittenChange(orderId: id, kind: step.kind, committedAtMs: now)) }
+            if let id = before ?? inner.orderIds[step.order] { writes.append(WrittenChange(orderId: id, kind: step.kind, startedAtMs: started)) }
         }
     }
 

@@ -135,15 +135,9 @@ final class E2ETestbedTests: XCTestCase {
         for hop in ["commit→debezium", "debezium→kafka", "kafka→processor", "processor→clickhouse", "end-to-end"] {
             let s = try XCTUnwrap(hops[hop], "\(hop) measured: \(hops.keys)")
             XCTAssertGreaterThan(s["count"] as? Int ?? 0, 800, hop)
-            if hop == "commit→debezium" {
-                // MySQL's NOW(3) (updated_at) and the Connect JVM's clock are two processes reading
-                // the host's clock: a few changes show Debezium a millisecond or three "before" the
-                // statement (measured: 5–10 of 2,500). Bounded, counted, never hidden.
-                XCTAssertGreaterThanOrEqual(s["min"] as? Double ?? -100, -10, hop)
-                XCTAssertLessThan((analysis["negative"] as? [String: Int])?[hop] ?? 0, committed / 100, "\(hop): under 1 % below zero")
-            } else {
-                XCTAssertGreaterThanOrEqual(s["min"] as? Double ?? -1, 0, "\(hop): no negative latency: \(analysis["negative"] ?? [:])")
-            }
+            // Every commit time is read before COMMIT (updated_at at the statement; a delete's
+            // host clock when its step began), so no hop can start late: none is negative.
+            XCTAssertGreaterThanOrEqual(s["min"] as? Double ?? -1, 0, "\(hop): no negative latency: \(analysis["negative"] ?? [:])")
             XCTAssertLessThan(s["p99"] as? Double ?? .infinity, 60_000, "\(hop): plausible")
         }
         XCTAssertEqual(result["verdict"] as? String, "met")
@@ -219,9 +213,17 @@ final class E2ETestbedTests: XCTestCase {
         let more = try cdcctl.separately(["produce", "trades", "-m", manifest, "--source", "synthetic", "--count", "3", "--seed", "8",
                                           "--as-fast-as-possible"])
         XCTAssertEqual(more.status, 0, more.stderr)
-        // Asked once: the scan reads to the partition's high watermark, however long Tansu's first
-        // fetch after an assign takes.
-        let pending = try trace("syn-8-0", ["--scan-seconds", "20"])
+        // The scan ends at the broker's partition-end answer (PartitionEndTests). Through the
+        // three-address bootstrap a Tansu process sees another's new record only after ~5 s
+        // (docs/testbed.md), so until then the trade is rightly not in Kafka: asked again.
+        var pending = try trace("syn-8-0")
+        var asked = 1
+        while asked < 10, pending.json["missingAt"] as? String == "kafka" {
+            Thread.sleep(forTimeInterval: 1)
+            pending = try trace("syn-8-0")
+            asked += 1
+        }
+        print("trace trade syn-8-0: asked \(asked) time(s) until Tansu showed the record")
         XCTAssertEqual(pending.status, 3, pending.text)
         XCTAssertEqual(pending.json["missingAt"] as? String, "processor", pending.text)
         XCTAssertEqual(hop(pending.json, "kafka")?["found"] as? Bool, true, "found by scanning past the committed offset: \(pending.text)")

@@ -33,9 +33,9 @@ final class LedgerAndAnalysisTests: XCTestCase {
     }
 
     func testEachChangeIsTimedAtEveryHopFromItsOwnEventAndTheFlushThatCoveredIt() throws {
-        let writes = [WrittenChange(orderId: 7, kind: "place", committedAtMs: 1_005),
-                      WrittenChange(orderId: 7, kind: "fill", committedAtMs: 2_005),
-                      WrittenChange(orderId: 7, kind: "delete", committedAtMs: 3_005)]
+        let writes = [WrittenChange(orderId: 7, kind: "place", startedAtMs: 1_005),
+                      WrittenChange(orderId: 7, kind: "fill", startedAtMs: 2_005),
+                      WrittenChange(orderId: 7, kind: "delete", startedAtMs: 3_005)]
         // Delivered out of order by the consumer: pairing is by offset within the order's partition.
         let events = [event(7, 11, updated: 2_000, dbz: 2_100, kafka: 2_110, consumed: 2_150),
                       event(7, 10, op: "c", updated: 1_000, dbz: 1_100, kafka: 1_120, consumed: 1_130),
@@ -69,7 +69,7 @@ final class LedgerAndAnalysisTests: XCTestCase {
     func testTheTimeZoneOfMySQLIsTakenOutOfUpdatedAt() {
         // Debezium reads DATETIME digits as UTC: in KST (+9 h) they are 9 h ahead of the instant.
         let nine: Int64 = 9 * 3_600_000
-        let a = E2EAnalyzer.analyze(writes: [WrittenChange(orderId: 1, kind: "place", committedAtMs: 1_010)],
+        let a = E2EAnalyzer.analyze(writes: [WrittenChange(orderId: 1, kind: "place", startedAtMs: 1_010)],
                                     events: [event(1, 0, op: "c", updated: 1_000 + nine, dbz: 1_050, kafka: 1_060, consumed: 1_070)],
                                     acknowledged: [AcknowledgedRange(partition: 0, start: 0, end: 1, atMs: 1_100)],
                                     confirmed: [PartitionOffset(partition: 0, offset: 0): 1], measureFromMs: 0, measureToMs: 2_000,
@@ -80,7 +80,7 @@ final class LedgerAndAnalysisTests: XCTestCase {
     }
 
     func testMissingChangesAreNamedAtTheFirstHopTheyLackAndDuplicatesAreCounted() {
-        let writes = (1...4).map { WrittenChange(orderId: UInt64($0), kind: "place", committedAtMs: 1_000) }
+        let writes = (1...4).map { WrittenChange(orderId: UInt64($0), kind: "place", startedAtMs: 1_000) }
         var events = [event(1, 0, op: "c", updated: 1_000, dbz: 1_010, kafka: 1_020, consumed: 1_030),
                       event(2, 1, op: "c", updated: 1_000, dbz: 1_010, kafka: 1_020, consumed: 1_030),
                       event(3, 2, op: "c", updated: 1_000, dbz: 1_010, kafka: 1_020, consumed: 1_030)]
@@ -106,7 +106,7 @@ final class LedgerAndAnalysisTests: XCTestCase {
     }
 
     func testTheVerdictNamesEachMissedTarget() {
-        let writes = (0..<10).map { WrittenChange(orderId: UInt64($0), kind: "place", committedAtMs: 1_000) }
+        let writes = (0..<10).map { WrittenChange(orderId: UInt64($0), kind: "place", startedAtMs: 1_000) }
         let events = (0..<10).map { event(UInt64($0), Int64($0), op: "c", updated: 1_000, dbz: 1_010, kafka: 1_020, consumed: 1_030) }
         let acks = [AcknowledgedRange(partition: 0, start: 0, end: 10, atMs: 1_800)]
         let confirmed = Dictionary(uniqueKeysWithValues: (0..<10).map { (PartitionOffset(partition: 0, offset: Int64($0)), 1) })
@@ -121,7 +121,7 @@ final class LedgerAndAnalysisTests: XCTestCase {
     }
 
     func testWarmUpChangesCountForConsistencyButNotForTheFigures() {
-        let writes = [WrittenChange(orderId: 1, kind: "place", committedAtMs: 500), WrittenChange(orderId: 2, kind: "place", committedAtMs: 1_500)]
+        let writes = [WrittenChange(orderId: 1, kind: "place", startedAtMs: 500), WrittenChange(orderId: 2, kind: "place", startedAtMs: 1_500)]
         let events = [event(1, 0, op: "c", updated: 500, dbz: 510, kafka: 520, consumed: 530),
                       event(2, 1, op: "c", updated: 1_500, dbz: 1_510, kafka: 1_520, consumed: 1_530)]
         let a = E2EAnalyzer.analyze(writes: writes, events: events, acknowledged: [AcknowledgedRange(partition: 0, start: 0, end: 2, atMs: 5_000)],
