@@ -27,7 +27,7 @@ final class TelemetryTests: XCTestCase {
         guard let bridge = HostGateway.dockerBridgeIPv4() else {
             try TestSupport.missing("a docker0 bridge", fix: "scripts/docker-testbed up (its dockerd makes one)")
         }
-        let port = Int.random(in: 40_000...49_000)
+        let port = try TestSupport.freePort()  // a random pick in the ephemeral range once met a client's port
         let server = try MetricsServer.scrapedByTheStack(port: port, source: "test") { "up 1\n" }
         XCTAssertEqual(server.addresses, ["127.0.0.1", bridge])
         for host in server.addresses {
@@ -42,7 +42,7 @@ final class TelemetryTests: XCTestCase {
             XCTAssertNotEqual(r.status, 0, "answered on \(host)")
         }
         // No bridge: loopback only, and a bridge address it cannot bind is skipped, not fatal.
-        let bare = try MetricsServer.scrapedByTheStack(port: port + 1, source: "test", bridge: "192.0.2.254") { "" }
+        let bare = try MetricsServer.scrapedByTheStack(port: try TestSupport.freePort(), source: "test", bridge: "192.0.2.254") { "" }
         XCTAssertEqual(bare.addresses, ["127.0.0.1"])
     }
 
