@@ -92,14 +92,19 @@ public struct PostgresSchemaOperation {
             let drift = SchemaPlanner.drift(expected: expected, actual: actual, database: database)
             return SchemaStatusReport(database: database, databaseExists: true, steps: steps, drift: drift,
                                       notes: ["columns compared with the applied migrations run in a scratch schema (rolled back)"], users: [])
-        } catch let e as PostgresError where e.sqlState == "42501" {  // insufficient_privilege (the transaction is rolled back)
+        } catch let e as PostgresError where !e.isTransient {
+            // The scratch schema could not be made (the transaction is rolled back): without
+            // CREATE on the database (42501), or a migration that touches more than its schema.
+            let why = e.sqlState == "42501"
+                ? "\(manifest.postgres.user) may not create the scratch schema the column check needs (\(e.message)); GRANT CREATE ON DATABASE \(database) TO \(manifest.postgres.user) enables it"
+                : "the applied migrations could not be run again in a scratch schema (\(e.description))"
             let expected = made.flatMap { Self.createdTables($0.text) }
             let actual = Set(try wrap { try pg.exec("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").rows.compactMap { $0.first ?? nil } })
             var drift = expected.filter { !actual.contains($0) }.map { DriftItem(table: $0, column: nil, kind: .missingTable, expected: "table", actual: nil) }
             let known = Set(expected + [SchemaPlanner.bookkeepingTable])
             drift += actual.subtracting(known).sorted().map { DriftItem(table: $0, column: nil, kind: .extraTable, expected: nil, actual: "table") }
             return SchemaStatusReport(database: database, databaseExists: true, steps: steps, drift: drift,
-                                      notes: ["tables checked for presence only: \(manifest.postgres.user) may not create the scratch schema the column check needs (\(e.message)); GRANT CREATE ON DATABASE \(database) TO \(manifest.postgres.user) enables it"],
+                                      notes: ["tables checked for presence only: " + why],
                                       users: [])
         } catch let e as PostgresError {
             throw e.cdcError
