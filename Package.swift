@@ -60,7 +60,7 @@ let package = Package(
         .target(name: "TopicAdmin", dependencies: ["OperationsCore", "Kafka", "Manifest", "Polling", "Diagnostics"]),
         .target(name: "SchemaAdmin", dependencies: ["OperationsCore", "ClickHouse", "Manifest", "Render", "State", "Diagnostics", "Checksum",
                                                     "StarRocks", "MySQL", "Postgres"]),
-        .target(name: "Connectors", dependencies: ["OperationsCore", "Connect", "MySQL", "HTTP", "Manifest", "Render", "Polling", "Diagnostics", "Security"]),
+        .target(name: "Connectors", dependencies: ["OperationsCore", "Connect", "MySQL", "HTTP", "Manifest", "Render", "Polling", "Diagnostics", "AccessAudit"]),
         .target(name: "Processing", dependencies: ["OperationsCore", "Processor", "ProcessorRuntime", "PostgresSink", "Postgres", "Telemetry", "Kafka", "ClickHouse", "HTTP", "Manifest", "Diagnostics"]),
         .target(name: "Stack", dependencies: ["StarRocks", "OperationsCore", "HostServices", "TopicAdmin", "SchemaAdmin", "Connectors", "Runtime", "Kafka", "Connect", "ClickHouse", "HTTP", "Manifest", "Render", "State", "Polling", "Diagnostics", "Checksum"]),
         // The one door to WebSocket servers (Upbit, KIS): the only module that imports NIO.
@@ -79,7 +79,7 @@ let package = Package(
         // Reports on the running cluster (memory) and the one SVG/HTML chart writer every picture shares.
         .target(name: "Reports", dependencies: ["OperationsCore", "Runtime", "State", "Manifest", "Render", "HTTP", "Diagnostics"]),
         // Least privilege: who can reach what (cdcctl audit) — pure rules, and each MySQL user's own grants.
-        .target(name: "Security", dependencies: ["Manifest", "MySQL", "Diagnostics"]),
+        .target(name: "AccessAudit", dependencies: ["Manifest", "MySQL", "Diagnostics"]),
         // bench e2e (every hop timed), trace, the run ledger (bench_runs, regressions).
         .target(name: "EndToEnd", dependencies: ["OperationsCore", "ProcessorRuntime", "Processor", "Producers", "Kafka", "ClickHouse", "MySQL",
                                                  "State", "Reports", "Manifest", "Polling", "Telemetry", "Diagnostics"]),
@@ -89,7 +89,7 @@ let package = Package(
         .target(name: "Monitor", dependencies: ["OperationsCore", "TopicAdmin", "Connectors", "Reports", "Telemetry", "Kafka", "Connect", "MySQL", "ClickHouse", "HTTP", "Runtime", "Manifest", "Diagnostics"]),
         .executableTarget(name: "cdcctl", dependencies: [
             "OperationsCore", "Stack", "TopicAdmin", "SchemaAdmin", "Connectors", "Processing", "Benchmarks", "Producers", "Drills",
-            "Reports", "Security", "EndToEnd", "Monitor", "HostServices", "Render", "Telemetry", "Runtime", "State", "MySQL", "Polling", "Manifest", "Diagnostics",
+            "Reports", "AccessAudit", "EndToEnd", "Monitor", "HostServices", "Render", "Telemetry", "Runtime", "State", "MySQL", "Polling", "Manifest", "Diagnostics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -123,6 +123,6 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Diagnostics", "TestSupport"]),
         .testTarget(name: "PostgresSinkTests", dependencies: ["PostgresSink", "Postgres", "Processor", "Kafka", "SchemaAdmin", "OperationsCore",
                                                            "Manifest", "Telemetry", "Polling", "ClickHouse", "Diagnostics", "TestSupport"]),
-        .testTarget(name: "SecurityTests", dependencies: ["Security", "Connectors", "SchemaAdmin", "Render", "Manifest", "ClickHouse", "HTTP", "MySQL", "Checksum", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "AccessAuditTests", dependencies: ["AccessAudit", "Connectors", "SchemaAdmin", "Render", "Manifest", "ClickHouse", "HTTP", "MySQL", "Checksum", "Diagnostics", "TestSupport"]),
     ]
 )

@@ -1,9 +1,9 @@
-import OperationsCore
+import AccessAudit
 import Diagnostics
-import Manifest
 import Foundation
+import Manifest
 import MySQL
-import Security
+import OperationsCore
 
 public struct PreflightCheck: Sendable, Codable, Equatable {
     public enum Status: String, Sendable, Codable { case ok, warn, fail }

@@ -1,9 +1,9 @@
+import AccessAudit
 import ArgumentParser
 import Diagnostics
 import Foundation
 import Manifest
 import OperationsCore
-import Security
 
 struct Audit: CdcCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,6 @@
+import AccessAudit
 import Foundation
 import Manifest
-import Security
 import TestSupport
 import XCTest
 

@@ -1,6 +1,6 @@
+import AccessAudit
 import Connectors
 import Manifest
-import Security
 import XCTest
 
 /// The grant parser over `SHOW GRANTS` lines as MariaDB 10.11 and MySQL 8 print them.

@@ -1,8 +1,8 @@
+import AccessAudit
 import Connectors
 import Foundation
 import Manifest
 import MySQL
-import Security
 import TestSupport
 import XCTest
 
