@@ -61,9 +61,8 @@ public struct PostgresSchemaOperation {
     public func plan() throws -> SchemaPlanReport {
         let pg = try connect()
         let steps = SchemaPlanner.plan(migrations, applied: try wrap { try applied(pg) })
-        let pending = Set(steps.filter { $0.state == .pending }.map(\.name))
         return SchemaPlanReport(database: database, databaseExists: true, steps: steps,
-                                pending: migrations.filter { pending.contains($0.name) }.map { PendingMigration(name: $0.name, statements: $0.statements.map(\.text)) })
+                                pending: SchemaPlanner.pending(migrations, in: steps).map { PendingMigration(name: $0.name, statements: $0.statements.map(\.text)) })
     }
 
     /// Plan, and the applied migrations' tables compared column by column with the database's
@@ -73,8 +72,7 @@ public struct PostgresSchemaOperation {
     public func status() throws -> SchemaStatusReport {
         let pg = try connect()
         let steps = SchemaPlanner.plan(migrations, applied: try wrap { try applied(pg) })
-        let appliedNames = Set(steps.filter { $0.state == .applied || $0.state == .changed }.map(\.name))
-        let made = migrations.filter { appliedNames.contains($0.name) }
+        let made = SchemaPlanner.applied(migrations, in: steps)
         let current = try wrap { try pg.exec("SELECT current_schema()").scalar } ?? "public"
         let scratch = "cdcctl_expected_" + UUID().uuidString.prefix(8).lowercased()
         do {
@@ -151,8 +149,7 @@ public struct PostgresSchemaOperation {
         let steps = SchemaPlanner.plan(migrations, applied: records)
         let refusals = SchemaPlanner.refusals(steps)
         if !refusals.isEmpty { throw CdcErrors(refusals) }
-        let pendingNames = Set(steps.filter { $0.state == .pending }.map(\.name))
-        let pending = migrations.filter { pendingNames.contains($0.name) }
+        let pending = SchemaPlanner.pending(migrations, in: steps)
         let statementCount = pending.map(\.statements.count).reduce(0, +)
         if dryRun {
             // DDL is transactional: the server checks every statement, then nothing is kept.
@@ -166,7 +163,7 @@ public struct PostgresSchemaOperation {
         let store = try workspace.openState()
         var done = records
         defer { try? store.replaceSchemaMigrations(cluster: manifest.cluster.name, database: stateKey, with: done) }
-        try wrap { try pg.exec(Self.bookkeepingDDL) }
+        _ = try wrap { try pg.exec(Self.bookkeepingDDL) }
         for m in pending {
             progress("applying \(m.name) to PostgreSQL \(database) (\(m.statements.count) statement\(m.statements.count == 1 ? "" : "s"))")
             let started = workspace.environment.nowMs()

@@ -121,7 +121,7 @@ public struct SchemaOperation {
         let observed = try serverErrorsAsCdcErrors(observe)
         let steps = SchemaPlanner.plan(migrations, applied: observed.applied)
         return SchemaPlanReport(database: database, databaseExists: observed.databaseExists, steps: steps,
-                                pending: pendingMigrations(steps).map { PendingMigration(name: $0.name, statements: $0.statements.map(\.text)) })
+                                pending: SchemaPlanner.pending(migrations, in: steps).map { PendingMigration(name: $0.name, statements: $0.statements.map(\.text)) })
     }
 
     public func status() throws -> SchemaStatusReport {
@@ -178,11 +178,6 @@ public struct SchemaOperation {
         return notes
     }
 
-    func pendingMigrations(_ steps: [MigrationStep]) -> [Migration] {
-        let pending = Set(steps.filter { $0.state == .pending }.map(\.name))
-        return migrations.filter { pending.contains($0.name) }
-    }
-
     // MARK: - Apply
 
     /// Runs the pending migrations in order and records each (server, then state store) once all
@@ -198,7 +193,7 @@ public struct SchemaOperation {
         let steps = SchemaPlanner.plan(migrations, applied: observed.applied)
         let refusals = SchemaPlanner.refusals(steps)
         if !refusals.isEmpty { throw CdcErrors(refusals) }
-        let pending = pendingMigrations(steps)
+        let pending = SchemaPlanner.pending(migrations, in: steps)
         let statementCount = pending.map(\.statements.count).reduce(0, +)
         if dryRun {
             try checkSyntax(pending)

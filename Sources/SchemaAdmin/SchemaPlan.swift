@@ -178,6 +178,18 @@ public enum SchemaPlanner {
         }
     }
 
+    /// The local migrations a plan says to run, in their order.
+    public static func pending(_ local: [Migration], in steps: [MigrationStep]) -> [Migration] {
+        let names = Set(steps.filter { $0.state == .pending }.map(\.name))
+        return local.filter { names.contains($0.name) }
+    }
+
+    /// The local migrations the server has applied, a changed one with its current text.
+    public static func applied(_ local: [Migration], in steps: [MigrationStep]) -> [Migration] {
+        let names = Set(steps.filter { $0.state == .applied || $0.state == .changed }.map(\.name))
+        return local.filter { names.contains($0.name) }
+    }
+
     /// The refusals in a plan, as errors (exit 2).
     public static func refusals(_ steps: [MigrationStep]) -> [CdcError] {
         steps.filter(\.isRefused).map {
@@ -191,8 +203,7 @@ public enum SchemaPlanner {
     /// tables show what differs instead of showing up as extra.
     public static func expectedSchema(_ local: [Migration], steps: [MigrationStep], database: String) throws -> SchemaModel {
         var model = SchemaModel()
-        let applied = Set(steps.filter { $0.state == .applied || $0.state == .changed }.map(\.name))
-        for m in local where applied.contains(m.name) {
+        for m in applied(local, in: steps) {
             for s in m.statements { try model.apply(s.text, database: database) }
         }
         return model

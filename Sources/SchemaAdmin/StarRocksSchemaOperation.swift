@@ -72,9 +72,8 @@ public struct StarRocksSchemaOperation {
         let fe = try connect()
         let observed = try wrap { try applied(fe) }
         let steps = SchemaPlanner.plan(migrations, applied: observed.records)
-        let pending = Set(steps.filter { $0.state == .pending }.map(\.name))
         return SchemaPlanReport(database: database, databaseExists: observed.databaseExists, steps: steps,
-                                pending: migrations.filter { pending.contains($0.name) }.map { PendingMigration(name: $0.name, statements: $0.statements.map(\.text)) })
+                                pending: SchemaPlanner.pending(migrations, in: steps).map { PendingMigration(name: $0.name, statements: $0.statements.map(\.text)) })
     }
 
     /// Structural check → refusals → (dry run stops here) → database, bookkeeping, each pending
@@ -90,8 +89,7 @@ public struct StarRocksSchemaOperation {
         let steps = SchemaPlanner.plan(migrations, applied: observed.records)
         let refusals = SchemaPlanner.refusals(steps)
         if !refusals.isEmpty { throw CdcErrors(refusals) }
-        let pendingNames = Set(steps.filter { $0.state == .pending }.map(\.name))
-        let pending = migrations.filter { pendingNames.contains($0.name) }
+        let pending = SchemaPlanner.pending(migrations, in: steps)
         let statementCount = pending.map(\.statements.count).reduce(0, +)
         if dryRun {
             return SchemaApplyResult(database: database, dryRun: true, steps: steps, applied: pending.map(\.name), statements: statementCount)
