@@ -120,8 +120,8 @@ public enum StatusOperation {
         let runtime = makeRuntime(ComposeProject(name: m.cluster.name, directory: dir), ws.environment.variables)
         let password = (try? ws.resolveSecrets(m, persist: false))?.clickhousePassword ?? ""
         let clickhouseServer = ws.clickhouse(m, secrets: password, timeoutSeconds: 10)
-        let c = StatusPart<ContainerObservation>(), k = StatusPart<KafkaReport>()
-        let n = StatusPart<[ConnectorReport]>(), h = StatusPart<ClickHouseReport>()
+        let c = Locked<ContainerObservation?>(nil), k = Locked<KafkaReport?>(nil)
+        let n = Locked<[ConnectorReport]?>(nil), h = Locked<ClickHouseReport?>(nil)
         DispatchQueue.concurrentPerform(iterations: 4) { part in
             switch part {
             case 0: c.set(containerReports(runtime, expected: StackLayout.services(m)))
@@ -130,7 +130,8 @@ public enum StatusOperation {
             default: h.set(clickhouseReport(clickhouseServer, database: m.clickhouse.database))
             }
         }
-        let (containers, kafka, connectors, clickhouse) = (c.value, k.value, n.value, h.value)
+        // concurrentPerform has returned: every part has set its value.
+        let (containers, kafka, connectors, clickhouse) = (c.get()!, k.get()!, n.get()!, h.get()!)
         let flag = ws.commandFlags
         let verdict = judge(cluster: m.cluster.name, containers: containers, startedByUp: record?.lastUpAtMs != nil, kafka: kafka,
                             connectors: connectors, clickhouse: clickhouse,
@@ -277,11 +278,3 @@ public enum StatusOperation {
     static func firstLine(_ error: Error) -> String { String(String(describing: error).split(separator: "\n").first ?? "") }
 }
 
-/// One value written by one of `status`'s concurrent parts and read after all have ended.
-final class StatusPart<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T?
-    func set(_ v: T) { lock.withLock { stored = v } }
-    /// After `concurrentPerform` has returned, every part has set its value.
-    var value: T { lock.withLock { stored! } }
-}
