@@ -106,7 +106,11 @@ public final class ConnectCollector: Collector {
 }
 
 /// Reads the newest record of each partition of the captured tables' topics and the heartbeat
-/// topics (assign at end − 1, read one). Thin; a topic not on the cluster is left out.
+/// topics: assign at the high watermark − 1 and read to the partition's end (librdkafka's
+/// partition-end event). On Apache Kafka that is one record. The end event, not the watermark,
+/// says when to stop, so a watermark that lags the log (Tansu's does, by records and seconds:
+/// docs/testbed.md) costs a few more records read, never an old timestamp reported as the newest.
+/// Thin; a topic not on the cluster is left out.
 ///
 /// Its Kafka handles live across scrapes (made at the first, dropped after a failed one): a new
 /// admin and consumer per scrape meant librdkafka's broker threads and a 1 MiB prefetch buffer
@@ -149,7 +153,8 @@ public final class FreshnessCollector: Collector, @unchecked Sendable {
         if let handles { return handles }
         let settings = KafkaSettings(bootstrap: manifest.access.kafkaBootstrap, clientId: "cdcctl-monitor")
         let made = (try KafkaAdmin(settings, timeoutMs: timeoutMs),
-                    try KafkaConsumer(settings, group: "cdcctl-monitor-freshness", fromBeginning: false, readCommitted: false, prefetchKilobytes: 1024))
+                    try KafkaConsumer(settings, group: "cdcctl-monitor-freshness", fromBeginning: false, readCommitted: false,
+                                  prefetchKilobytes: 1024, partitionEnds: true))
         handles = made
         handlesMade += 1
         return made
@@ -162,20 +167,31 @@ public final class FreshnessCollector: Collector, @unchecked Sendable {
         for t in md.topics where topics.contains(t.name) {
             for p in t.partitions {
                 let w = try consumer.watermarks(topic: t.name, partition: p.id, timeoutMs: timeoutMs)
-                if w.high > w.low { wanted.append((t.name, p.id, w.high - 1)) }
+                wanted.append((t.name, p.id, max(w.low, w.high - 1)))
             }
         }
-        var newest: [String: Int64] = [:]
-        if !wanted.isEmpty {
-            try consumer.assign(wanted)
-            var pending = Set(wanted.map { "\($0.topic)/\($0.partition)" })
-            let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMs) * 1_000_000
-            while !pending.isEmpty, DispatchTime.now().uptimeNanoseconds < deadline {
-                guard let msg = try consumer.poll(timeoutMs: 200) else { continue }
-                pending.remove("\(msg.topic)/\(msg.partition)")
-                if msg.timestampMs > 0 { newest[msg.topic] = max(newest[msg.topic] ?? 0, msg.timestampMs) }
-            }
-        }
+        let newest = try newestTimestamps(from: wanted, consumer: consumer)
         ConnectMetrics.writeFreshness(tables: tables, newestMs: newest, nowMs: clock(), into: &e)
+    }
+
+    /// The newest record timestamp per topic, reading each partition from `starts` to its end.
+    /// Where a read starts does not decide what is newest: the partition-end event does.
+    func newestTimestamps(from starts: [(topic: String, partition: Int32, offset: Int64)], consumer: KafkaConsumer) throws -> [String: Int64] {
+        var newest: [String: Int64] = [:]
+        guard !starts.isEmpty else { return newest }
+        try consumer.assign(starts)
+        var pending = Set(starts.map { "\($0.topic)/\($0.partition)" })
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMs) * 1_000_000
+        while !pending.isEmpty, DispatchTime.now().uptimeNanoseconds < deadline {
+            switch try consumer.next(timeoutMs: 200) {
+            case .message(let msg)?:
+                if msg.timestampMs > 0 { newest[msg.topic] = max(newest[msg.topic] ?? 0, msg.timestampMs) }
+            case .partitionEnd(let topic, let partition, _)?:
+                pending.remove("\(topic)/\(partition)")
+            case nil:
+                continue
+            }
+        }
+        return newest
     }
 }
