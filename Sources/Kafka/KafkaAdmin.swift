@@ -1,6 +1,7 @@
 import CRdKafka
 import Diagnostics
 import Foundation
+import Synchronization
 
 public struct BrokerInfo: Sendable, Codable, Equatable {
     public var id: Int32
@@ -70,14 +71,6 @@ public struct BrokerProbe: Sendable, Codable, Equatable {
         self.nodeId = nodeId
         self.error = error
     }
-}
-
-final class ProbeResults: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [BrokerProbe?]
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ p: BrokerProbe) { lock.lock(); values[i] = p; lock.unlock() }
-    var results: [BrokerProbe?] { lock.lock(); defer { lock.unlock() }; return values }
 }
 
 public struct NewTopic: Sendable, Equatable {
@@ -203,11 +196,12 @@ public final class KafkaAdmin: @unchecked Sendable {
     /// that was killed keeps its place in the cluster's metadata until the controller fences it
     /// (seconds), but it stops answering at once.
     public static func probe(_ addresses: [String], settings: KafkaSettings, timeoutMs: Int32 = 1500) -> [BrokerProbe] {
-        let box = ProbeResults(count: addresses.count)
+        let results = Mutex<[BrokerProbe?]>(Array(repeating: nil, count: addresses.count))
         DispatchQueue.concurrentPerform(iterations: addresses.count) { i in
-            box.set(i, probeOne(addresses[i], settings: settings, timeoutMs: timeoutMs))
+            let probe = probeOne(addresses[i], settings: settings, timeoutMs: timeoutMs)
+            results.withLock { $0[i] = probe }
         }
-        return box.results.compactMap { $0 }
+        return results.withLock { $0.compactMap { $0 } }
     }
 
     static func probeOne(_ address: String, settings: KafkaSettings, timeoutMs: Int32) -> BrokerProbe {
