@@ -77,7 +77,7 @@ let package = Package(
         // failover-test: pure verdicts over a run's history, and the thin code that drives the world.
         .target(name: "Drills", dependencies: ["OperationsCore", "Reports", "Telemetry", "Producers", "MySQL", "ClickHouse", "TopicAdmin", "Kafka", "Runtime", "Connect", "HTTP", "Manifest", "Polling", "State", "Diagnostics"]),
         // Reports on the running cluster (memory) and the one SVG/HTML chart writer every picture shares.
-        .target(name: "Reports", dependencies: ["OperationsCore", "Runtime", "State", "Manifest", "Render", "HTTP", "Diagnostics"]),
+        .target(name: "Reports", dependencies: ["OperationsCore", "Runtime", "State", "Manifest", "Render", "HTTP", "Telemetry", "Diagnostics"]),
         // Least privilege: who can reach what (cdcctl audit) — pure rules, and each MySQL user's own grants.
         .target(name: "AccessAudit", dependencies: ["Manifest", "MySQL", "Diagnostics"]),
         // bench e2e (every hop timed), trace, the run ledger (bench_runs, regressions).

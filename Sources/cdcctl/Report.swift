@@ -108,32 +108,15 @@ struct MemoryReportCommand: CdcCommand {
     func run() throws {
         if let every, let ms = MemoryHistory.parseDuration(every) {
             // The sampler: one reading per interval, a line on stderr for each; a failed verdict does not end it.
-            let latest = Latest()
-            var server: MetricsServer?
-            let metricsPort: Int
-            do { metricsPort = try self.metricsPort ?? global.workspace.loadManifest().manifest.reports.memoryMetricsPort } catch {
+            do {
+                let port = try metricsPort ?? global.workspace.loadManifest().manifest.reports.memoryMetricsPort
+                let sampler = MemorySamplerService(workspace: global.workspace, options: options, intervalMs: ms, metricsPort: port,
+                                                   portSource: metricsPort == nil ? "reports.memoryMetricsPort" : "--metrics-port",
+                                                   log: { Console.progress($0) })
+                try ServiceHost.run(sampler, log: { Console.progress($0) })
+                return
+            } catch {
                 throw Console.report(error)
-            }
-            if metricsPort > 0 {
-                do { server = try MetricsServer.scrapedByTheStack(port: metricsPort, source: self.metricsPort == nil ? "reports.memoryMetricsPort" : "--metrics-port") { latest.text } } catch {
-                    throw Console.report(CdcError.invalid("cannot serve metrics on 127.0.0.1:\(metricsPort): \(error.localizedDescription)",
-                                                          subject: "--metrics-port", fix: "pick a free port, or --metrics-port 0"))
-                }
-                Console.progress("memory sampler: metrics on " + (server?.addresses ?? []).map { "http://\($0):\(metricsPort)/metrics" }.joined(separator: " and "))
-            }
-            defer { withExtendedLifetime(server) {} }
-            while true {
-                let started = Date()
-                do {
-                    let result = try MemoryOperation.run(global.workspace, options: options)
-                    let r = result.report
-                    latest.text = MemoryMetrics.exposition(r)
-                    Console.progress("\(UTCTime.format(r.atMs)) recorded \(result.recorded) samples, total \(Bytes.mib(r.totals.usageBytes)) of budget \(Bytes.mib(r.totals.budgetBytes))"
-                                     + (r.healthy ? "" : "; " + r.problems.map(\.description).joined(separator: "; ")))
-                } catch {
-                    _ = Console.report(error)
-                }
-                Thread.sleep(forTimeInterval: max(0, Double(ms) / 1000 - Date().timeIntervalSince(started)))
             }
         }
         guard watch else { return try runOnce() }
@@ -159,15 +142,5 @@ struct MemoryReportCommand: CdcCommand {
         out.append("")
         out.append(r.healthy ? "healthy" : "UNHEALTHY:\n" + r.problems.map { "  - \($0.subject): \($0.message)\n    fix: \($0.fix)" }.joined(separator: "\n"))
         return out.joined(separator: "\n")
-    }
-}
-
-/// The sampler's latest exposition, read by the metrics server's thread.
-final class Latest: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = ""
-    var text: String {
-        get { lock.lock(); defer { lock.unlock() }; return value }
-        set { lock.lock(); value = newValue; lock.unlock() }
     }
 }

@@ -163,6 +163,50 @@ final class MemoryDockerTests: XCTestCase {
         }
     }
 
+    /// The 24/7 sampler as its systemd unit runs it (`--record --every`): a reading into the
+    /// history, the latest figures on /metrics, and SIGTERM (systemd's stop) ends it between
+    /// readings with exit 0 and a line saying so.
+    func testSamplerServesItsReadingAndStopsOnSIGTERM() throws {
+        try waitUntilSettled()
+        let port = try TestSupport.freePort()
+        let log = dir + "/sampler.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let sampler = Process()
+        sampler.executableURL = URL(fileURLWithPath: TestSupport.cdcctlBinary)
+        sampler.arguments = ["-m", dir + "/cdcctl.yaml", "--state-dir", dir + "/state",
+                             "report", "memory", "--record", "--every", "10s", "--metrics-port", String(port)]
+        sampler.environment = env
+        sampler.standardOutput = FileHandle.nullDevice
+        sampler.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try sampler.run()
+        defer { if sampler.isRunning { kill(sampler.processIdentifier, SIGKILL) } }
+        var text = ""
+        let deadline = Date().addingTimeInterval(30)
+        while !text.contains("service=\"kafka-1\"") && Date() < deadline && sampler.isRunning {
+            text = (try? TestSupport.run("/usr/bin/curl", ["-s", "--max-time", "2", "http://127.0.0.1:\(port)/metrics"]).output) ?? ""
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        let usage = text.split(separator: "\n").first { $0.hasPrefix("cdcctl_memory_usage_bytes{") && $0.contains("service=\"kafka-1\"") }
+        let bytes = try XCTUnwrap(usage.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }, "served on --metrics-port \(port): \(text)")
+        XCTAssertGreaterThan(bytes, 90 * 1_048_576, "kafka-1 holds a 90 MiB string")
+
+        kill(sampler.processIdentifier, SIGTERM)
+        let stopBy = Date().addingTimeInterval(15)
+        while sampler.isRunning && Date() < stopBy { Thread.sleep(forTimeInterval: 0.1) }
+        XCTAssertFalse(sampler.isRunning, "SIGTERM stops the sampler between readings, not after its 10 s interval")
+        sampler.waitUntilExit()
+        let stderr = try String(contentsOfFile: log, encoding: .utf8)
+        XCTAssertEqual(sampler.terminationStatus, 0, stderr)
+        XCTAssertEqual(sampler.terminationReason, .exit, "it exited, it was not killed by the signal")
+        // The four containers and the sampler itself, a cdcctl process on this host reading this manifest.
+        XCTAssertTrue(stderr.contains("recorded 5 samples"), stderr)
+        XCTAssertTrue(stderr.contains("memory sampler: stopped after 1 reading(s) (SIGTERM)"), stderr)
+        let since = try report(["--since", "1h"])
+        let history = try XCTUnwrap(since.json["history"] as? [[String: Any]])
+        XCTAssertEqual(Set(history.compactMap { $0["service"] as? String }), ["mysql", "kafka-1", "connect", "oom-probe", "memory-sampler"])
+        XCTAssertEqual(history.compactMap { ($0["samples"] as? NSNumber)?.intValue }, [1, 1, 1, 1, 1], "one reading recorded for each service: \(history)")
+    }
+
     func testNothingRunningSaysSoAndExits3() throws {
         try "apiVersion: cdcctl/v1\ncluster:\n  name: \(project)-none\n".write(toFile: dir + "/none.yaml", atomically: true, encoding: .utf8)
         let r = try CLI(directory: dir, extraArguments: ["-m", dir + "/none.yaml"], environment: env).separately(["report", "memory"])
