@@ -142,6 +142,14 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// `BEGIN`, `body`, then always `ROLLBACK`: what statements would do, kept by nothing (DDL is
+    /// transactional in PostgreSQL, so a dry run or a scratch schema leaves no trace).
+    public func rolledBack<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try exec("BEGIN")
+        defer { if isHealthy { _ = try? exec("ROLLBACK") } }
+        return try body(self)
+    }
+
     /// `"name"` with embedded quotes doubled, for identifiers that cannot be parameters.
     public static func quoteIdentifier(_ name: String) -> String {
         "\"" + name.replacing("\"", with: "\"\"") + "\""

@@ -186,41 +186,45 @@ public final class PostgresSinkRunner: Service {
     private func transaction(_ plan: SinkPlan, isolate: Bool) throws -> [SinkReject] {
         let pg = try connected()
         failpoint?.hit("before-begin", round: batches, log: log)
-        try pg.exec("BEGIN")
         do {
-            try fence(pg, plan)
-            var refused: [SinkReject] = []
-            if isolate {
-                for change in plan.changes {
-                    let one = SinkPlan([change])
-                    guard one.rejects.isEmpty, one.tombstones == 0 else { continue }
-                    try pg.exec("SAVEPOINT change")
-                    do {
-                        try SinkStatements.apply(one, pg)
-                        try pg.exec("RELEASE SAVEPOINT change")
-                    } catch let e as PostgresError where e.failure == .badData {
-                        try pg.exec("ROLLBACK TO SAVEPOINT change")
-                        let image = (one.orderHistory + one.executionHistory).first.flatMap { $0.after ?? $0.before }
-                        refused.append(SinkReject(position: change.position, stage: "insert", reason: "\(e.sqlState ?? "?"): \(e.message)",
-                                                  key: nil, value: image.map { Array($0.utf8) }))
-                    }
-                }
-            } else {
-                try SinkStatements.apply(plan, pg)
-            }
-            try SinkStatements.rejects(plan.rejects + refused, pg)
-            try SinkStatements.stats(plan.affectedUsers, pg)
-            failpoint?.hit("after-rows", round: batches, log: log)
-            try SinkStatements.offsets(group: options.group, plan.nextOffsets, pg)
-            failpoint?.hit("after-offsets", round: batches, log: log)
-            try pg.exec("COMMIT")
+            let refused = try pg.transaction { pg in try write(plan, isolate: isolate, pg) }
             metrics.add(rejects: plan.rejects.count, stage: "decode")
             metrics.add(rejects: refused.count, stage: "insert")
             return refused
         } catch {
-            if pg.isHealthy { _ = try? pg.exec("ROLLBACK") } else { connection = nil }
+            if !pg.isHealthy { connection = nil }  // the next round connects again
             throw error
         }
+    }
+
+    /// The transaction's body (`transaction` begins, commits, and rolls back on a throw).
+    private func write(_ plan: SinkPlan, isolate: Bool, _ pg: PostgresConnection) throws -> [SinkReject] {
+        try fence(pg, plan)
+        var refused: [SinkReject] = []
+        if isolate {
+            for change in plan.changes {
+                let one = SinkPlan([change])
+                guard one.rejects.isEmpty, one.tombstones == 0 else { continue }
+                try pg.exec("SAVEPOINT change")
+                do {
+                    try SinkStatements.apply(one, pg)
+                    try pg.exec("RELEASE SAVEPOINT change")
+                } catch let e as PostgresError where e.failure == .badData {
+                    try pg.exec("ROLLBACK TO SAVEPOINT change")
+                    let image = (one.orderHistory + one.executionHistory).first.flatMap { $0.after ?? $0.before }
+                    refused.append(SinkReject(position: change.position, stage: "insert", reason: "\(e.sqlState ?? "?"): \(e.message)",
+                                              key: nil, value: image.map { Array($0.utf8) }))
+                }
+            }
+        } else {
+            try SinkStatements.apply(plan, pg)
+        }
+        try SinkStatements.rejects(plan.rejects + refused, pg)
+        try SinkStatements.stats(plan.affectedUsers, pg)
+        failpoint?.hit("after-rows", round: batches, log: log)
+        try SinkStatements.offsets(group: options.group, plan.nextOffsets, pg)
+        failpoint?.hit("after-offsets", round: batches, log: log)
+        return refused
     }
 
     /// The stored offsets of the batch's partitions, locked for this transaction, must be where

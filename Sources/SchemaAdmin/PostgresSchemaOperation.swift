@@ -76,9 +76,7 @@ public struct PostgresSchemaOperation {
         let current = try wrap { try pg.exec("SELECT current_schema()").scalar } ?? "public"
         let scratch = "cdcctl_expected_" + UUID().uuidString.prefix(8).lowercased()
         do {
-            let (expected, actual) = try { () throws -> ([TableSchema], [TableSchema]) in
-                try pg.exec("BEGIN")
-                defer { _ = try? pg.exec("ROLLBACK") }
+            let (expected, actual) = try pg.rolledBack { pg -> ([TableSchema], [TableSchema]) in
                 try pg.exec("CREATE SCHEMA \(scratch)")
                 try pg.exec("SET LOCAL search_path = \(scratch)")
                 for m in made { try pg.execScript(m.text) }
@@ -86,7 +84,7 @@ public struct PostgresSchemaOperation {
                     Self.tables(catalogRows: try pg.exec(Self.catalogQuery, [schema]).rows, database: database, schemas: [scratch, current])
                 }
                 return (try read(scratch), try read(current))
-            }()
+            }
             let drift = SchemaPlanner.drift(expected: expected, actual: actual, database: database)
             return SchemaStatusReport(database: database, databaseExists: true, steps: steps, drift: drift,
                                       notes: ["columns compared with the applied migrations run in a scratch schema (rolled back)"], users: [])
@@ -153,11 +151,7 @@ public struct PostgresSchemaOperation {
         let statementCount = pending.map(\.statements.count).reduce(0, +)
         if dryRun {
             // DDL is transactional: the server checks every statement, then nothing is kept.
-            try wrap {
-                try pg.exec("BEGIN")
-                defer { _ = try? pg.exec("ROLLBACK") }
-                for m in pending { try pg.execScript(m.text) }
-            }
+            try wrap { try pg.rolledBack { pg in for m in pending { try pg.execScript(m.text) } } }
             return SchemaApplyResult(database: database, dryRun: true, steps: steps, applied: pending.map(\.name), statements: statementCount)
         }
         let store = try workspace.openState()
