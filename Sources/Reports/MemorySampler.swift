@@ -34,12 +34,8 @@ public final class MemorySamplerService: Service {
     public func run(until stop: StopFlag) throws {
         var server: MetricsServer?
         if metricsPort > 0 {
-            do {
-                server = try MetricsServer.scrapedByTheStack(port: metricsPort, source: portSource) { [latest] in latest.get() }
-            } catch {
-                throw CdcError.invalid("cannot serve metrics on 127.0.0.1:\(metricsPort): \(error.localizedDescription)",
-                                       subject: portSource, fix: "pick a free port, or --metrics-port 0")
-            }
+            // A port already held is refused naming portSource, with what to do (MetricsServer's error).
+            server = try MetricsServer.scrapedByTheStack(port: metricsPort, source: portSource) { [latest] in latest.get() }
             log("memory sampler: metrics on " + (server?.addresses ?? []).map { "http://\($0):\(metricsPort)/metrics" }.joined(separator: " and "))
         }
         defer { withExtendedLifetime(server) {} }
