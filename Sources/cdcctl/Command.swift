@@ -8,7 +8,7 @@ import OperationsCore
 /// exit code (0, or 3 for unhealthy/drift, 2 for a plan that would be refused) and the journal's
 /// one-line detail. Commands never print results themselves.
 struct CommandResult {
-    var json: any Encodable
+    var json: any Encodable & Sendable
     var table: String
     var exitCode: Int32 = 0
     /// Lines for stderr in table mode (a refusal's reason, a warning).

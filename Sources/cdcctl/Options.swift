@@ -9,12 +9,12 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Where cdcctl keeps its SQLite state and generated secrets (default: .cdcctl beside the manifest, or $CDCCTL_STATE_DIR).",
                                valueName: "dir"))
-    var stateDir: String? = ProcessInfo.processInfo.environment["CDCCTL_STATE_DIR"]
+    var stateDir: String?
 
     @Option(name: .shortAndLong, help: "Result format on stdout: table or json.")
     var output: OutputFormat = .table
 
-    var workspace: Workspace { Workspace(manifestPath: manifest, stateDir: stateDir) }
+    var workspace: Workspace { Workspace(manifestPath: manifest, stateDir: stateDir ?? ProcessInfo.processInfo.environment["CDCCTL_STATE_DIR"]) }
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
