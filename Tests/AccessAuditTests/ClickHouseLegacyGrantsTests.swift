@@ -57,8 +57,8 @@ final class ClickHouseLegacyGrantsTests: XCTestCase {
             try TestSupport.missing("Debian's clickhouse-server 18.16", fix: "run scripts/test (it installs clickhouse-server), or apt-get install clickhouse-server")
         }
         directory = try TestSupport.temporaryDirectory(self)
-        port = try FreePort.pick()
-        let tcpPort = try FreePort.pick()
+        port = try TestSupport.freePort()
+        let tcpPort = try TestSupport.freePort()
         for d in ["data", "tmp", "log", "users.d"] { try FileManager.default.createDirectory(atPath: "\(directory)/\(d)", withIntermediateDirectories: true) }
         try """
             <yandex>
@@ -199,24 +199,5 @@ final class ClickHouseLegacyGrantsTests: XCTestCase {
         try restart(users: narrowed)
         XCTAssertEqual(code(client("grafana_reader", Self.passwords.reader), "SELECT 1"), 195, "IP_ADDRESS_NOT_ALLOWED from 127.0.0.1")
         XCTAssertEqual(code(client("cdcctl", Self.passwords.admin), "SELECT 1"), 195)
-    }
-}
-
-/// A TCP port nobody listens on now (bound to 0 on loopback, then released).
-enum FreePort {
-    static func pick() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw CocoaError(.fileReadUnknown) }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard bound else { throw CocoaError(.fileReadUnknown) }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }

@@ -143,18 +143,8 @@ final class CommandLineTests: XCTestCase {
     /// A SIGINT while a journaled command runs is recorded as `interrupted` (exit 130), not lost.
     /// The command blocks on a Connect URL whose socket accepts but never answers.
     func testAnInterruptedOperationIsJournaled() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        XCTAssertGreaterThanOrEqual(fd, 0)
+        let (fd, port) = try TestSupport.listeningSocket()  // accepts connections (the backlog), never answers
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        XCTAssertEqual(withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }, 0)
-        XCTAssertEqual(listen(fd, 8), 0, "accepts connections (the backlog), never answers")
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        let port = Int(UInt16(bigEndian: addr.sin_port))
         try "apiVersion: cdcctl/v1\naccess:\n  connectURL: http://127.0.0.1:\(port)\n".write(toFile: dir + "/silent.yaml", atomically: true, encoding: .utf8)
 
         let p = Process()

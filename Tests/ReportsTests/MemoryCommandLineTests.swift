@@ -27,16 +27,8 @@ final class MemoryCommandLineTests: XCTestCase {
     func testSamplerOnAHeldPortExits2NamingTheFlag() throws {
         let dir = try TestSupport.temporaryDirectory(self)
         try "apiVersion: cdcctl/v1\ncluster:\n  name: held\n".write(toFile: dir + "/cdcctl.yaml", atomically: true, encoding: .utf8)
-        let port = try TestSupport.freePort()
-        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (holder, port) = try TestSupport.listeningSocket()
         defer { close(holder) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        XCTAssertEqual(bound, 0)
-        XCTAssertEqual(listen(holder, 1), 0)
         let r = try CLI(directory: dir, extraArguments: ["-m", dir + "/cdcctl.yaml"])
             .separately(["report", "memory", "--record", "--every", "10s", "--metrics-port", String(port)])
         XCTAssertEqual(r.status, 2, r.stderr)

@@ -6,8 +6,20 @@ import XCTest
 public enum TestSupport {
     /// A loopback TCP port nothing listens on now (the kernel's pick, released at once).
     public static func freePort() throws -> Int {
+        let (fd, port) = try loopbackSocket(listening: false)
+        close(fd)
+        return port
+    }
+
+    /// A loopback socket on a port the kernel picks, listening: it holds the port, and accepts
+    /// connections into its backlog but never answers them. The caller closes `fd`.
+    public static func listeningSocket() throws -> (fd: Int32, port: Int) {
+        try loopbackSocket(listening: true)
+    }
+
+    static func loopbackSocket(listening: Bool) throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
+        guard fd >= 0 else { throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "no socket"]) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -16,8 +28,11 @@ public enum TestSupport {
         let bound = withUnsafeMutablePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
         }
-        guard bound else { throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "no free loopback port"]) }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        guard bound, !listening || listen(fd, 8) == 0 else {
+            close(fd)
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "no free loopback port"])
+        }
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
     }
 
     public static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
