@@ -153,9 +153,8 @@ public enum TraceOperation {
         }
         // Unprocessed events: from the committed offset (or the last recorded one) to the end.
         let from = max(committed, (raw.last?.offset ?? -1) + 1)
-        try reader.assign([(topic, partition, from >= 0 ? from : -2)])
         progress("scanning \(topic)[\(partition)] from \(from >= 0 ? "offset \(from)" : "the beginning") for key {\"order_id\":\(id)} (up to \(Int(scanSeconds)) s)")
-        try Self.scan(reader, seconds: scanSeconds) { keep($0); return false }
+        try reader.readToEnd(from: [(topic, partition, from >= 0 ? from : -2)], seconds: scanSeconds) { keep($0); return false }
         events.sort { $0.offset < $1.offset }
         // The change MySQL holds now is the event whose after image has its updated_at; for a
         // deleted row, the last event.
@@ -257,9 +256,8 @@ public enum TraceOperation {
             try reader.assign([(topic, p, known)])
             if let msg = try Self.pollOne(reader, seconds: 5), msg.offset == known, matches(msg) { record = msg }
         } else {
-            try reader.assign([(topic, partition, committed >= 0 ? committed : -2)])
             progress("scanning \(topic)[\(partition)] from \(committed >= 0 ? "offset \(committed)" : "the beginning") for \(symbol) \(tradeId) (up to \(Int(scanSeconds)) s)")
-            try Self.scan(reader, seconds: scanSeconds) { msg in
+            try reader.readToEnd(from: [(topic, partition, committed >= 0 ? committed : -2)], seconds: scanSeconds) { msg in
                 if matches(msg) { record = msg }
                 return record != nil
             }
@@ -325,21 +323,6 @@ public enum TraceOperation {
         let missing = hops.first { !$0.found && !($0.hop == "window" && windowStillOpen) }?.hop
         return TraceResult(orderId: nil, symbol: symbol, tradeId: tradeId, topic: topic, partition: position?.0 ?? partition,
                            offset: position?.1, hops: hops, missingAt: missing)
-    }
-
-    /// Reads an assigned partition until `take` says stop, the broker answers that nothing is
-    /// left (librdkafka's partition end: it comes after a fetch answered, however long Tansu's
-    /// first fetch after an assign takes, and needs no watermark, which Tansu misreports), or
-    /// `seconds` pass. The reader must be made with `partitionEnds: true`.
-    static func scan(_ reader: KafkaConsumer, seconds: Double, _ take: (ConsumedMessage) -> Bool) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            switch try reader.next(timeoutMs: 250) {
-            case .message(let m)?: if take(m) { return }
-            case .partitionEnd?: return
-            case nil: continue
-            }
-        }
     }
 
     static func pollOne(_ c: KafkaConsumer, seconds: Double) throws -> ConsumedMessage? {

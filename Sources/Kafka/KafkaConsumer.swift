@@ -67,6 +67,25 @@ public final class KafkaConsumer: @unchecked Sendable {
         case partitionEnd(topic: String, partition: Int32, offset: Int64)
     }
 
+    /// Assigns `starts` and reads until every one of those partitions reported its end, `take`
+    /// returns true, or `seconds` pass. The end is librdkafka's partition-end event: it comes after
+    /// a fetch answered, however slowly, and needs no watermark (Tansu misreports it). The consumer
+    /// must be made with `partitionEnds: true`.
+    public func readToEnd(from starts: [(topic: String, partition: Int32, offset: Int64)], seconds: Double,
+                          _ take: (ConsumedMessage) -> Bool) throws {
+        guard !starts.isEmpty else { return }
+        try assign(starts)
+        var pending = Set(starts.map { "\($0.topic)/\($0.partition)" })
+        let deadline = Date().addingTimeInterval(seconds)
+        while !pending.isEmpty, Date() < deadline {
+            switch try next(timeoutMs: 200) {
+            case .message(let m)?: if take(m) { return }
+            case .partitionEnd(let topic, let partition, _)?: pending.remove("\(topic)/\(partition)")
+            case nil: continue
+            }
+        }
+    }
+
     /// The next message or partition end, or nil when nothing arrived in time.
     public func next(timeoutMs: Int32) throws -> Event? {
         guard let m = rd_kafka_consumer_poll(handle.rk, timeoutMs) else { return nil }

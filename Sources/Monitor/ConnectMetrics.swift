@@ -178,19 +178,9 @@ public final class FreshnessCollector: Collector, @unchecked Sendable {
     /// Where a read starts does not decide what is newest: the partition-end event does.
     func newestTimestamps(from starts: [(topic: String, partition: Int32, offset: Int64)], consumer: KafkaConsumer) throws -> [String: Int64] {
         var newest: [String: Int64] = [:]
-        guard !starts.isEmpty else { return newest }
-        try consumer.assign(starts)
-        var pending = Set(starts.map { "\($0.topic)/\($0.partition)" })
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMs) * 1_000_000
-        while !pending.isEmpty, DispatchTime.now().uptimeNanoseconds < deadline {
-            switch try consumer.next(timeoutMs: 200) {
-            case .message(let msg)?:
-                if msg.timestampMs > 0 { newest[msg.topic] = max(newest[msg.topic] ?? 0, msg.timestampMs) }
-            case .partitionEnd(let topic, let partition, _)?:
-                pending.remove("\(topic)/\(partition)")
-            case nil:
-                continue
-            }
+        try consumer.readToEnd(from: starts, seconds: Double(timeoutMs) / 1000) { msg in
+            if msg.timestampMs > 0 { newest[msg.topic] = max(newest[msg.topic] ?? 0, msg.timestampMs) }
+            return false
         }
         return newest
     }
