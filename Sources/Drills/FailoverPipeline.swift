@@ -122,7 +122,8 @@ public enum PipelineVerdict {
             out.append("cdc_order_executions_raw holds \(o.rawExecutionCreates - o.rawExecutionCreateEvents) duplicate create row(s)")
         }
         if o.rawExecutionCreateEvents < o.committedExecutions {
-            out.append("cdc_order_executions_raw has \(o.rawExecutionCreateEvents) of \(o.committedExecutions) committed executions")
+            out.append("cdc_order_executions_raw has \(o.rawExecutionCreateEvents) of \(o.committedExecutions) committed executions: "
+                       + "\(o.committedExecutions - o.rawExecutionCreateEvents) missing" + (slack > 0 ? " (\(slack) commit(s) indeterminate)" : ""))
         } else if o.rawExecutionCreateEvents > o.committedExecutions + slack {
             out.append("cdc_order_executions_raw has \(o.rawExecutionCreateEvents - o.committedExecutions) more executions than were committed")
         }

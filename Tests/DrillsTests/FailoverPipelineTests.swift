@@ -31,6 +31,15 @@ final class FailoverPipelineTests: XCTestCase {
         let c = PipelineVerdict.condition(o)
         XCTAssertEqual(c.outcome, .fail)
         XCTAssertTrue(c.detail.contains("39 of 40 committed order changes: 1 missing"), c.detail)
+        // A missing execution says so in the same words (the end-to-end drill accepts a loss by
+        // the stand-in broker only when the detail says "missing").
+        var e = Self.agreeing()
+        e.rawExecutionCreates = 14
+        e.rawExecutionCreateEvents = 14
+        e.caughtUpAfterSeconds = nil
+        let ce = PipelineVerdict.condition(e)
+        XCTAssertEqual(ce.outcome, .fail)
+        XCTAssertEqual(ce.detail, "not caught up within \(Int(e.catchUpTimeoutSeconds)) s: cdc_order_executions_raw has 14 of 15 committed executions: 1 missing")
     }
 
     func testADuplicateRawRowFails() {
